@@ -1,0 +1,329 @@
+"""Seeded k-means: fit on a sample, assign every point in chunks.
+
+Only numpy, torch and (optionally) faiss are used here, so this module works
+without mmengine. Three backends give the same result semantics:
+
+* ``'faiss-gpu'``: ``faiss.Kmeans(gpu=True)`` when faiss sees GPUs.
+* ``'faiss-cpu'``: ``faiss.Kmeans`` on the CPU.
+* ``'torch'``: Lloyd iterations in torch (CUDA when available, else CPU),
+  used when faiss is not installed. It follows faiss's algorithm: random
+  initial centroids drawn from the training points, empty clusters re-seeded
+  by splitting the largest cluster.
+
+The training sample is drawn by :func:`fit_sample_indices` with numpy's
+``default_rng(seed)``, at most ``max_points_per_centroid * K`` points (faiss's
+rule). When ``N`` is below that cap, all points are used and the result of
+the faiss backends equals raw ``faiss.Kmeans(d, K, niter=..., seed=...)``.
+"""
+import time
+from typing import Iterator, Optional, Tuple
+
+import numpy as np
+import torch
+
+try:
+    import faiss
+except ImportError:  # pragma: no cover - exercised only without faiss
+    faiss = None
+
+BACKENDS = ('auto', 'faiss-gpu', 'faiss-cpu', 'torch')
+
+
+def resolve_backend(backend: str = 'auto') -> str:
+    """Pick the k-means backend.
+
+    Args:
+        backend (str): One of ``'auto'``, ``'faiss-gpu'``, ``'faiss-cpu'``,
+            ``'torch'``. ``'auto'`` takes faiss-gpu when faiss has GPUs and
+            CUDA is present, faiss-cpu otherwise, and torch without faiss.
+
+    Returns:
+        str: The concrete backend name.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f'kmeans backend={backend!r} is unknown; '
+                         f'use one of {BACKENDS}.')
+    has_faiss_gpu = (
+        faiss is not None and hasattr(faiss, 'get_num_gpus')
+        and faiss.get_num_gpus() > 0 and torch.cuda.is_available())
+    if backend == 'auto':
+        if has_faiss_gpu:
+            return 'faiss-gpu'
+        return 'faiss-cpu' if faiss is not None else 'torch'
+    if backend.startswith('faiss') and faiss is None:
+        raise ImportError(f'kmeans backend={backend!r} needs faiss: '
+                          '`pip install faiss-cpu` (or faiss-gpu), or use '
+                          "backend='torch'.")
+    if backend == 'faiss-gpu' and not has_faiss_gpu:
+        raise RuntimeError("kmeans backend='faiss-gpu' but faiss sees no GPU "
+                           "or CUDA is unavailable; use backend='auto'.")
+    return backend
+
+
+def fit_sample_indices(num_points: int, num_clusters: int,
+                       max_points_per_centroid: int,
+                       seed: int) -> Optional[np.ndarray]:
+    """Indices of the seeded training sample, or None to use all points.
+
+    Args:
+        num_points (int): N, the number of points.
+        num_clusters (int): K.
+        max_points_per_centroid (int): the sample holds at most this many
+            points per centroid.
+        seed (int): seed of the sample.
+
+    Returns:
+        np.ndarray | None: sorted int64 indices, or None when N fits the cap.
+    """
+    cap = max_points_per_centroid * num_clusters
+    if num_points <= cap:
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(num_points, size=cap, replace=False))
+
+
+def iter_chunks(num: int, chunk_size: int) -> Iterator[slice]:
+    """Yield consecutive slices of at most ``chunk_size`` over ``range(num)``.
+
+    Args:
+        num (int): total length.
+        chunk_size (int): the largest slice.
+
+    Returns:
+        Iterator[slice]: the slices, in order.
+    """
+    for start in range(0, num, chunk_size):
+        yield slice(start, min(start + chunk_size, num))
+
+
+def _nearest_torch(x: torch.Tensor, centroids: torch.Tensor,
+                   centroid_sqnorm: torch.Tensor,
+                   chunk_size: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Nearest centroid (squared L2) of each row of ``x``, chunk by chunk."""
+    labels = torch.empty(x.shape[0], dtype=torch.int64, device=x.device)
+    dists = torch.empty(x.shape[0], dtype=torch.float32, device=x.device)
+    for sl in iter_chunks(x.shape[0], chunk_size):
+        xc = x[sl]
+        d = centroid_sqnorm[None, :] - 2.0 * (xc @ centroids.T)
+        dmin, amin = d.min(dim=1)
+        labels[sl] = amin
+        dists[sl] = (dmin + (xc * xc).sum(1)).clamp_min_(0)
+    return labels, dists
+
+
+def _torch_lloyd(x: np.ndarray, num_clusters: int, niter: int, seed: int,
+                 spherical: bool, chunk_size: int,
+                 verbose: bool) -> Tuple[np.ndarray, float]:
+    """faiss-style k-means in torch. Returns centroids and final objective."""
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    xt = torch.from_numpy(x).to(device)
+    n, _ = xt.shape
+    rng = np.random.default_rng(seed)
+    init = np.sort(rng.choice(n, size=num_clusters, replace=False))
+    centroids = xt[torch.from_numpy(init).to(device)].clone()
+    gen = torch.Generator(device='cpu').manual_seed(seed)
+    objective = float('nan')
+    for it in range(niter):
+        labels, dists = _nearest_torch(xt, centroids,
+                                       (centroids * centroids).sum(1),
+                                       chunk_size)
+        objective = float(dists.double().sum())
+        counts = torch.bincount(labels, minlength=num_clusters)
+        sums = torch.zeros_like(centroids).index_add_(0, labels, xt)
+        nonempty = counts > 0
+        centroids[nonempty] = sums[nonempty] / counts[nonempty, None].to(
+            sums.dtype)
+        # Re-seed empty clusters by splitting the largest one (faiss's rule).
+        for k in torch.nonzero(~nonempty).flatten().tolist():
+            big = int(torch.argmax(counts))
+            eps = 1.0 / 1024
+            noise = (torch.rand(centroids.shape[1], generator=gen) - 0.5) * eps
+            noise = noise.to(device)
+            centroids[k] = centroids[big] * (1 + noise)
+            centroids[big] = centroids[big] * (1 - noise)
+            counts[k] = counts[big] // 2
+            counts[big] -= counts[k]
+        if spherical:
+            centroids /= centroids.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        if verbose:
+            print(f'  torch k-means iter {it + 1}/{niter}: '
+                  f'objective {objective:.6g}', flush=True)
+    return centroids.cpu().numpy(), objective
+
+
+class KMeans:
+    """Seeded k-means fitted on a sample and assigned in chunks.
+
+    Peak memory is set by the training sample (at most
+    ``max_points_per_centroid * K`` points) and ``chunk_size``, not by N: the
+    input of :meth:`fit` and :meth:`assign` may be a ``np.memmap``.
+
+    Args:
+        num_clusters (int): K.
+        niter (int): Lloyd iterations. Defaults to 20 (faiss's default).
+        seed (int): seed of the sample, the initial centroids and faiss.
+            Defaults to 0.
+        max_points_per_centroid (int): cap of the training sample, per
+            centroid. Defaults to 256 (faiss's default).
+        spherical (bool): normalise centroids after each iteration.
+            Defaults to False.
+        backend (str): see :func:`resolve_backend`. Defaults to ``'auto'``.
+        chunk_size (int): rows per assignment chunk. Defaults to 65536.
+        verbose (bool): print progress. Defaults to False.
+    """
+
+    def __init__(self,
+                 num_clusters: int,
+                 niter: int = 20,
+                 seed: int = 0,
+                 max_points_per_centroid: int = 256,
+                 spherical: bool = False,
+                 backend: str = 'auto',
+                 chunk_size: int = 65536,
+                 verbose: bool = False):
+        if int(num_clusters) < 2:
+            raise ValueError(f'num_clusters={num_clusters}: k-means needs at '
+                             'least 2 clusters.')
+        if niter < 1 or max_points_per_centroid < 1 or chunk_size < 1:
+            raise ValueError('niter, max_points_per_centroid and chunk_size '
+                             f'must be >= 1, got {niter}, '
+                             f'{max_points_per_centroid}, {chunk_size}.')
+        self.num_clusters = int(num_clusters)
+        self.niter = int(niter)
+        self.seed = int(seed)
+        self.max_points_per_centroid = int(max_points_per_centroid)
+        self.spherical = bool(spherical)
+        self.backend = resolve_backend(backend)
+        self.chunk_size = int(chunk_size)
+        self.verbose = verbose
+        self.centroids: Optional[np.ndarray] = None
+        self.fit_objective: Optional[float] = None
+        self.fit_size: Optional[int] = None
+        self.fit_seconds: Optional[float] = None
+
+    def params(self) -> dict:
+        """The settings that determine the result (for fingerprints).
+
+        Returns:
+            dict: niter, seed, max_points_per_centroid and spherical.
+        """
+        return dict(
+            niter=self.niter,
+            seed=self.seed,
+            max_points_per_centroid=self.max_points_per_centroid,
+            spherical=self.spherical)
+
+    def check_size(self, num_points: int) -> None:
+        """Raise a clear error when there are fewer points than clusters.
+
+        Args:
+            num_points (int): N.
+        """
+        if num_points < self.num_clusters:
+            raise ValueError(
+                f'k-means with num_clusters={self.num_clusters} needs at '
+                f'least as many samples, but the dataset has {num_points}. '
+                'Lower num_clusters (in the hook and the head) or use a '
+                'larger dataset.')
+
+    def fit(self, x: np.ndarray) -> 'KMeans':
+        """Fit the centroids on a seeded sample of ``x``.
+
+        Args:
+            x (np.ndarray): (N, D) points, float16/float32, memmap allowed.
+
+        Returns:
+            KMeans: self, with ``centroids`` (K, D) float32 and
+            ``fit_objective`` (sum of squared distances on the sample).
+        """
+        self.check_size(x.shape[0])
+        start = time.perf_counter()
+        idx = fit_sample_indices(x.shape[0], self.num_clusters,
+                                 self.max_points_per_centroid, self.seed)
+        sample = x if idx is None else x[idx]
+        sample = np.ascontiguousarray(sample, dtype=np.float32)
+        self.fit_size = sample.shape[0]
+        self.centroids, self.fit_objective = self.fit_sample(sample)
+        self.fit_seconds = time.perf_counter() - start
+        return self
+
+    def fit_sample(self, sample: np.ndarray) -> Tuple[np.ndarray, float]:
+        """Run the backend's k-means on an already drawn sample.
+
+        Args:
+            sample (np.ndarray): (M, D) contiguous float32 points.
+
+        Returns:
+            tuple: centroids (K, D) float32 and the final objective.
+        """
+        if self.backend == 'torch':
+            return _torch_lloyd(sample, self.num_clusters, self.niter,
+                                self.seed, self.spherical, self.chunk_size,
+                                self.verbose)
+        km = faiss.Kmeans(
+            sample.shape[1],
+            self.num_clusters,
+            niter=self.niter,
+            seed=self.seed,
+            spherical=self.spherical,
+            max_points_per_centroid=self.max_points_per_centroid,
+            gpu=self.backend == 'faiss-gpu',
+            verbose=self.verbose)
+        km.train(sample)
+        return np.ascontiguousarray(km.centroids,
+                                    dtype=np.float32), float(km.obj[-1])
+
+    def assign(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Nearest centroid of every row of ``x``, in chunks.
+
+        Args:
+            x (np.ndarray): (N, D) points, memmap allowed.
+
+        Returns:
+            tuple: labels (N,) int64 and squared distances (N,) float32.
+        """
+        if self.centroids is None:
+            raise RuntimeError('KMeans.assign() called before fit().')
+        return assign_to_centroids(x, self.centroids, self.backend,
+                                   self.chunk_size)
+
+
+def assign_to_centroids(x: np.ndarray, centroids: np.ndarray, backend: str,
+                        chunk_size: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Nearest centroid (squared L2) of every row of ``x``, chunk by chunk.
+
+    Args:
+        x (np.ndarray): (N, D) points, memmap allowed; only one chunk is
+            converted to float32 at a time.
+        centroids (np.ndarray): (K, D) float32 centroids.
+        backend (str): a concrete backend from :func:`resolve_backend`.
+        chunk_size (int): rows per chunk.
+
+    Returns:
+        tuple: labels (N,) int64 and squared distances (N,) float32.
+    """
+    n = x.shape[0]
+    labels = np.empty(n, dtype=np.int64)
+    dists = np.empty(n, dtype=np.float32)
+    centroids = np.ascontiguousarray(centroids, dtype=np.float32)
+    if backend == 'torch':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        ct = torch.from_numpy(centroids).to(device)
+        csq = (ct * ct).sum(1)
+        for sl in iter_chunks(n, chunk_size):
+            xc = torch.from_numpy(
+                np.ascontiguousarray(x[sl], dtype=np.float32)).to(device)
+            lab, dist = _nearest_torch(xc, ct, csq, chunk_size)
+            labels[sl] = lab.cpu().numpy()
+            dists[sl] = dist.cpu().numpy()
+        return labels, dists
+    index = faiss.IndexFlatL2(centroids.shape[1])
+    if backend == 'faiss-gpu':
+        index = faiss.index_cpu_to_all_gpus(index)
+    index.add(centroids)
+    for sl in iter_chunks(n, chunk_size):
+        xc = np.ascontiguousarray(x[sl], dtype=np.float32)
+        dist, lab = index.search(xc, 1)
+        labels[sl] = lab[:, 0]
+        dists[sl] = dist[:, 0]
+    return labels, dists

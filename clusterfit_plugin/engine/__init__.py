@@ -1,0 +1,3 @@
+from .hooks import ClusterFitHook
+
+__all__ = ['ClusterFitHook']

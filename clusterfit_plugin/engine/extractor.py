@@ -1,0 +1,314 @@
+"""The frozen source network and distributed feature extraction.
+
+Each rank extracts the samples ``rank, rank + W, rank + 2W, ...`` (no
+padding, no duplicates) and keeps their dataset indices, so results are
+gathered by index, never by position.
+"""
+import copy
+import os.path as osp
+from typing import List, Optional
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose, default_collate
+from mmengine.device import get_device
+from mmengine.hub import get_config
+from mmengine.runner import CheckpointLoader
+from mmengine.utils import ProgressBar
+from mmpretrain.registry import MODELS
+from torch.utils.data import DataLoader, Dataset
+
+STAGES = ('backbone', 'neck', 'pre_logits')
+
+DEFAULT_EXTRACT_PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=256, edge='short'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs'),
+]
+
+
+def load_source_config(source: dict) -> dict:
+    """The source model's config dict from ``source``.
+
+    Args:
+        source (dict): ``config=`` (a file or ``'pkg::path'``) or ``model=``
+            (a model config dict).
+
+    Returns:
+        dict: the model config.
+    """
+    if source.get('model') is not None:
+        return copy.deepcopy(dict(source['model']))
+    path = source['config']
+    try:
+        cfg = get_config(path) if '::' in path else Config.fromfile(path)
+    except (FileNotFoundError, OSError) as e:
+        raise FileNotFoundError(
+            f'ClusterFitHook source config {path!r} does not exist ({e}). '
+            'Give a config file path or an installed package config such '
+            "as 'mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'"
+            ', or pass the model dict as source=dict(model=...).') from e
+    if 'model' not in cfg:
+        raise ValueError(f'source config {path!r} has no `model` entry.')
+    return cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else dict(
+        cfg.model)
+
+
+def _stage_modules(model: torch.nn.Module, stage: str) -> List[str]:
+    """Names of the sub-modules that compute features at ``stage``."""
+    names = ['backbone']
+    if stage in ('neck', 'pre_logits'):
+        if getattr(model, 'neck', None) is not None:
+            names.append('neck')
+        elif stage == 'neck':
+            raise ValueError(
+                f"source stage='neck' but the source model "
+                f"({type(model).__name__}) has no neck; use stage='backbone'.")
+    if stage == 'pre_logits':
+        if not hasattr(getattr(model, 'head', None), 'pre_logits'):
+            raise ValueError(
+                "source stage='pre_logits' needs a head with pre_logits(); "
+                f'{type(model).__name__} has none. Use stage=\'backbone\' or '
+                "'neck'.")
+        names.append('head')
+    return names
+
+
+def load_source_weights(model: torch.nn.Module, checkpoint: str,
+                        stage: str) -> dict:
+    """Load a checkpoint into the modules that ``stage`` uses, strictly.
+
+    Every parameter and buffer of those modules must be in the checkpoint
+    with the right shape: a source that is partly random is an error.
+
+    Args:
+        model (nn.Module): the source model.
+        checkpoint (str): checkpoint file.
+        stage (str): one of :data:`STAGES`.
+
+    Returns:
+        dict: counts of loaded and ignored checkpoint keys.
+    """
+    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise ValueError(f'source checkpoint {checkpoint!r} holds no state '
+                         'dict.')
+    state = {
+        (k[len('module.'):] if k.startswith('module.') else k): v
+        for k, v in state.items()
+    }
+    prefixes = tuple(f'{name}.' for name in _stage_modules(model, stage))
+    needed = {
+        k: v
+        for k, v in model.state_dict().items() if k.startswith(prefixes)
+    }
+    missing = sorted(k for k in needed if k not in state)
+    wrong = sorted(k for k in needed
+                   if k in state and state[k].shape != needed[k].shape)
+    if missing or wrong:
+        details = (f'{len(missing)} missing (e.g. {missing[:3]})'
+                   if missing else '')
+        if wrong:
+            details += ('; ' if details else '') + (
+                f'{len(wrong)} of another shape (e.g. {wrong[0]}: '
+                f'{tuple(state[wrong[0]].shape)} in the file, '
+                f'{tuple(needed[wrong[0]].shape)} in the model)')
+        raise ValueError(
+            f'source checkpoint {checkpoint!r} does not fit the source model '
+            f'{type(model).__name__} at stage {stage!r}: {details}. The '
+            'checkpoint was probably trained with another architecture: give '
+            'the config it was trained with.')
+    model.load_state_dict({k: state[k] for k in needed}, strict=False)
+    return dict(loaded=len(needed), ignored=len(state) - len(needed))
+
+
+def build_source_model(source: dict) -> torch.nn.Module:
+    """Build the frozen, eval-mode source network on the current device.
+
+    Args:
+        source (dict): ``config`` or ``model``, ``checkpoint`` (None for a
+            randomly initialised source, seeded by ``init_seed``) and
+            ``stage``.
+
+    Returns:
+        nn.Module: the source model.
+    """
+    model_cfg = load_source_config(source)
+    # Never fetch pretrained weights at build time: the checkpoint decides.
+    model_cfg.pop('init_cfg', None)
+    if isinstance(model_cfg.get('backbone'), dict):
+        model_cfg['backbone'].pop('init_cfg', None)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(source.get('init_seed', 0))
+        model = MODELS.build(model_cfg)
+        if source.get('checkpoint') is None and hasattr(
+                model, 'init_weights'):
+            model.init_weights()
+    if source.get('checkpoint') is not None:
+        load_source_weights(model, source['checkpoint'], source['stage'])
+    else:
+        _stage_modules(model, source['stage'])
+    model.to(get_device()).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def _pool(x) -> torch.Tensor:
+    """Last output of a tuple, globally averaged to (N, C)."""
+    if isinstance(x, (tuple, list)):
+        x = x[-1]
+    return x.flatten(2).mean(2) if x.dim() > 2 else x
+
+
+def forward_features(model: torch.nn.Module, inputs: torch.Tensor,
+                     stage: str) -> torch.Tensor:
+    """Features of ``inputs`` at ``stage``, pooled to (N, C).
+
+    Works for mmpretrain classifiers and self-supervised algorithms (any
+    model with ``backbone`` and optional ``neck`` / ``head``), image or video.
+
+    Args:
+        model (nn.Module): the source.
+        inputs (Tensor): preprocessed batch.
+        stage (str): one of :data:`STAGES`.
+
+    Returns:
+        Tensor: (N, C) features.
+    """
+    x = model.backbone(inputs)
+    if stage in ('neck', 'pre_logits') and getattr(model, 'neck',
+                                                   None) is not None:
+        x = model.neck(x)
+    if stage == 'pre_logits':
+        x = model.head.pre_logits(x if isinstance(x, tuple) else (x, ))
+    return _pool(x)
+
+
+def sample_path(info: dict) -> Optional[str]:
+    """The file of a data info dict (``img_path``, ``filename``, ...).
+
+    Args:
+        info (dict): a data info.
+
+    Returns:
+        str | None: the first path-like entry.
+    """
+    for key, value in info.items():
+        if isinstance(value, str) and (key.endswith('path')
+                                       or key == 'filename'):
+            return value
+    return None
+
+
+class ExtractionSet(Dataset):
+    """Samples ``indices`` of a dataset through another pipeline.
+
+    Args:
+        dataset: an mmengine dataset (``get_data_info``).
+        pipeline (list[dict]): the deterministic extraction pipeline.
+        indices (np.ndarray): dataset indices to serve, in order.
+    """
+
+    def __init__(self, dataset, pipeline: List[dict], indices: np.ndarray):
+        self.dataset = dataset
+        self.pipeline = Compose(pipeline)
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> dict:
+        idx = int(self.indices[i])
+        info = self.dataset.get_data_info(idx)
+        try:
+            data = self.pipeline(info)
+        except Exception as e:
+            raise RuntimeError(
+                f'ClusterFitHook could not load sample {idx} '
+                f'({sample_path(info) or info}) with the extract pipeline: '
+                f'{type(e).__name__}: {e}. Fix or remove this file from the '
+                'annotation list; nothing was written.') from e
+        if data is None:
+            raise RuntimeError(
+                f'the extract pipeline returned None for sample {idx} '
+                f'({sample_path(info)}); remove transforms that drop samples '
+                'from extract_pipeline.')
+        return data
+
+
+def extract_features(model: torch.nn.Module,
+                     dataset,
+                     pipeline: List[dict],
+                     indices: np.ndarray,
+                     stage: str,
+                     batch_size: int = 64,
+                     num_workers: int = 2,
+                     amp: bool = False,
+                     progress: bool = True) -> np.ndarray:
+    """Features of ``dataset[indices]``, in the order of ``indices``.
+
+    Args:
+        model (nn.Module): the frozen source.
+        dataset: an mmengine dataset.
+        pipeline (list[dict]): the extraction pipeline.
+        indices (np.ndarray): the dataset indices this rank extracts.
+        stage (str): one of :data:`STAGES`.
+        batch_size (int): images per batch. Defaults to 64.
+        num_workers (int): DataLoader workers. Defaults to 2.
+        amp (bool): autocast on CUDA. Defaults to False.
+        progress (bool): show a progress bar. Defaults to True.
+
+    Returns:
+        np.ndarray: (len(indices), C) float32 features.
+    """
+    loader = DataLoader(
+        ExtractionSet(dataset, pipeline, indices),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=default_collate,
+        pin_memory=torch.cuda.is_available())
+    device = get_device()
+    bar = ProgressBar(len(indices)) if progress and len(indices) else None
+    features = None
+    pos = 0
+    with torch.inference_mode(), torch.autocast(
+            device_type='cuda', enabled=amp and device == 'cuda'):
+        for data in loader:
+            data = model.data_preprocessor(data, False)
+            feats = forward_features(model, data['inputs'], stage)
+            if features is None:
+                features = np.empty((len(indices), feats.shape[1]),
+                                    dtype=np.float32)
+            n = feats.shape[0]
+            features[pos:pos + n] = feats.float().cpu().numpy()
+            pos += n
+            if bar is not None:
+                bar.update(n)
+    if bar is not None:
+        print(flush=True)
+    if features is None:
+        features = np.empty((0, 0), dtype=np.float32)
+    return features
+
+
+def source_summary(source: dict) -> dict:
+    """What the manifest records of the source.
+
+    Args:
+        source (dict): the hook's source setting.
+
+    Returns:
+        dict: config / model type, checkpoint path and stage.
+    """
+    return dict(
+        config=source.get('config'),
+        model=None if source.get('model') is None else
+        source['model'].get('type'),
+        checkpoint=None if source.get('checkpoint') is None else
+        osp.abspath(source['checkpoint']),
+        stage=source['stage'])

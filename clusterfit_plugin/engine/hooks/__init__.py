@@ -1,0 +1,3 @@
+from .clusterfit_hook import ClusterFitHook
+
+__all__ = ['ClusterFitHook']

@@ -1,0 +1,3 @@
+from .heads import ClusterFitHead
+
+__all__ = ['ClusterFitHead']

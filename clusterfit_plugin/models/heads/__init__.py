@@ -1,0 +1,3 @@
+from .clusterfit_head import ClusterFitHead
+
+__all__ = ['ClusterFitHead']

@@ -1,0 +1,48 @@
+"""``ClusterFitHead``: a linear classifier over K clusters."""
+from typing import Optional, Sequence, Union
+
+from mmpretrain.models.heads import LinearClsHead
+from mmpretrain.registry import MODELS
+
+
+@MODELS.register_module()
+class ClusterFitHead(LinearClsHead):
+    """Linear classification over the K clusters of ClusterFit.
+
+    mmpretrain's ``LinearClsHead`` with K outputs: same ``ClsHead`` interface
+    (``loss``, ``predict``, ``pre_logits``), top-k values clipped to K.
+
+    Args:
+        num_clusters (int): K, the number of clusters (outputs).
+        in_channels (int): feature channels of the neck's output.
+        topk (int | Sequence[int]): top-k accuracies to report; values above
+            K are clipped to K. Defaults to ``(1, 5)``.
+        init_cfg (dict, optional): initialisation. Defaults to normal with
+            std 0.01, as ``LinearClsHead``.
+        **kwargs: ``loss``, ``cal_acc`` and the rest of ``ClsHead``.
+    """
+
+    def __init__(self,
+                 num_clusters: int,
+                 in_channels: int,
+                 topk: Union[int, Sequence[int]] = (1, 5),
+                 init_cfg: Optional[dict] = dict(
+                     type='Normal', layer='Linear', std=0.01),
+                 **kwargs):
+        if int(num_clusters) < 2:
+            raise ValueError(f'ClusterFitHead: num_clusters={num_clusters} '
+                             'must be at least 2.')
+        topk = (topk, ) if isinstance(topk, int) else tuple(topk)
+        topk = tuple(sorted({min(int(k), int(num_clusters)) for k in topk}))
+        super().__init__(
+            num_classes=int(num_clusters),
+            in_channels=in_channels,
+            topk=topk,
+            init_cfg=init_cfg,
+            **kwargs)
+
+    @property
+    def num_clusters(self) -> int:
+        """int: K."""
+        return self.num_classes
+

@@ -1,0 +1,21 @@
+# MNIST-5k (written by tools/demo/prepare_mnist.py): 28x28 digits read as
+# 3-channel images, 4,000 train / 1,000 test. Names are prefixed with
+# `mnist_` so that they never clash with keys of mmpretrain's base configs.
+mnist_root = 'data/mnist5k'
+mnist_norm = dict(mean=[33.3, 33.3, 33.3], std=[78.6, 78.6, 78.6])
+
+# Deterministic pipeline: feature extraction and linear-probe evaluation.
+mnist_test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='PackInputs'),
+]
+mnist_train_split = dict(
+    type='CustomDataset',
+    data_root=mnist_root,
+    ann_file='train.txt',
+    pipeline=mnist_test_pipeline)
+mnist_test_split = dict(
+    type='CustomDataset',
+    data_root=mnist_root,
+    ann_file='test.txt',
+    pipeline=mnist_test_pipeline)

