@@ -10,6 +10,9 @@ without mmengine. Three backends give the same result semantics:
   initial centroids drawn from the training points, empty clusters re-seeded
   by splitting the largest cluster.
 
+``init='kmeans++'`` replaces the random start with greedy k-means++ on any
+backend.
+
 The training sample is drawn by :func:`fit_sample_indices` with numpy's
 ``default_rng(seed)``, at most ``max_points_per_centroid * K`` points (faiss's
 rule). When ``N`` is below that cap, all points are used and the result of
@@ -111,16 +114,61 @@ def _nearest_torch(x: torch.Tensor, centroids: torch.Tensor,
     return labels, dists
 
 
-def _torch_lloyd(x: np.ndarray, num_clusters: int, niter: int, seed: int,
+def _device() -> str:
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def kmeans_plus_plus(x: np.ndarray, num_clusters: int, seed: int,
+                     chunk_size: int = 65536) -> np.ndarray:
+    """Greedy k-means++ seeding (as scikit-learn: 2 + log K trials a step).
+
+    Args:
+        x (np.ndarray): (M, D) float32 points.
+        num_clusters (int): K.
+        seed (int): seed of the draws.
+        chunk_size (int): rows per distance chunk.
+
+    Returns:
+        np.ndarray: (K, D) float32 initial centroids.
+    """
+    xt = torch.from_numpy(x).to(_device())
+    n = xt.shape[0]
+    rng = np.random.default_rng(seed)
+    trials = 2 + int(np.log(num_clusters))
+    sqnorm = (xt * xt).sum(1)
+
+    def sq_dists(points: torch.Tensor) -> torch.Tensor:
+        out = torch.empty(points.shape[0], n, device=xt.device)
+        psq = (points * points).sum(1)
+        for sl in iter_chunks(n, chunk_size):
+            out[:, sl] = (psq[:, None] - 2 * points @ xt[sl].T +
+                          sqnorm[None, sl]).clamp_min_(0)
+        return out
+
+    chosen = [int(rng.integers(n))]
+    closest = sq_dists(xt[chosen])[0]
+    for _ in range(1, num_clusters):
+        prob = closest.double().cpu().numpy()
+        total = prob.sum()
+        if total <= 0:  # every point already is a centroid
+            cand = rng.choice(n, size=trials)
+        else:
+            cand = rng.choice(n, size=trials, p=prob / total)
+        dist = torch.minimum(closest[None], sq_dists(xt[cand]))
+        best = int(dist.double().sum(1).argmin())
+        chosen.append(int(cand[best]))
+        closest = dist[best]
+    return x[chosen].copy()
+
+
+def _torch_lloyd(x: np.ndarray, init: np.ndarray, niter: int, seed: int,
                  spherical: bool, chunk_size: int,
                  verbose: bool) -> Tuple[np.ndarray, float]:
     """faiss-style k-means in torch. Returns centroids and final objective."""
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    device = _device()
     xt = torch.from_numpy(x).to(device)
-    n, _ = xt.shape
-    rng = np.random.default_rng(seed)
-    init = np.sort(rng.choice(n, size=num_clusters, replace=False))
-    centroids = xt[torch.from_numpy(init).to(device)].clone()
+    num_clusters = init.shape[0]
+    centroids = torch.from_numpy(init).to(device).clone()
     gen = torch.Generator(device='cpu').manual_seed(seed)
     objective = float('nan')
     for it in range(niter):
@@ -161,6 +209,11 @@ class KMeans:
     Args:
         num_clusters (int): K.
         niter (int): Lloyd iterations. Defaults to 20 (faiss's default).
+        init (str): ``'random'`` (K distinct training points drawn with
+            ``seed``; faiss's own rule on the faiss backends, so results
+            equal raw faiss) or ``'kmeans++'`` (greedy k-means++ seeding,
+            a lower objective for a higher start-up cost). Defaults to
+            ``'random'``.
         seed (int): seed of the sample, the initial centroids and faiss.
             Defaults to 0.
         max_points_per_centroid (int): cap of the training sample, per
@@ -175,6 +228,7 @@ class KMeans:
     def __init__(self,
                  num_clusters: int,
                  niter: int = 20,
+                 init: str = 'random',
                  seed: int = 0,
                  max_points_per_centroid: int = 256,
                  spherical: bool = False,
@@ -188,8 +242,12 @@ class KMeans:
             raise ValueError('niter, max_points_per_centroid and chunk_size '
                              f'must be >= 1, got {niter}, '
                              f'{max_points_per_centroid}, {chunk_size}.')
+        if init not in ('random', 'kmeans++'):
+            raise ValueError(f"kmeans init={init!r} is unknown; use "
+                             "'random' or 'kmeans++'.")
         self.num_clusters = int(num_clusters)
         self.niter = int(niter)
+        self.init = init
         self.seed = int(seed)
         self.max_points_per_centroid = int(max_points_per_centroid)
         self.spherical = bool(spherical)
@@ -205,10 +263,11 @@ class KMeans:
         """The settings that determine the result (for fingerprints).
 
         Returns:
-            dict: niter, seed, max_points_per_centroid and spherical.
+            dict: niter, init, seed, max_points_per_centroid, spherical.
         """
         return dict(
             niter=self.niter,
+            init=self.init,
             seed=self.seed,
             max_points_per_centroid=self.max_points_per_centroid,
             spherical=self.spherical)
@@ -256,9 +315,18 @@ class KMeans:
         Returns:
             tuple: centroids (K, D) float32 and the final objective.
         """
+        init = None
+        if self.init == 'kmeans++':
+            init = kmeans_plus_plus(sample, self.num_clusters, self.seed,
+                                    self.chunk_size)
         if self.backend == 'torch':
-            return _torch_lloyd(sample, self.num_clusters, self.niter,
-                                self.seed, self.spherical, self.chunk_size,
+            if init is None:
+                rng = np.random.default_rng(self.seed)
+                init = sample[np.sort(
+                    rng.choice(len(sample), self.num_clusters,
+                               replace=False))]
+            return _torch_lloyd(sample, init, self.niter, self.seed,
+                                self.spherical, self.chunk_size,
                                 self.verbose)
         km = faiss.Kmeans(
             sample.shape[1],
@@ -269,7 +337,7 @@ class KMeans:
             max_points_per_centroid=self.max_points_per_centroid,
             gpu=self.backend == 'faiss-gpu',
             verbose=self.verbose)
-        km.train(sample)
+        km.train(sample, init_centroids=init)
         return np.ascontiguousarray(km.centroids,
                                     dtype=np.float32), float(km.obj[-1])
 
@@ -307,7 +375,7 @@ def assign_to_centroids(x: np.ndarray, centroids: np.ndarray, backend: str,
     dists = np.empty(n, dtype=np.float32)
     centroids = np.ascontiguousarray(centroids, dtype=np.float32)
     if backend == 'torch':
-        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        device = _device()
         ct = torch.from_numpy(centroids).to(device)
         csq = (ct * ct).sum(1)
         for sl in iter_chunks(n, chunk_size):

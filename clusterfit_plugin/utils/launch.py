@@ -12,7 +12,8 @@ def set_dataloader_defaults(cfg: Config, pin_memory: bool = True,
                             persistent_workers: bool = True) -> None:
     """mmpretrain's dataloader defaults for every dataloader in ``cfg``.
 
-    Also drops the ``_scope_`` key that mmengine adds to the ``collate_fn``
+    ``persistent_workers`` is turned off for loaders without workers, where
+    torch rejects it. Also drops the ``_scope_`` key that mmengine adds to the ``collate_fn``
     of configs inherited through ``'mmpretrain::'``: the Runner passes it on
     to the collate function, which rejects it.
 
@@ -33,7 +34,8 @@ def set_dataloader_defaults(cfg: Config, pin_memory: bool = True,
         loader.update(cfg[field])
         if not pin_memory:
             loader.pin_memory = False
-        if not persistent_workers:
+        if not persistent_workers or loader.get('num_workers', 0) == 0:
+            # torch rejects persistent workers when there are none.
             loader.persistent_workers = False
         if isinstance(loader.collate_fn, dict):
             loader.collate_fn.pop('_scope_', None)

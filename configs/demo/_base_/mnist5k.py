@@ -9,12 +9,13 @@ mnist_test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='PackInputs'),
 ]
-mnist_train_split = dict(
+# The labelled splits of tools/eval_features.py (--data this file).
+eval_train_dataset = dict(
     type='CustomDataset',
     data_root=mnist_root,
     ann_file='train.txt',
     pipeline=mnist_test_pipeline)
-mnist_test_split = dict(
+eval_test_dataset = dict(
     type='CustomDataset',
     data_root=mnist_root,
     ann_file='test.txt',

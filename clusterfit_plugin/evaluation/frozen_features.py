@@ -1,0 +1,139 @@
+"""Quick protocols on frozen features: linear probe, few-shot, weighted kNN.
+
+These are the fast companions of the long mmpretrain linear-probe configs in
+``configs/benchmarks/``: features are extracted once, then scikit-learn fits
+a logistic regression (all labels, or ``n`` per class) and a cosine kNN
+classifier with similarity-weighted votes.
+"""
+from typing import Dict, Sequence
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+
+def _l2(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def knn_top1(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
+             test_y: np.ndarray, k: int = 20,
+             temperature: float = 0.07) -> float:
+    """Top-1 of a weighted kNN classifier on cosine similarity.
+
+    Each of the ``k`` nearest training samples votes for its class with
+    weight ``exp(similarity / temperature)`` (as in DINO / InstDisc).
+
+    Args:
+        train_x (np.ndarray): (n, D) training features.
+        train_y (np.ndarray): (n,) training labels.
+        test_x (np.ndarray): (m, D) test features.
+        test_y (np.ndarray): (m,) test labels.
+        k (int): neighbours. Defaults to 20.
+        temperature (float): vote temperature. Defaults to 0.07.
+
+    Returns:
+        float: top-1 accuracy in percent.
+    """
+    train_x, test_x = _l2(train_x), _l2(test_x)
+    classes, train_idx = np.unique(train_y, return_inverse=True)
+    k = min(k, len(train_x))
+    correct = 0
+    for start in range(0, len(test_x), 1024):
+        sim = test_x[start:start + 1024] @ train_x.T
+        nn = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        weights = np.exp(np.take_along_axis(sim, nn, 1) / temperature)
+        votes = np.zeros((len(sim), len(classes)))
+        np.add.at(votes, (np.arange(len(sim))[:, None], train_idx[nn]),
+                  weights)
+        pred = classes[votes.argmax(1)]
+        correct += int((pred == test_y[start:start + 1024]).sum())
+    return 100.0 * correct / len(test_x)
+
+
+def linear_top1(train_x: np.ndarray, train_y: np.ndarray,
+                test_x: np.ndarray, test_y: np.ndarray,
+                max_iter: int = 1000) -> float:
+    """Top-1 of a logistic regression on standardised features.
+
+    Args:
+        train_x (np.ndarray): (n, D) training features.
+        train_y (np.ndarray): (n,) training labels.
+        test_x (np.ndarray): (m, D) test features.
+        test_y (np.ndarray): (m,) test labels.
+        max_iter (int): solver iterations. Defaults to 1000.
+
+    Returns:
+        float: top-1 accuracy in percent.
+    """
+    scaler = StandardScaler().fit(train_x)
+    with threadpool_limits(limits=1):
+        clf = LogisticRegression(max_iter=max_iter, C=1.0)
+        clf.fit(scaler.transform(train_x), train_y)
+        pred = clf.predict(scaler.transform(test_x))
+    return 100.0 * float((pred == test_y).mean())
+
+
+def few_shot_indices(labels: np.ndarray, shots: int,
+                     seed: int) -> np.ndarray:
+    """``shots`` random samples of each class.
+
+    Args:
+        labels (np.ndarray): (n,) labels.
+        shots (int): samples per class.
+        seed (int): seed of the draw.
+
+    Returns:
+        np.ndarray: sorted indices.
+    """
+    rng = np.random.default_rng(seed)
+    picked = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        if len(members) < shots:
+            raise ValueError(f'class {c} has {len(members)} samples, fewer '
+                             f'than shots={shots}.')
+        picked.append(rng.choice(members, size=shots, replace=False))
+    return np.sort(np.concatenate(picked))
+
+
+def evaluate_features(train_x: np.ndarray,
+                      train_y: np.ndarray,
+                      test_x: np.ndarray,
+                      test_y: np.ndarray,
+                      protocols: Sequence[str] = ('linear', 'fewshot', 'knn'),
+                      shots: int = 10,
+                      seeds: Sequence[int] = (0, 1, 2),
+                      k: int = 20) -> Dict[str, float]:
+    """Run the requested protocols.
+
+    Args:
+        train_x, train_y, test_x, test_y (np.ndarray): features and labels.
+        protocols (Sequence[str]): any of ``'linear'``, ``'fewshot'``,
+            ``'knn'``.
+        shots (int): labels per class for ``'fewshot'``. Defaults to 10.
+        seeds (Sequence[int]): few-shot draws, averaged. Defaults to 0, 1, 2.
+        k (int): kNN neighbours. Defaults to 20.
+
+    Returns:
+        dict: protocol name (``'linear'``, ``f'{shots}shot'``,
+        ``f'knn{k}'``) -> top-1 in percent.
+    """
+    unknown = set(protocols) - {'linear', 'fewshot', 'knn'}
+    if unknown:
+        raise ValueError(f'unknown protocols {sorted(unknown)}; use linear, '
+                         'fewshot, knn.')
+    results = {}
+    if 'linear' in protocols:
+        results['linear'] = linear_top1(train_x, train_y, test_x, test_y)
+    if 'fewshot' in protocols:
+        accs = []
+        for seed in seeds:
+            idx = few_shot_indices(train_y, shots, seed)
+            accs.append(
+                linear_top1(train_x[idx], train_y[idx], test_x, test_y))
+        results[f'{shots}shot'] = float(np.mean(accs))
+    if 'knn' in protocols:
+        results[f'knn{k}'] = knn_top1(train_x, train_y, test_x, test_y, k)
+    return results

@@ -1,0 +1,127 @@
+"""k-means: agreement with raw faiss, the torch backend, sampling and chunks."""
+import faiss
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from clusterfit_plugin.clustering import (KMeans, cluster_size_stats,
+                                          fit_sample_indices)
+
+
+def blobs(n=3000, d=16, k=20, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(k, d)).astype(np.float32) * 4
+    labels = rng.integers(0, k, size=n)
+    x = centers[labels] + rng.normal(size=(n, d)).astype(np.float32)
+    return x.astype(np.float32), labels
+
+
+def test_faiss_backend_equals_raw_faiss():
+    x, _ = blobs()
+    km = KMeans(20, niter=25, seed=7, backend='faiss-cpu').fit(x)
+    labels, dists = km.assign(x)
+
+    raw = faiss.Kmeans(x.shape[1], 20, niter=25, seed=7)
+    raw.train(x)
+    raw_d, raw_i = raw.index.search(x, 1)
+
+    np.testing.assert_array_equal(labels, raw_i[:, 0])
+    np.testing.assert_allclose(km.centroids, raw.centroids, rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_allclose(dists, raw_d[:, 0], rtol=1e-4, atol=1e-4)
+    assert km.fit_objective == pytest.approx(raw.obj[-1], rel=1e-6)
+
+
+def test_torch_backend_is_lloyd():
+    """Two torch iterations equal a numpy reference Lloyd from the same
+    initial centroids (the seeded draw documented in the module)."""
+    x, _ = blobs(n=500, k=8)
+    init = x[np.sort(np.random.default_rng(4).choice(500, 8, replace=False))]
+    ref = init.astype(np.float64)
+    for _ in range(2):
+        d = ((x[:, None, :] - ref[None]) ** 2).sum(-1)
+        lab = d.argmin(1)
+        ref = np.stack([x[lab == k].mean(0) for k in range(8)])
+    km = KMeans(8, niter=2, seed=4, backend='torch').fit(x)
+    np.testing.assert_allclose(km.centroids, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_torch_backend_matches_faiss_quality():
+    x, truth = blobs()
+    fa = KMeans(20, niter=25, seed=0, backend='faiss-cpu').fit(x)
+    to = KMeans(20, niter=25, seed=0, backend='torch').fit(x)
+    # Different initial draws reach different local optima.
+    assert to.fit_objective == pytest.approx(fa.fit_objective, rel=0.1)
+    # Seeded: the same result twice.
+    again = KMeans(20, niter=25, seed=0, backend='torch').fit(x)
+    np.testing.assert_array_equal(again.centroids, to.centroids)
+
+
+@pytest.mark.parametrize('backend', ['faiss-cpu', 'torch'])
+def test_kmeans_plus_plus_init(backend):
+    x, truth = blobs()
+    rand = KMeans(20, niter=25, seed=0, backend=backend).fit(x)
+    pp = KMeans(20, niter=25, seed=0, init='kmeans++', backend=backend).fit(x)
+    assert pp.fit_objective <= rand.fit_objective * 1.001
+    assert adjusted_rand_score(truth, pp.assign(x)[0]) > 0.99
+
+
+def test_torch_backend_reseeds_empty_clusters():
+    # 30 distinct points, K=25, many duplicates: Lloyd would empty clusters.
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(30, 4)).astype(np.float32)
+    x = np.repeat(base, 20, axis=0)
+    km = KMeans(25, niter=20, seed=0, backend='torch').fit(x)
+    stats = cluster_size_stats(km.assign(x)[0], 25)
+    assert stats['empty'] == 0
+
+
+def test_sampled_fit_chunked_assign_equals_assign_all():
+    x, _ = blobs(n=5000)
+    small = KMeans(20, niter=10, seed=3, max_points_per_centroid=40,
+                   chunk_size=333, backend='faiss-cpu').fit(x)
+    assert small.fit_size == 800
+    chunked, chunked_d = small.assign(x)
+    whole = KMeans(20, niter=10, seed=3, max_points_per_centroid=40,
+                   chunk_size=10**6, backend='faiss-cpu')
+    whole.centroids = small.centroids
+    all_at_once, all_d = whole.assign(x)
+    np.testing.assert_array_equal(chunked, all_at_once)
+    np.testing.assert_allclose(chunked_d, all_d)
+    # The fit used exactly the documented seeded sample.
+    idx = fit_sample_indices(5000, 20, 40, 3)
+    direct = KMeans(20, niter=10, seed=3, max_points_per_centroid=40,
+                    backend='faiss-cpu').fit(x[idx])
+    np.testing.assert_allclose(direct.centroids, small.centroids, rtol=1e-6)
+
+
+def test_memmap_input(tmp_path):
+    x, _ = blobs(n=2000)
+    mm = np.lib.format.open_memmap(tmp_path / 'f.npy', mode='w+',
+                                   dtype=np.float16, shape=x.shape)
+    mm[:] = x
+    km = KMeans(20, niter=10, seed=0, chunk_size=300).fit(mm)
+    labels, _ = km.assign(mm)
+    ref = KMeans(20, niter=10, seed=0).fit(x.astype(np.float16))
+    assert adjusted_rand_score(ref.assign(x.astype(np.float16))[0],
+                               labels) == 1.0
+
+
+def test_fit_sample_indices():
+    assert fit_sample_indices(100, 10, 10, 0) is None
+    a = fit_sample_indices(1000, 10, 10, 0)
+    b = fit_sample_indices(1000, 10, 10, 0)
+    assert len(a) == 100 and len(np.unique(a)) == 100
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, fit_sample_indices(1000, 10, 10, 1))
+
+
+def test_bad_settings():
+    with pytest.raises(ValueError, match='num_clusters=50.*has 10'):
+        KMeans(50).fit(np.zeros((10, 4), np.float32))
+    with pytest.raises(ValueError, match='at least 2'):
+        KMeans(1)
+    with pytest.raises(ValueError, match='backend'):
+        KMeans(5, backend='cuml')
+    with pytest.raises(RuntimeError, match='before fit'):
+        KMeans(5).assign(np.zeros((10, 4), np.float32))

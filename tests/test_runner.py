@@ -1,0 +1,195 @@
+"""End to end through a real mmengine Runner (and torchrun for 2 processes)."""
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from clusterfit_plugin.clustering import KMeans
+from clusterfit_plugin.engine.extractor import (build_source_model,
+                                                extract_features)
+from conftest import (NUM_CLUSTERS, NUM_IMAGES, PIPELINE, ROOT, SOURCE_MODEL,
+                      make_cfg)
+from mmpretrain.registry import DATASETS
+
+
+def run(cfg: dict, resume: bool = False) -> Runner:
+    cfg = Config(cfg)
+    cfg.resume = resume
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner
+
+
+def cache_files(work_dir: str) -> list:
+    d = osp.join(work_dir, 'clusterfit')
+    return sorted(os.listdir(d)) if osp.isdir(d) else []
+
+
+def reference_labels(image_root, checkpoint):
+    """Labels computed directly: source features -> L2 -> seeded faiss."""
+    model = build_source_model(
+        dict(model=SOURCE_MODEL, checkpoint=checkpoint, stage='backbone'))
+    ds = DATASETS.build(
+        dict(type='CustomDataset', data_root=image_root, ann_file='ann.txt',
+             pipeline=PIPELINE))
+    feats = extract_features(model, ds, PIPELINE, np.arange(len(ds)),
+                             'backbone', batch_size=8, num_workers=0,
+                             progress=False)
+    feats /= np.linalg.norm(feats, axis=1, keepdims=True)
+    km = KMeans(NUM_CLUSTERS, niter=10, seed=0, backend='faiss-cpu')
+    return km.fit(feats).assign(feats)[0]
+
+
+def test_end_to_end_and_resume_reuses_cache(tmp_path, image_root,
+                                            source_checkpoint, capsys):
+    work = str(tmp_path / 'work')
+    runner = run(make_cfg(work, image_root, source_checkpoint))
+    labels = np.load(osp.join(work, 'clusterfit', 'labels.npy'))
+    assert labels.dtype == np.int64 and labels.shape == (NUM_IMAGES, )
+    np.testing.assert_array_equal(labels,
+                                  reference_labels(image_root,
+                                                   source_checkpoint))
+    np.testing.assert_array_equal(runner.train_dataloader.dataset.labels,
+                                  labels)
+    with open(osp.join(work, 'clusterfit', 'manifest.json')) as f:
+        manifest = json.load(f)
+    assert manifest['num_samples'] == NUM_IMAGES
+    assert manifest['num_clusters'] == NUM_CLUSTERS
+    assert manifest['cluster_size']['min'] + manifest['cluster_size'][
+        'empty'] >= 0 and manifest['cluster_size']['max'] <= NUM_IMAGES
+    assert set(manifest['timings']) == {
+        'extract_s', 'kmeans_fit_s', 'kmeans_total_s'
+    }
+    assert manifest['versions']['faiss'] and manifest['objective'] > 0
+    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+    # The source network is gone after clustering.
+    assert not any('source' in type(m).__name__.lower()
+                   for m in runner.model.modules())
+
+    mtime = os.stat(osp.join(work, 'clusterfit', 'labels.npy')).st_mtime_ns
+    capsys.readouterr()
+    resumed = run(make_cfg(work, image_root, source_checkpoint,
+                           max_epochs=2), resume=True)
+    out = capsys.readouterr().out
+    assert 'Auto resumed from the latest checkpoint' in out
+    assert 'no extraction, no k-means' in out
+    assert 'extracting' not in out
+    assert resumed.epoch == 2
+    assert os.stat(osp.join(work, 'clusterfit',
+                            'labels.npy')).st_mtime_ns == mtime
+    np.testing.assert_array_equal(resumed.train_dataloader.dataset.labels,
+                                  labels)
+
+
+def test_changed_setting_is_not_silently_reused(tmp_path, image_root,
+                                                source_checkpoint, capsys):
+    work = str(tmp_path / 'work')
+    run(make_cfg(work, image_root, source_checkpoint))
+    first = json.load(open(osp.join(work, 'clusterfit', 'manifest.json')))
+    capsys.readouterr()
+    run(make_cfg(work, image_root, source_checkpoint,
+                 kmeans=dict(niter=10, seed=1)))
+    out = capsys.readouterr().out
+    assert 'was made with another kmeans' in out
+    second = json.load(open(osp.join(work, 'clusterfit', 'manifest.json')))
+    assert second['fingerprint'] != first['fingerprint']
+    assert second['kmeans']['seed'] == 1
+
+
+def test_two_process_gloo_matches_one_process(tmp_path, image_root,
+                                              source_checkpoint):
+    """torchrun, 2 CPU processes, N=45 with batch 4: DefaultSampler pads;
+    the labels must equal the 1-process labels."""
+    one = str(tmp_path / 'one')
+    run(make_cfg(one, image_root, source_checkpoint))
+    two = str(tmp_path / 'two')
+    cfg = Config(make_cfg(two, image_root, source_checkpoint))
+    cfg_path = str(tmp_path / 'two.py')
+    cfg.dump(cfg_path)
+    env = dict(os.environ, PYTHON=sys.executable, PORT='29533',
+               OMP_NUM_THREADS='1')
+    proc = subprocess.run(
+        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), cfg_path, '2'],
+        cwd=str(tmp_path), env=env, capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert '(2 rank(s))' in proc.stdout + proc.stderr
+    np.testing.assert_array_equal(
+        np.load(osp.join(two, 'clusterfit', 'labels.npy')),
+        np.load(osp.join(one, 'clusterfit', 'labels.npy')))
+    manifest = json.load(open(osp.join(two, 'clusterfit', 'manifest.json')))
+    assert manifest['world_size'] == 2
+
+
+def test_k_larger_than_n(tmp_path, image_root, source_checkpoint):
+    work = str(tmp_path / 'w')
+    with pytest.raises(ValueError, match=r'num_clusters=50 .* dataset has 45'):
+        run(make_cfg(work, image_root, source_checkpoint, num_clusters=50))
+    assert cache_files(work) == []
+
+
+def test_head_outputs_differ_from_k(tmp_path, image_root, source_checkpoint):
+    cfg = make_cfg(str(tmp_path / 'w'), image_root, source_checkpoint)
+    cfg['model']['head']['num_clusters'] = 7
+    with pytest.raises(ValueError, match=r'model.head has 7 outputs but '
+                       r'ClusterFitHook has num_clusters=3'):
+        run(cfg)
+    assert cache_files(str(tmp_path / 'w')) == []
+
+
+def test_missing_source_checkpoint(tmp_path, image_root):
+    missing = str(tmp_path / 'nowhere' / 'source.pth')
+    with pytest.raises(FileNotFoundError, match='nowhere/source.pth'):
+        run(make_cfg(str(tmp_path / 'w'), image_root, missing))
+    assert cache_files(str(tmp_path / 'w')) == []
+
+
+def test_unknown_stage(tmp_path, image_root, source_checkpoint):
+    cfg = make_cfg(str(tmp_path / 'w'), image_root, source_checkpoint)
+    cfg['custom_hooks'][0]['source']['stage'] = 'layer3'
+    with pytest.raises(ValueError, match=r"stage='layer3' is unknown; use "
+                       r"one of \('backbone', 'neck', 'pre_logits'\)"):
+        run(cfg)
+
+
+def test_corrupt_image(tmp_path, image_root, source_checkpoint):
+    root = str(tmp_path / 'images')
+    shutil.copytree(image_root, root)
+    bad = osp.join(root, 'img', '017.png')
+    with open(bad, 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n not really a png')
+    work = str(tmp_path / 'w')
+    with pytest.raises(RuntimeError, match=r'sample 17 \(.*img/017.png\)'):
+        run(make_cfg(work, root, source_checkpoint))
+    assert cache_files(work) == []
+
+
+def test_label_file_of_wrong_length(tmp_path, image_root):
+    path = str(tmp_path / 'labels.npy')
+    np.save(path, np.zeros(NUM_IMAGES + 3, np.int64))
+    cfg = make_cfg(str(tmp_path / 'w'), image_root, None)
+    cfg['custom_hooks'] = []
+    cfg['train_dataloader']['dataset']['label_file'] = path
+    with pytest.raises(ValueError, match=r'labels.npy.* has 48 labels but '
+                       r'the wrapped dataset has 45'):
+        run(cfg)
+
+
+def test_label_file_trains_without_hook(tmp_path, image_root):
+    path = str(tmp_path / 'labels.npy')
+    np.save(path, np.arange(NUM_IMAGES, dtype=np.int64) % NUM_CLUSTERS)
+    cfg = make_cfg(str(tmp_path / 'w'), image_root, None)
+    cfg['custom_hooks'] = []
+    cfg['train_dataloader']['dataset'].update(label_file=path,
+                                              num_clusters=NUM_CLUSTERS)
+    runner = run(cfg)
+    assert runner.epoch == 1
+    assert runner.train_dataloader.dataset.metainfo['classes'][-1] == \
+        'cluster_2'

@@ -1,0 +1,115 @@
+"""Evaluate a checkpoint's frozen features: linear probe, few-shot, kNN.
+
+Features are extracted once from the labelled train and test splits named
+``eval_train_dataset`` / ``eval_test_dataset`` in ``--data`` (a config file),
+then scikit-learn fits the probes. Works for any mmpretrain model (classifier
+or self-supervised algorithm), so a source and its ClusterFit model are
+compared the same way. Writes ``{out_dir}/{name}.json`` (a leaderboard row)
+and prints it as a Markdown row; tools/leaderboard.py merges rows.
+
+Example:
+    python tools/eval_features.py configs/demo/clusterfit_resnet18-mini_mnist5k.py \
+        work_dirs/demo/clusterfit/epoch_10.pth \
+        --data configs/demo/_base_/mnist5k.py --name clusterfit-K200
+    (CHECKPOINT 'none' evaluates the randomly initialised network.)
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import shlex
+import sys
+
+import numpy as np
+from mmengine.config import Config
+from mmpretrain.registry import DATASETS
+from mmpretrain.utils import register_all_modules
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import clusterfit_plugin  # noqa: E402,F401
+from clusterfit_plugin.engine.cache import (atomic_save_json,  # noqa: E402
+                                            sha256_file)
+from clusterfit_plugin.engine.extractor import (  # noqa: E402
+    STAGES, build_source_model, extract_features, load_source_config)
+from clusterfit_plugin.evaluation import evaluate_features  # noqa: E402
+
+ROW_KEYS = ('method', 'source', 'backbone', 'K', 'dataset', 'protocol',
+            'top1', 'checkpoint', 'command')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='config of the model to evaluate')
+    parser.add_argument('checkpoint', help="checkpoint file, or 'none'")
+    parser.add_argument('--data', required=True,
+                        help='config file with eval_train_dataset and '
+                        'eval_test_dataset')
+    parser.add_argument('--name', required=True, help='method name (row)')
+    parser.add_argument('--source-name', default='-',
+                        help='the source this model came from (row)')
+    parser.add_argument('--stage', default='backbone', choices=STAGES)
+    parser.add_argument('--protocols', nargs='+',
+                        default=['linear', 'fewshot', 'knn'])
+    parser.add_argument('--shots', type=int, default=10)
+    parser.add_argument('--k', type=int, default=20)
+    parser.add_argument('--batch-size', type=int, default=256)
+    parser.add_argument('--num-workers', type=int, default=1)
+    parser.add_argument('--out-dir', default='work_dirs/eval')
+    return parser.parse_args()
+
+
+def split_features(model, dataset_cfg: dict, stage: str, batch_size: int,
+                   num_workers: int):
+    """Features and labels of one labelled split."""
+    dataset = DATASETS.build(dataset_cfg)
+    labels = np.array([
+        int(dataset.get_data_info(i)['gt_label'])
+        for i in range(len(dataset))
+    ])
+    feats = extract_features(
+        model, dataset, dataset_cfg['pipeline'],
+        np.arange(len(dataset)), stage, batch_size=batch_size,
+        num_workers=num_workers, progress=False)
+    return feats, labels
+
+
+def main():
+    args = parse_args()
+    register_all_modules(init_default_scope=True)
+    data = Config.fromfile(args.data)
+    checkpoint = None if args.checkpoint == 'none' else args.checkpoint
+    source = dict(config=args.config, checkpoint=checkpoint,
+                  stage=args.stage)
+    model = build_source_model(source)
+    train_x, train_y = split_features(model, data.eval_train_dataset,
+                                      args.stage, args.batch_size,
+                                      args.num_workers)
+    test_x, test_y = split_features(model, data.eval_test_dataset,
+                                    args.stage, args.batch_size,
+                                    args.num_workers)
+    top1 = evaluate_features(train_x, train_y, test_x, test_y,
+                             args.protocols, shots=args.shots, k=args.k)
+    model_cfg = load_source_config(source)
+    head = model_cfg.get('head') or {}
+    row = dict(
+        method=args.name,
+        source=args.source_name,
+        backbone=model_cfg['backbone']['type'],
+        K=head.get('num_clusters', '-'),
+        dataset=osp.splitext(osp.basename(args.data))[0],
+        protocol=f'frozen {args.stage}, {len(train_y)} train / '
+        f'{len(test_y)} test',
+        top1={k: round(v, 2) for k, v in top1.items()},
+        checkpoint=(sha256_file(checkpoint)[:8]
+                    if checkpoint else 'random-init'),
+        command=' '.join(shlex.quote(a) for a in ['python'] + sys.argv))
+    os.makedirs(args.out_dir, exist_ok=True)
+    path = osp.join(args.out_dir, f'{args.name}.json')
+    atomic_save_json(path, row)
+    print(json.dumps(row))
+    print(' | '.join(f'{k} {v:.2f}' for k, v in top1.items()))
+    print(f'wrote {path}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Create (or update) the project's virtual environment in .venv.
+# Re-installs only when requirements.txt or setup.py changed since the last run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON_BIN=${PYTHON_BIN:-$(command -v python3.11 || command -v python3)}
+stamp="$VENV/.clusterfit-requirements.sha256"
+want=$(cat requirements.txt setup.py | sha256sum | cut -d' ' -f1)
+if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    exit 0
+fi
+echo "setting up $VENV with $PYTHON_BIN (torch 2.14.1, mmengine, mmcv-lite, mmpretrain 1.2.0, faiss-cpu, av, decord)"
+[ -x "$VENV/bin/python" ] || "$PYTHON_BIN" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip 'setuptools<81' wheel
+# torch first, from the pins: a bare `torch` would pull a multi-GB CUDA build.
+"$VENV/bin/python" -m pip install -q torch==2.14.1 torchvision==0.29.1
+"$VENV/bin/python" -m pip install -q -r requirements.txt
+"$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
+echo "$want" > "$stamp"
+echo "$VENV ready"
