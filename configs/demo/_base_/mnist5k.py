@@ -4,6 +4,16 @@
 mnist_root = 'data/mnist5k'
 mnist_norm = dict(mean=[33.3, 33.3, 33.3], std=[78.6, 78.6, 78.6])
 
+# The demo's network: a CIFAR-style ResNet-18 with 16 base channels
+# (128-d features), small enough to train on 2 CPU cores.
+mnist_backbone = dict(
+    type='ResNet_CIFAR',
+    depth=18,
+    base_channels=16,
+    stem_channels=16,
+    norm_cfg=dict(type='BN'))
+mnist_feat_dim = 128
+
 # Deterministic pipeline: feature extraction and linear-probe evaluation.
 mnist_test_pipeline = [
     dict(type='LoadImageFromFile'),

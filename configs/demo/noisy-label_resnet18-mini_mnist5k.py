@@ -1,0 +1,43 @@
+# A weakly-supervised source: mmpretrain's stock CIFAR ResNet-18 classifier
+# recipe, shrunk (16 base channels) and trained on MNIST-5k labels of which
+# 40% are wrong. No augmentation, so the network memorises the noise: the
+# proxy-task idiosyncrasy that ClusterFit is meant to remove.
+_base_ = [
+    'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
+    './_base_/mnist5k.py',
+]
+
+max_epochs = 15
+
+data_preprocessor = dict(
+    num_classes=10,
+    mean={{_base_.mnist_norm.mean}},
+    std={{_base_.mnist_norm.std}})
+model = dict(
+    backbone=dict(base_channels=16, stem_channels=16),
+    head=dict(in_channels=128))
+
+train_dataloader = dict(
+    batch_size=128,
+    num_workers=1,
+    dataset=dict(
+        _delete_=True,
+        type='CustomDataset',
+        data_root={{_base_.mnist_root}},
+        ann_file='train_noisy40.txt',
+        pipeline={{_base_.mnist_test_pipeline}}))
+val_dataloader = None
+val_evaluator = None
+val_cfg = None
+test_dataloader = None
+test_evaluator = None
+test_cfg = None
+
+param_scheduler = dict(
+    _delete_=True, type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True)
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0)
