@@ -1,8 +1,10 @@
 """``ClusterFitHook``: pseudo-labels from a source network, before training."""
 import copy
 import gc
+import os
 import os.path as osp
 import platform
+import re
 import time
 from typing import Dict, List, Optional
 
@@ -13,19 +15,34 @@ import torch
 from mmengine.dist import barrier, broadcast_object_list, get_dist_info
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from mmengine.optim import OptimWrapperDict
 from mmpretrain.registry import HOOKS
 
-from ...clustering import KMeans, check_finite, cluster_size_stats
+from ...clustering import (KMeans, check_finite, cluster_size_stats,
+                           l2_normalize_, normalized_mutual_info)
 from ...clustering import kmeans as kmeans_module
-from ...clustering import l2_normalize_
 from ...datasets import ClusterFitDataset
 from ...version import __version__
-from ..cache import (ClusterCache, combine_fingerprint, sha256_file,
-                     sha256_of)
+from ..cache import (ClusterCache, atomic_save_npy, combine_fingerprint,
+                     sha256_file, sha256_of)
 from ..dist_clustering import cluster_by_index
 from ..extractor import (DEFAULT_EXTRACT_PIPELINE, STAGES, build_source_model,
                          extract_features, load_source_config, sample_path,
                          source_summary)
+
+ROUND_PATTERN = re.compile(r'labels_epoch\d+\.npy')
+
+
+def round_file(epoch: int) -> str:
+    """File name of the labels of the re-clustering round at ``epoch``.
+
+    Args:
+        epoch (int): the epoch the round starts.
+
+    Returns:
+        str: ``labels_epoch{epoch}.npy``.
+    """
+    return f'labels_epoch{epoch}.npy'
 
 
 @HOOKS.register_module()
@@ -60,6 +77,13 @@ class ClusterFitHook(Hook):
         amp (bool): autocast extraction on CUDA. Defaults to False.
         cache_dir (str, optional): where results live. Defaults to
             ``{work_dir}/clusterfit``.
+        interval (int): re-cluster with the trained model every ``interval``
+            epochs; 0 clusters once (ClusterFit). Defaults to 0.
+        recluster_stage (str): the trained model's feature stage for
+            re-clustering. Defaults to ``'backbone'``.
+        reweight_loss (bool): weight the head's cross-entropy by inverse
+            cluster frequency (``N / (K' * size)`` over the K' non-empty
+            clusters). Defaults to False.
     """
 
     priority = 'VERY_HIGH'
@@ -73,7 +97,10 @@ class ClusterFitHook(Hook):
                  num_workers: int = 2,
                  l2_normalize: bool = True,
                  amp: bool = False,
-                 cache_dir: Optional[str] = None):
+                 cache_dir: Optional[str] = None,
+                 interval: int = 0,
+                 recluster_stage: str = 'backbone',
+                 reweight_loss: bool = False):
         source = dict(source)
         source.setdefault('stage', 'backbone')
         source.setdefault('checkpoint', None)
@@ -95,6 +122,18 @@ class ClusterFitHook(Hook):
         self.l2_normalize = l2_normalize
         self.amp = amp
         self.cache_dir = cache_dir
+        if int(interval) < 0:
+            raise ValueError(f'ClusterFitHook interval={interval} must be '
+                             '>= 0 (0: cluster once).')
+        if recluster_stage not in STAGES:
+            raise ValueError(f'ClusterFitHook recluster_stage='
+                             f'{recluster_stage!r} is unknown; use one of '
+                             f'{STAGES}.')
+        self.interval = int(interval)
+        self.recluster_stage = recluster_stage
+        self.reweight_loss = reweight_loss
+        self._labels: Optional[np.ndarray] = None
+        self._stats: dict = {}
 
     def before_run(self, runner) -> None:
         """Check the setup before anything runs, and give the dataset K.
@@ -119,8 +158,7 @@ class ClusterFitHook(Hook):
         """
         dataset = self._find_dataset(runner)
         num_samples = len(dataset)
-        cache = ClusterCache(self.cache_dir
-                             or osp.join(runner.work_dir, 'clusterfit'))
+        cache = self._cache(runner)
         parts = self._fingerprint_parts(dataset.dataset)
         fingerprint = combine_fingerprint(parts)
 
@@ -147,9 +185,77 @@ class ClusterFitHook(Hook):
                 f'ClusterFitHook replaces the labels of label_file='
                 f'{dataset.label_file!r} with its own clustering.')
         if labels is None:
-            labels = self._cluster(runner, dataset, parts, fingerprint,
-                                   cache)
-        dataset.set_labels(labels, self.num_clusters)
+            model = build_source_model(self.source)
+            labels = self._cluster(runner, dataset, model,
+                                   self.source['stage'])
+            del model
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            if get_dist_info()[0] == 0:
+                self._save_initial(runner, cache, labels, fingerprint, parts)
+            barrier()
+        elif self.interval and runner.epoch > 0:
+            labels = self._restore_round(runner, cache, labels)
+        self._apply_labels(runner, dataset, labels)
+
+    def before_train_epoch(self, runner) -> None:
+        """Every ``interval`` epochs, re-cluster with the model being trained.
+
+        Args:
+            runner (Runner): the runner.
+        """
+        epoch = runner.epoch
+        if not self.interval or epoch == 0 or epoch % self.interval:
+            return
+        dataset = self._find_dataset(runner)
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        runner.logger.info(f'ClusterFitHook: round at epoch {epoch}: '
+                           're-clustering with the model being trained.')
+        model.eval()
+        try:
+            labels = self._cluster(runner, dataset, model,
+                                   self.recluster_stage)
+        finally:
+            model.train()
+        if get_dist_info()[0] == 0:
+            atomic_save_npy(self._cache(runner).path(round_file(epoch)),
+                            labels)
+        barrier()
+        nmi = normalized_mutual_info(self._labels, labels)
+        runner.message_hub.update_scalar('train/clusterfit_nmi', nmi)
+        runner.logger.info(f'ClusterFitHook: NMI with the previous round '
+                           f'{nmi:.4f}; wrote {round_file(epoch)}.')
+        self._reset_head(runner, epoch)
+        self._apply_labels(runner, dataset, labels)
+
+    def _cache(self, runner) -> ClusterCache:
+        return ClusterCache(self.cache_dir
+                            or osp.join(runner.work_dir, 'clusterfit'))
+
+    def _restore_round(self, runner, cache: ClusterCache,
+                       labels: np.ndarray) -> np.ndarray:
+        """On resume, the labels of the last round before ``runner.epoch``
+        (a round due at ``runner.epoch`` itself is redone by
+        ``before_train_epoch``, after the resumed checkpoint)."""
+        last = (runner.epoch - 1) // self.interval * self.interval
+        if last <= 0:
+            return labels
+        found = [None]
+        if get_dist_info()[0] == 0:
+            path = cache.path(round_file(last))
+            if not osp.isfile(path):
+                raise FileNotFoundError(
+                    f'resuming at epoch {runner.epoch} with interval='
+                    f'{self.interval} needs the labels of the round at '
+                    f'epoch {last}, {path}, which is missing. Resume from '
+                    'an earlier checkpoint, or start the run again.')
+            found = [np.load(path, allow_pickle=False)]
+        broadcast_object_list(found, src=0)
+        runner.logger.info(f'ClusterFitHook: resumed the labels of the '
+                           f'round at epoch {last}.')
+        return found[0]
 
     def _find_dataset(self, runner) -> ClusterFitDataset:
         dataset = runner.train_dataloader.dataset
@@ -162,9 +268,7 @@ class ClusterFitHook(Hook):
         return dataset
 
     def _check_head(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        head = getattr(model, 'head', None)
+        head = self._head(runner)
         outputs = getattr(head, 'num_classes', None)
         if outputs is None and isinstance(
                 getattr(head, 'fc', None), torch.nn.Linear):
@@ -193,9 +297,18 @@ class ClusterFitHook(Hook):
     def _fingerprint_parts(self, inner) -> Dict[str, str]:
         checkpoint = self.source['checkpoint']
         samples = [len(inner)]
+        seen = {}
         for i in range(len(inner)):
             info = inner.get_data_info(i)
-            samples.append(sample_path(info) or {
+            path = sample_path(info)
+            if path is not None and path in seen:
+                raise ValueError(
+                    f'samples {seen[path]} and {i} of the dataset are the '
+                    f'same file {path!r}: a duplicate would weigh twice in '
+                    'k-means and get two labels. Remove duplicates from the '
+                    'annotation list.')
+            seen[path] = i
+            samples.append(path or {
                 k: v
                 for k, v in info.items() if k not in ('gt_label',
                                                       'sample_idx')
@@ -212,33 +325,32 @@ class ClusterFitHook(Hook):
             kmeans=sha256_of(self.kmeans.params()),
             l2_normalize=str(self.l2_normalize))
 
-    def _cluster(self, runner, dataset: ClusterFitDataset, parts: dict,
-                 fingerprint: str, cache: ClusterCache) -> np.ndarray:
+    def _cluster(self, runner, dataset: ClusterFitDataset,
+                 model: torch.nn.Module, stage: str) -> np.ndarray:
+        """Extract ``model``'s features (each rank its shard) and k-means.
+
+        Returns the labels on every rank; keeps the statistics for the
+        manifest in ``self._stats``.
+        """
         rank, world_size = get_dist_info()
         num_samples = len(dataset)
         timings = {}
         start = time.perf_counter()
         runner.logger.info(
-            f'ClusterFitHook: extracting {self.source["stage"]} features of '
-            f'{num_samples} samples ({world_size} rank(s)) with the source '
-            f'{self.source.get("config") or self.source["model"]["type"]}.')
-        model = build_source_model(self.source)
+            f'ClusterFitHook: extracting {stage} features of {num_samples} '
+            f'samples ({world_size} rank(s)) with {type(model).__name__}.')
         indices = np.arange(rank, num_samples, world_size, dtype=np.int64)
         features = extract_features(
             model,
             dataset.dataset,
             self.extract_pipeline,
             indices,
-            self.source['stage'],
+            stage,
             batch_size=self.batch_size,
             num_workers=self.num_workers,
             amp=self.amp,
             progress=rank == 0)
-        del model
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        check_finite(features, indices, 'the source network')
+        check_finite(features, indices, f'{type(model).__name__} ({stage})')
         if self.l2_normalize:
             l2_normalize_(features)
         timings['extract_s'] = time.perf_counter() - start
@@ -259,15 +371,67 @@ class ClusterFitHook(Hook):
             f'{sizes["max"]}, {sizes["empty"]} empty; '
             f'extraction {timings["extract_s"]:.1f}s, k-means '
             f'{timings["kmeans_total_s"]:.1f}s.')
-        if rank == 0:
-            cache.save(
-                labels, centroids,
-                self._manifest(fingerprint, parts, num_samples,
-                               centroids.shape[1], stats, sizes, timings,
-                               world_size))
-            runner.logger.info(f'ClusterFitHook: wrote {cache.directory}.')
-        barrier()
+        self._stats = dict(stats, centroids=centroids, sizes=sizes,
+                           timings=timings, world_size=world_size)
         return labels
+
+    def _save_initial(self, runner, cache: ClusterCache, labels: np.ndarray,
+                      fingerprint: str, parts: dict) -> None:
+        """Write the source's clustering; drop rounds of an older run."""
+        for name in os.listdir(cache.directory) if osp.isdir(
+                cache.directory) else []:
+            if ROUND_PATTERN.fullmatch(name):
+                os.remove(cache.path(name))
+        stats = self._stats
+        cache.save(
+            labels, stats['centroids'],
+            self._manifest(fingerprint, parts, len(labels),
+                           stats['centroids'].shape[1], stats,
+                           stats['sizes'], stats['timings'],
+                           stats['world_size']))
+        runner.logger.info(f'ClusterFitHook: wrote {cache.directory}.')
+
+    def _apply_labels(self, runner, dataset: ClusterFitDataset,
+                      labels: np.ndarray) -> None:
+        dataset.set_labels(labels, self.num_clusters)
+        self._labels = labels
+        if self.reweight_loss:
+            head = self._head(runner)
+            loss = getattr(head, 'loss_module', None)
+            if not hasattr(loss, 'class_weight'):
+                raise ValueError(
+                    'ClusterFitHook reweight_loss=True needs a head whose '
+                    'loss_module takes class_weight (CrossEntropyLoss); '
+                    f'{type(loss).__name__} does not.')
+            sizes = np.bincount(labels, minlength=self.num_clusters)
+            nonempty = max(int((sizes > 0).sum()), 1)
+            loss.class_weight = (len(labels) /
+                                 (nonempty * np.maximum(sizes, 1))).tolist()
+
+    def _reset_head(self, runner, epoch: int) -> None:
+        """Re-initialise the classifier (seeded, the same on every rank) and
+        drop its optimizer state (momentum)."""
+        fc = getattr(self._head(runner), 'fc', None)
+        if not isinstance(fc, torch.nn.Linear):
+            raise ValueError('ClusterFitHook interval>0 re-initialises '
+                             'head.fc, but the head has no nn.Linear fc.')
+        gen = torch.Generator().manual_seed(self.kmeans.seed * 100003 +
+                                            epoch)
+        with torch.no_grad():
+            fc.weight.copy_(
+                torch.randn(fc.weight.shape, generator=gen) * 0.01)
+            fc.bias.zero_()
+        wrappers = (runner.optim_wrapper.values() if isinstance(
+            runner.optim_wrapper, OptimWrapperDict) else
+                    [runner.optim_wrapper])
+        for wrapper in wrappers:
+            for param in fc.parameters():
+                wrapper.optimizer.state.pop(param, None)
+
+    def _head(self, runner):
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        return getattr(model, 'head', None)
 
     def _manifest(self, fingerprint: str, parts: dict, num_samples: int,
                   dim: int, stats: dict, sizes: dict, timings: dict,

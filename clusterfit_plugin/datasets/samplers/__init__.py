@@ -1,0 +1,3 @@
+from .cluster_balanced import ClusterBalancedSampler
+
+__all__ = ['ClusterBalancedSampler']

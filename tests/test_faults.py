@@ -1,0 +1,208 @@
+"""Faults and bad input: killed runs restart cleanly, stale caches are never
+used, and each bad input gets a clear error with nothing half-written."""
+import copy
+import os
+import os.path as osp
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+from mmpretrain.registry import MODELS
+
+import transforms_for_tests  # noqa: F401,E402  (SlowDown in-process)
+from conftest import (BACKBONE, NUM_IMAGES, ROOT, SOURCE_MODEL, make_cfg,
+                      write_images)
+
+TESTS = osp.dirname(osp.abspath(__file__))
+
+
+def run(cfg):
+    runner = Runner.from_cfg(Config(cfg))
+    runner.train()
+    return runner
+
+
+def cache_listing(work):
+    d = osp.join(work, 'clusterfit')
+    return sorted(os.listdir(d)) if osp.isdir(d) else []
+
+
+def kill_when(cfg: dict, tmp_path, marker: str, wait: float) -> str:
+    """Start tools/train.py on ``cfg``, SIGKILL it ``wait`` s after
+    ``marker`` appears in its output; return the output."""
+    path = str(tmp_path / f'cfg_{abs(hash(marker))}.py')
+    Config(cfg).dump(path)
+    env = dict(os.environ, PYTHONPATH=TESTS, PYTHONUNBUFFERED='1')
+    proc = subprocess.Popen(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), path],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        start_new_session=True)
+    out = []
+    deadline = time.time() + 120
+    for line in proc.stdout:
+        out.append(line)
+        if marker in line:
+            time.sleep(wait)
+            break
+        assert time.time() < deadline, ''.join(out)[-3000:]
+    assert proc.poll() is None, 'the run ended before it could be killed'
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return ''.join(out)
+
+
+@pytest.mark.parametrize('stage', ['extraction', 'kmeans'])
+def test_kill_and_restart(stage, tmp_path, image_root, source_checkpoint):
+    if stage == 'extraction':
+        overrides = dict(extract_pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='SlowDown', seconds=0.05),
+            dict(type='PackInputs')
+        ])
+        marker, wait = 'extracting', 1.0
+    else:
+        # ~3 s of Lloyd iterations on the torch backend (0.17 ms each here).
+        overrides = dict(kmeans=dict(niter=20000, seed=0, backend='torch'))
+        marker, wait = 'k-means K=', 0.5
+    work = str(tmp_path / 'killed')
+    cfg = make_cfg(work, image_root, source_checkpoint, **overrides)
+    cfg['custom_imports'] = dict(
+        imports=['clusterfit_plugin', 'transforms_for_tests'])
+    kill_when(cfg, tmp_path, marker, wait)
+    # Nothing that could pass for a result, and no temporary files.
+    assert cache_listing(work) == []
+
+    run(cfg)
+    reference = str(tmp_path / 'reference')
+    run(dict(copy.deepcopy(cfg), work_dir=reference))
+    assert cache_listing(work) == ['centroids.npy', 'labels.npy',
+                                   'manifest.json']
+    np.testing.assert_array_equal(
+        np.load(osp.join(work, 'clusterfit', 'labels.npy')),
+        np.load(osp.join(reference, 'clusterfit', 'labels.npy')))
+
+
+def other_checkpoint(tmp_path, model_cfg=SOURCE_MODEL, seed=1, name='o.pth'):
+    torch.manual_seed(seed)
+    model = MODELS.build(copy.deepcopy(model_cfg))
+    model.init_weights()
+    path = str(tmp_path / name)
+    torch.save(dict(state_dict=model.state_dict()), path)
+    return path
+
+
+@pytest.mark.parametrize('change', ['source_weights', 'samples',
+                                    'num_clusters'])
+def test_stale_cache_is_reported_and_replaced(change, tmp_path, image_root,
+                                              source_checkpoint, capsys):
+    work = str(tmp_path / 'w')
+    run(make_cfg(work, image_root, source_checkpoint))
+    first = np.load(osp.join(work, 'clusterfit', 'labels.npy'))
+    capsys.readouterr()
+    if change == 'source_weights':
+        cfg = make_cfg(work, image_root, other_checkpoint(tmp_path))
+    elif change == 'samples':
+        root = str(tmp_path / 'more')
+        write_images(root, NUM_IMAGES + 6)
+        cfg = make_cfg(work, root, source_checkpoint)
+    else:
+        cfg = make_cfg(work, image_root, source_checkpoint, num_clusters=4)
+    run(cfg)
+    out = capsys.readouterr().out
+    assert f'was made with another {change}' in out
+    assert 'no extraction, no k-means' not in out
+    manifest = Config.fromfile(osp.join(work, 'clusterfit', 'manifest.json'))
+    assert manifest.fingerprint_parts[change] != ''
+    if change == 'samples':
+        assert manifest.num_samples == NUM_IMAGES + 6
+    if change == 'num_clusters':
+        assert manifest.num_clusters == 4
+        assert np.load(osp.join(work, 'clusterfit', 'labels.npy')).max() \
+            <= 3 and first.max() <= 2
+
+
+def test_unwritable_cache_dir(tmp_path, image_root, source_checkpoint):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('not a directory')
+    cfg = make_cfg(str(tmp_path / 'w'), image_root, source_checkpoint,
+                   cache_dir=str(blocker / 'clusterfit'))
+    with pytest.raises(OSError, match=r'could not write .*a_file/clusterfit'):
+        run(cfg)
+
+
+def test_nan_features(tmp_path, image_root):
+    torch.manual_seed(0)
+    model = MODELS.build(copy.deepcopy(SOURCE_MODEL))
+    state = model.state_dict()
+    state['backbone.conv1.weight'][:] = float('nan')
+    path = str(tmp_path / 'nan.pth')
+    torch.save(dict(state_dict=state), path)
+    work = str(tmp_path / 'w')
+    with pytest.raises(ValueError, match=r'NaN/inf features for 45 sample'):
+        run(make_cfg(work, image_root, path))
+    assert cache_listing(work) == []
+
+
+def test_k_at_most_one(tmp_path, image_root, source_checkpoint):
+    cfg = make_cfg(str(tmp_path / 'w'), image_root, source_checkpoint,
+                   num_clusters=1)
+    cfg['model']['head']['num_clusters'] = 3
+    with pytest.raises(ValueError, match='num_clusters=1: k-means needs at '
+                       'least 2 clusters'):
+        run(cfg)
+
+
+def test_one_sample_dataset(tmp_path, source_checkpoint):
+    root = str(tmp_path / 'one')
+    write_images(root, 1)
+    work = str(tmp_path / 'w')
+    with pytest.raises(ValueError, match=r'num_clusters=3 .* dataset has 1'):
+        run(make_cfg(work, root, source_checkpoint))
+    assert cache_listing(work) == []
+
+
+def test_duplicate_sample_paths(tmp_path, image_root, source_checkpoint):
+    root = str(tmp_path / 'dup')
+    shutil.copytree(image_root, root)
+    with open(osp.join(root, 'ann.txt'), 'a') as f:
+        f.write('img/007.png 1\n')
+    work = str(tmp_path / 'w')
+    with pytest.raises(ValueError, match=r'samples 7 and 45 .*img/007.png'):
+        run(make_cfg(work, root, source_checkpoint))
+    assert cache_listing(work) == []
+
+
+def test_checkpoint_of_another_architecture(tmp_path, image_root):
+    wider = copy.deepcopy(SOURCE_MODEL)
+    wider['backbone'] = dict(BACKBONE, base_channels=8, stem_channels=8)
+    wider['head']['in_channels'] = 64
+    path = other_checkpoint(tmp_path, wider, name='wider.pth')
+    with pytest.raises(ValueError, match=r'does not fit the source model '
+                       r'.*of another shape'):
+        run(make_cfg(str(tmp_path / 'w'), image_root, path))
+
+    head_only = str(tmp_path / 'head_only.pth')
+    torch.save(dict(state_dict={'head.fc.weight': torch.zeros(5, 32)}),
+               head_only)
+    with pytest.raises(ValueError, match=r'missing \(e.g. \[.backbone'):
+        run(make_cfg(str(tmp_path / 'w2'), image_root, head_only))
+
+
+def test_source_config_that_does_not_exist(tmp_path, image_root,
+                                           source_checkpoint):
+    cfg = make_cfg(str(tmp_path / 'w'), image_root, source_checkpoint)
+    cfg['custom_hooks'][0]['source'] = dict(
+        config=str(tmp_path / 'nowhere.py'), checkpoint=source_checkpoint)
+    with pytest.raises(FileNotFoundError, match='nowhere.py'):
+        run(cfg)
+    cfg['custom_hooks'][0]['source'] = dict(
+        config='mmpretrain::nosuch/config.py', checkpoint=source_checkpoint)
+    with pytest.raises(FileNotFoundError, match='nosuch/config.py'):
+        run(cfg)
