@@ -1,7 +1,14 @@
-# ClusterFit on MNIST-5k: cluster the SimCLR source's features into K groups
-# and train a new small ResNet-18 from scratch on the cluster ids.
-# Run after the source (see README / tools/run_demo.sh):
-#   python tools/train.py configs/demo/clusterfit_resnet18-mini_mnist5k.py
+# ClusterFit on MNIST-5k: cluster the features of a source trained on 40%
+# wrong labels into K=200 groups and train a new small ResNet-18 from
+# scratch on the cluster ids. Run after the source (tools/run_demo.sh does
+# both):
+#   python tools/train.py configs/demo/noisy-label_resnet18-mini_mnist5k.py \
+#       --work-dir work_dirs/demo/source
+#   python tools/train.py configs/demo/clusterfit_resnet18-mini_mnist5k.py \
+#       --work-dir work_dirs/demo/clusterfit
+# The SimCLR source (simclr_resnet18-mini_mnist5k.py) plugs in the same way:
+#   --cfg-options custom_hooks.0.source.config=configs/demo/simclr_resnet18-mini_mnist5k.py \
+#                 custom_hooks.0.source.checkpoint=work_dirs/demo/simclr/epoch_8.pth
 _base_ = [
     'mmpretrain::_base_/default_runtime.py',
     './_base_/mnist5k.py',
@@ -9,8 +16,8 @@ _base_ = [
 custom_imports = dict(imports=['clusterfit_plugin'], allow_failed_imports=False)
 
 num_clusters = 200
-max_epochs = 10
-source_checkpoint = 'work_dirs/demo_source/epoch_8.pth'
+max_epochs = 18
+source_checkpoint = 'work_dirs/demo/source/epoch_10.pth'
 
 model = dict(
     type='ImageClassifier',
@@ -49,7 +56,7 @@ custom_hooks = [
         type='ClusterFitHook',
         num_clusters=num_clusters,
         source=dict(
-            config='configs/demo/simclr_resnet18-mini_mnist5k.py',
+            config='configs/demo/noisy-label_resnet18-mini_mnist5k.py',
             checkpoint=source_checkpoint,
             stage='backbone'),
         extract_pipeline={{_base_.mnist_test_pipeline}},

@@ -7,7 +7,7 @@ _base_ = [
     './_base_/mnist5k.py',
 ]
 
-max_epochs = 15
+max_epochs = 10
 
 data_preprocessor = dict(
     num_classes=10,
