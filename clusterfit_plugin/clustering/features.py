@@ -1,24 +1,24 @@
-"""Feature post-processing shared by every backend: checks and L2 norm."""
+"""Feature storage and preprocessing shared by every backend.
+
+:class:`FeatureStore` holds the features of one rank's samples, in memory or
+in a memory-mapped ``.npy`` file, float32 or float16, written batch by batch.
+On disk it records how many rows are complete in a small progress file
+(written atomically after a flush), so an interrupted extraction resumes
+from there. :class:`Preprocessor` (optional PCA with whitening, then L2
+normalisation) is fitted on the k-means sample and applied chunk by chunk,
+so no second full-size copy of the features is ever made.
+"""
+import json
+import os
+import os.path as osp
+from typing import Optional
+
 import numpy as np
 
+from ..fileio import atomic_save_json
 from .kmeans import iter_chunks
 
-
-def l2_normalize_(features: np.ndarray, chunk_size: int = 65536) -> np.ndarray:
-    """L2-normalise the rows of ``features`` in place, chunk by chunk.
-
-    Args:
-        features (np.ndarray): (N, D) float array (memmap allowed).
-        chunk_size (int): rows per chunk. Defaults to 65536.
-
-    Returns:
-        np.ndarray: ``features``, normalised.
-    """
-    for sl in iter_chunks(features.shape[0], chunk_size):
-        chunk = features[sl].astype(np.float32)
-        norm = np.linalg.norm(chunk, axis=1, keepdims=True)
-        features[sl] = chunk / np.maximum(norm, 1e-12)
-    return features
+DTYPES = ('float32', 'float16')
 
 
 def check_finite(features: np.ndarray, indices: np.ndarray,
@@ -26,11 +26,13 @@ def check_finite(features: np.ndarray, indices: np.ndarray,
     """Raise if any feature is NaN or infinite, naming the samples.
 
     Args:
-        features (np.ndarray): (n, D) features.
+        features (np.ndarray): (n, D) features (memmap allowed).
         indices (np.ndarray): (n,) dataset indices of the rows.
         where (str): what produced the features, for the message.
     """
-    bad = ~np.isfinite(features).all(axis=1)
+    bad = np.zeros(features.shape[0], dtype=bool)
+    for sl in iter_chunks(features.shape[0], 65536):
+        bad[sl] = ~np.isfinite(features[sl]).all(axis=1)
     if bad.any():
         first = indices[bad][:5].tolist()
         raise ValueError(
@@ -38,3 +40,196 @@ def check_finite(features: np.ndarray, indices: np.ndarray,
             f'sample(s), e.g. dataset indices {first}. Check the source '
             'checkpoint (diverged weights?) and the extract pipeline '
             '(corrupt or constant inputs); nothing was written.')
+
+
+class FeatureStore:
+    """(num_rows, dim) features of one rank, in memory or on disk.
+
+    Args:
+        num_rows (int): rows to hold (this rank's samples).
+        dtype (str): ``'float32'`` or ``'float16'``. Defaults to float32.
+        path (str, optional): a ``.npy`` file to memory-map; None keeps the
+            features in memory. A progress file ``{path}.json`` beside it
+            records the complete rows and the ``key`` they were made for.
+        key (str): identifies what the features are of (a fingerprint); a
+            file made for another key is discarded, never resumed.
+        flush_every (int): on disk, flush and record progress every this
+            many rows. Defaults to 8192.
+    """
+
+    def __init__(self,
+                 num_rows: int,
+                 dtype: str = 'float32',
+                 path: Optional[str] = None,
+                 key: str = '',
+                 flush_every: int = 8192):
+        if dtype not in DTYPES:
+            raise ValueError(f'feature dtype={dtype!r} is unknown; use one '
+                             f'of {DTYPES}.')
+        self.num_rows = int(num_rows)
+        self.dtype = dtype
+        self.path = path
+        self.key = key
+        self.flush_every = int(flush_every)
+        self.array: Optional[np.ndarray] = None
+        self.rows_done = 0
+        self._since_flush = 0
+        if path is not None:
+            self._resume()
+
+    @property
+    def progress_path(self) -> str:
+        """str: the progress file of an on-disk store."""
+        return f'{self.path}.json'
+
+    def _resume(self) -> None:
+        try:
+            with open(self.progress_path, encoding='utf-8') as f:
+                progress = json.load(f)
+        except (OSError, ValueError):
+            return
+        if (progress.get('key') != self.key
+                or progress.get('num_rows') != self.num_rows
+                or progress.get('dtype') != self.dtype
+                or not osp.isfile(self.path)):
+            return
+        try:
+            array = np.load(self.path, mmap_mode='r+')
+        except (OSError, ValueError):
+            return
+        if array.shape != (self.num_rows, progress['dim']):
+            return
+        self.array = array
+        self.rows_done = int(progress['rows_done'])
+
+    def _allocate(self, dim: int) -> None:
+        if self.path is None:
+            self.array = np.empty((self.num_rows, dim), dtype=self.dtype)
+            return
+        os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)
+        if osp.exists(self.progress_path):
+            os.remove(self.progress_path)
+        self.array = np.lib.format.open_memmap(
+            self.path, mode='w+', dtype=self.dtype,
+            shape=(self.num_rows, dim))
+        self._record()
+
+    def _record(self) -> None:
+        self.array.flush()
+        atomic_save_json(
+            self.progress_path,
+            dict(key=self.key, num_rows=self.num_rows, dtype=self.dtype,
+                 dim=int(self.array.shape[1]), rows_done=self.rows_done))
+        self._since_flush = 0
+
+    def append(self, features: np.ndarray) -> None:
+        """Write the next rows.
+
+        Args:
+            features (np.ndarray): (n, dim) features of the next n samples.
+        """
+        if self.array is None:
+            self._allocate(features.shape[1])
+        n = features.shape[0]
+        self.array[self.rows_done:self.rows_done + n] = features
+        self.rows_done += n
+        self._since_flush += n
+        if self.path is not None and self._since_flush >= self.flush_every:
+            self._record()
+
+    def finish(self) -> np.ndarray:
+        """Flush and return the complete (num_rows, dim) array.
+
+        Returns:
+            np.ndarray: the features (a memmap on disk).
+        """
+        if self.rows_done != self.num_rows:
+            raise RuntimeError(f'feature store has {self.rows_done} of '
+                               f'{self.num_rows} rows.')
+        if self.array is None:  # a rank without samples
+            self.array = np.empty((0, 0), dtype=self.dtype)
+        elif self.path is not None:
+            self._record()
+        return self.array
+
+    def remove(self) -> None:
+        """Delete the files of an on-disk store."""
+        self.array = None
+        for path in (self.path, self.progress_path if self.path else None):
+            if path is not None and osp.exists(path):
+                os.remove(path)
+
+
+class Preprocessor:
+    """Optional PCA (with whitening) then L2 normalisation, per chunk.
+
+    Fitted on the k-means sample (as DeepCluster and VISSL do PCA-whitening
+    before k-means) and then applied to any chunk of features.
+
+    Args:
+        pca_dim (int, optional): output dimension of PCA; None skips PCA.
+        whiten (bool): scale PCA components to unit variance. Defaults to
+            True.
+        l2_normalize (bool): L2-normalise rows last. Defaults to True.
+    """
+
+    def __init__(self, pca_dim: Optional[int] = None, whiten: bool = True,
+                 l2_normalize: bool = True):
+        self.pca_dim = pca_dim
+        self.whiten = whiten
+        self.l2_normalize = l2_normalize
+        self.mean: Optional[np.ndarray] = None
+        self.projection: Optional[np.ndarray] = None
+
+    def fit(self, sample: np.ndarray) -> 'Preprocessor':
+        """Fit PCA on the sample (nothing to fit without PCA).
+
+        Args:
+            sample (np.ndarray): (M, D) float32 features.
+
+        Returns:
+            Preprocessor: self.
+        """
+        if self.pca_dim is None:
+            return self
+        if not 0 < self.pca_dim <= sample.shape[1]:
+            raise ValueError(f'pca dim={self.pca_dim} must lie in [1, '
+                             f'{sample.shape[1]}] (the feature dimension).')
+        x = sample.astype(np.float64)
+        self.mean = x.mean(0)
+        cov = np.cov(x - self.mean, rowvar=False)
+        eigval, eigvec = np.linalg.eigh(cov)
+        order = np.argsort(eigval)[::-1][:self.pca_dim]
+        projection = eigvec[:, order]
+        if self.whiten:
+            projection = projection / np.sqrt(
+                np.maximum(eigval[order], 1e-12))
+        self.projection = projection.astype(np.float32)
+        self.mean = self.mean.astype(np.float32)
+        return self
+
+    def __call__(self, chunk: np.ndarray) -> np.ndarray:
+        """Preprocess a chunk of features.
+
+        Args:
+            chunk (np.ndarray): (n, D) features.
+
+        Returns:
+            np.ndarray: (n, D') float32 features.
+        """
+        x = np.asarray(chunk, dtype=np.float32)
+        if self.projection is not None:
+            x = (x - self.mean) @ self.projection
+        if self.l2_normalize:
+            x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True),
+                               1e-12)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def state(self) -> dict:
+        """What the manifest records.
+
+        Returns:
+            dict: PCA dim, whitening and L2 normalisation.
+        """
+        return dict(pca_dim=self.pca_dim, whiten=self.whiten,
+                    l2_normalize=self.l2_normalize)

@@ -10,61 +10,20 @@ import hashlib
 import json
 import os
 import os.path as osp
-import tempfile
-from typing import Callable, Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
+
+from ..fileio import atomic_save_json, atomic_save_npy
+
+__all__ = [
+    'ClusterCache', 'atomic_save_json', 'atomic_save_npy',
+    'combine_fingerprint', 'sha256_file', 'sha256_of'
+]
 
 LABELS_FILE = 'labels.npy'
 CENTROIDS_FILE = 'centroids.npy'
 MANIFEST_FILE = 'manifest.json'
-
-
-def _atomic_write(path: str, write: Callable) -> None:
-    """Write ``path`` through ``write(file_object)`` atomically."""
-    directory = osp.dirname(osp.abspath(path))
-    tmp = None
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
-        with os.fdopen(fd, 'wb') as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
-        raise OSError(
-            e.errno, f'could not write {path}: {e.strerror or e}. Make the '
-            'directory writable and free some space, or point the hook\'s '
-            'cache_dir (or --work-dir) elsewhere. Nothing was '
-            'half-written.') from e
-    finally:
-        if tmp is not None and osp.exists(tmp):
-            os.remove(tmp)
-
-
-def atomic_save_npy(path: str, array: np.ndarray) -> None:
-    """Save an array as ``.npy`` atomically.
-
-    Args:
-        path (str): destination file.
-        array (np.ndarray): the array.
-    """
-    _atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
-
-
-def atomic_save_json(path: str, obj: dict) -> None:
-    """Save a dict as indented JSON atomically.
-
-    Args:
-        path (str): destination file.
-        obj (dict): JSON-serialisable content.
-    """
-    _atomic_write(
-        path, lambda f: f.write(
-            json.dumps(obj, indent=2, sort_keys=True).encode('utf-8')))
 
 
 def sha256_of(obj) -> str:

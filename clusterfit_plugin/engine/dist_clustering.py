@@ -1,61 +1,122 @@
 """k-means over features that are spread across ranks by sample index.
 
-Every rank holds the features of its own samples. The seeded training
-sample is chosen by dataset index, so its rows are the same whatever the
-world size: rank 0 gathers only those rows, fits the centroids and
-broadcasts them; every rank assigns its own samples in chunks; the labels
-(not the features) are gathered by index. With one process this is exactly
-``KMeans.fit`` followed by ``KMeans.assign``.
+Every rank holds the features of its own samples (in memory or memory-mapped).
+The seeded training sample is chosen by dataset index, so its rows are the
+same whatever the world size: rank 0 gathers only those rows, fits the
+preprocessing (PCA, L2) and the centroids, and broadcasts both; every rank
+preprocesses and assigns its own samples chunk by chunk; the labels (not the
+features) are gathered by index. With one process this is exactly
+``KMeans.fit`` on the preprocessed sample followed by chunked assignment.
+
+While rank 0 fits, the other ranks wait on the process group's key-value
+store in slices of ``wait_poll_s`` rather than inside a collective, so a fit
+longer than the process group's timeout does not fail them.
 """
+import time
+from datetime import timedelta
 from typing import Tuple
 
 import numpy as np
+import torch.distributed as torch_dist
 from mmengine.dist import (all_gather_object, broadcast_object_list,
                            gather_object, get_dist_info)
+from mmengine.logging import print_log
 
-from ..clustering import KMeans, assign_to_centroids, fit_sample_indices
+from ..clustering import (KMeans, Preprocessor, assign_to_centroids,
+                          fit_sample_indices, iter_chunks)
+
+READY_KEY = 'clusterfit/centroids_ready'
 
 
-def cluster_by_index(features: np.ndarray, indices: np.ndarray,
+def _default_store():
+    """The default process group's store, or None (no process group, or a
+    torch without this private accessor)."""
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return None
+    getter = getattr(torch_dist.distributed_c10d, '_get_default_store', None)
+    return getter() if getter is not None else None
+
+
+def wait_for_rank0(store, key: str, poll_s: float) -> None:
+    """Block until rank 0 sets ``key`` in ``store``, however long it takes.
+
+    Args:
+        store: a c10d store.
+        key (str): the key rank 0 sets when done.
+        poll_s (float): seconds per wait; a progress line is logged after
+            each.
+    """
+    start = time.perf_counter()
+    while True:
+        try:
+            store.wait([key], timedelta(seconds=poll_s))
+            return
+        except RuntimeError:  # this slice timed out; keep waiting
+            print_log(
+                f'ClusterFitHook: waiting for rank 0 to fit k-means '
+                f'({time.perf_counter() - start:.0f}s)', logger='current')
+
+
+def cluster_by_index(features: np.ndarray,
+                     indices: np.ndarray,
                      num_samples: int,
-                     kmeans: KMeans) -> Tuple[np.ndarray, np.ndarray, dict]:
+                     kmeans: KMeans,
+                     preprocessor: Preprocessor,
+                     round_id: int = 0,
+                     wait_poll_s: float = 60.0
+                     ) -> Tuple[np.ndarray, np.ndarray, dict]:
     """Fit k-means across ranks and label every sample.
 
     Args:
-        features (np.ndarray): (n, D) features of this rank's samples.
+        features (np.ndarray): (n, D) raw features of this rank's samples
+            (memmap allowed).
         indices (np.ndarray): (n,) their dataset indices.
         num_samples (int): N over all ranks.
         kmeans (KMeans): the configured k-means.
+        preprocessor (Preprocessor): PCA / L2, fitted here on the sample.
+        round_id (int): distinguishes the store keys of successive calls.
+        wait_poll_s (float): see :func:`wait_for_rank0`. Defaults to 60.
 
     Returns:
-        tuple: labels (N,) int64 and centroids (K, D) float32 on every rank,
+        tuple: labels (N,) int64 and centroids (K, D') float32 on every rank,
         and a dict with ``objective`` (sum of squared distances of all N
-        samples), ``fit_objective``, ``fit_size`` and ``fit_seconds``.
+        preprocessed samples), ``fit_objective``, ``fit_size`` and
+        ``fit_seconds``.
     """
-    rank, _ = get_dist_info()
+    rank, world_size = get_dist_info()
     kmeans.check_size(num_samples)
     chosen = fit_sample_indices(num_samples, kmeans.num_clusters,
                                 kmeans.max_points_per_centroid, kmeans.seed)
     mask = (np.ones(len(indices), dtype=bool)
             if chosen is None else np.isin(indices, chosen))
-    parts = gather_object((indices[mask], features[mask]), dst=0)
+    parts = gather_object((indices[mask], np.asarray(features[mask])), dst=0)
+    store = _default_store() if world_size > 1 else None
+    key = f'{READY_KEY}/{round_id}'
     payload = [None]
     if rank == 0:
         idx = np.concatenate([p[0] for p in parts])
         rows = np.concatenate([p[1] for p in parts if p[1].size])
         sample = np.ascontiguousarray(rows[np.argsort(idx, kind='stable')],
                                       dtype=np.float32)
-        kmeans.fit(sample)
-        payload = [(kmeans.centroids, kmeans.fit_objective,
+        del rows, parts
+        preprocessor.fit(sample)
+        kmeans.fit(preprocessor(sample))
+        payload = [(preprocessor, kmeans.centroids, kmeans.fit_objective,
                     kmeans.fit_size, kmeans.fit_seconds)]
+        if store is not None:
+            store.set(key, '1')
+    elif store is not None:
+        wait_for_rank0(store, key, wait_poll_s)
     broadcast_object_list(payload, src=0)
-    (kmeans.centroids, kmeans.fit_objective, kmeans.fit_size,
+    (preprocessor, kmeans.centroids, kmeans.fit_objective, kmeans.fit_size,
      kmeans.fit_seconds) = payload[0]
 
-    local_labels, local_dists = assign_to_centroids(features,
-                                                    kmeans.centroids,
-                                                    kmeans.backend,
-                                                    kmeans.chunk_size)
+    local_labels = np.empty(len(indices), dtype=np.int64)
+    local_dists = np.empty(len(indices), dtype=np.float32)
+    for sl in iter_chunks(len(indices), kmeans.chunk_size):
+        local_labels[sl], local_dists[sl] = assign_to_centroids(
+            preprocessor(features[sl]), kmeans.centroids, kmeans.backend,
+            kmeans.chunk_size)
     labels = np.full(num_samples, -1, dtype=np.int64)
     objective = 0.0
     for idx, lab, dist in all_gather_object(

@@ -19,6 +19,8 @@ from mmengine.utils import ProgressBar
 from mmpretrain.registry import MODELS
 from torch.utils.data import DataLoader, Dataset
 
+from ..clustering import FeatureStore
+
 STAGES = ('backbone', 'neck', 'pre_logits')
 
 DEFAULT_EXTRACT_PIPELINE = [
@@ -245,9 +247,11 @@ def extract_features(model: torch.nn.Module,
                      pipeline: List[dict],
                      indices: np.ndarray,
                      stage: str,
+                     store: Optional[FeatureStore] = None,
                      batch_size: int = 64,
                      num_workers: int = 2,
                      amp: bool = False,
+                     channels_last: bool = False,
                      progress: bool = True) -> np.ndarray:
     """Features of ``dataset[indices]``, in the order of ``indices``.
 
@@ -257,43 +261,48 @@ def extract_features(model: torch.nn.Module,
         pipeline (list[dict]): the extraction pipeline.
         indices (np.ndarray): the dataset indices this rank extracts.
         stage (str): one of :data:`STAGES`.
+        store (FeatureStore, optional): where features go; extraction
+            resumes after its ``rows_done``. Defaults to a float32 store in
+            memory.
         batch_size (int): images per batch. Defaults to 64.
         num_workers (int): DataLoader workers. Defaults to 2.
         amp (bool): autocast on CUDA. Defaults to False.
+        channels_last (bool): channels-last memory format for 4-D inputs
+            on CUDA. Defaults to False.
         progress (bool): show a progress bar. Defaults to True.
 
     Returns:
-        np.ndarray: (len(indices), C) float32 features.
+        np.ndarray: (len(indices), C) features (a memmap for a disk store).
     """
+    if store is None:
+        store = FeatureStore(len(indices))
+    todo = indices[store.rows_done:]
     loader = DataLoader(
-        ExtractionSet(dataset, pipeline, indices),
+        ExtractionSet(dataset, pipeline, todo),
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,
         collate_fn=default_collate,
         pin_memory=torch.cuda.is_available())
-    device = get_device()
-    bar = ProgressBar(len(indices)) if progress and len(indices) else None
-    features = None
-    pos = 0
+    on_cuda = get_device() == 'cuda'
+    memory_format = (torch.channels_last if channels_last and on_cuda else
+                     torch.contiguous_format)
+    model.to(memory_format=memory_format)
+    bar = ProgressBar(len(todo)) if progress and len(todo) else None
     with torch.inference_mode(), torch.autocast(
-            device_type='cuda', enabled=amp and device == 'cuda'):
+            device_type='cuda', enabled=amp and on_cuda):
         for data in loader:
             data = model.data_preprocessor(data, False)
-            feats = forward_features(model, data['inputs'], stage)
-            if features is None:
-                features = np.empty((len(indices), feats.shape[1]),
-                                    dtype=np.float32)
-            n = feats.shape[0]
-            features[pos:pos + n] = feats.float().cpu().numpy()
-            pos += n
+            inputs = data['inputs']
+            if inputs.dim() == 4:
+                inputs = inputs.contiguous(memory_format=memory_format)
+            feats = forward_features(model, inputs, stage)
+            store.append(feats.float().cpu().numpy())
             if bar is not None:
-                bar.update(n)
+                bar.update(feats.shape[0])
     if bar is not None:
         print(flush=True)
-    if features is None:
-        features = np.empty((0, 0), dtype=np.float32)
-    return features
+    return store.finish()
 
 
 def source_summary(source: dict) -> dict:

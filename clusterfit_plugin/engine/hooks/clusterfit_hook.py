@@ -18,8 +18,9 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 from mmpretrain.registry import HOOKS
 
-from ...clustering import (KMeans, check_finite, cluster_size_stats,
-                           l2_normalize_, normalized_mutual_info)
+from ...clustering import (DTYPES, FeatureStore, KMeans, Preprocessor,
+                           check_finite, cluster_size_stats,
+                           normalized_mutual_info)
 from ...clustering import kmeans as kmeans_module
 from ...datasets import ClusterFitDataset
 from ...version import __version__
@@ -30,6 +31,9 @@ from ..extractor import (DEFAULT_EXTRACT_PIPELINE, STAGES, build_source_model,
                          extract_features, load_source_config, sample_path,
                          source_summary)
 
+# The fingerprint parts that determine the extracted features.
+FEATURE_PARTS = ('samples', 'source_weights', 'source_model', 'stage',
+                 'extract_pipeline', 'feature_dtype')
 ROUND_PATTERN = re.compile(r'labels_epoch\d+\.npy')
 
 
@@ -84,6 +88,22 @@ class ClusterFitHook(Hook):
         reweight_loss (bool): weight the head's cross-entropy by inverse
             cluster frequency (``N / (K' * size)`` over the K' non-empty
             clusters). Defaults to False.
+        features (dict, optional): the feature store: ``storage``
+            (``'memory'``, or ``'disk'``: a memory-mapped file per rank under
+            ``{cache_dir}/features/``, resumed after an interruption),
+            ``dtype`` (``'float32'`` or ``'float16'``), ``keep`` (keep the
+            disk files after clustering) and ``flush_every`` (rows between
+            progress records on disk, default 8192). Defaults to float32 in
+            memory.
+        pca (dict, optional): PCA before L2 normalisation, fitted on the
+            k-means sample: ``dim`` and ``whiten`` (default True). Defaults
+            to None (no PCA).
+        channels_last (bool): channels-last inputs for extraction on CUDA.
+            Defaults to False.
+        wait_poll_s (float): while rank 0 fits k-means, the other ranks
+            wait in slices of this many seconds (logging each), never in a
+            collective that could exceed the process group's timeout.
+            Defaults to 60.
     """
 
     priority = 'VERY_HIGH'
@@ -100,7 +120,11 @@ class ClusterFitHook(Hook):
                  cache_dir: Optional[str] = None,
                  interval: int = 0,
                  recluster_stage: str = 'backbone',
-                 reweight_loss: bool = False):
+                 reweight_loss: bool = False,
+                 features: Optional[dict] = None,
+                 pca: Optional[dict] = None,
+                 channels_last: bool = False,
+                 wait_poll_s: float = 60.0):
         source = dict(source)
         source.setdefault('stage', 'backbone')
         source.setdefault('checkpoint', None)
@@ -132,6 +156,22 @@ class ClusterFitHook(Hook):
         self.interval = int(interval)
         self.recluster_stage = recluster_stage
         self.reweight_loss = reweight_loss
+        self.features = dict(
+            storage='memory', dtype='float32', keep=False, flush_every=8192)
+        self.features.update(features or {})
+        if self.features['storage'] not in ('memory', 'disk'):
+            raise ValueError(f"ClusterFitHook features.storage="
+                             f"{self.features['storage']!r} is unknown; use "
+                             "'memory' or 'disk'.")
+        if self.features['dtype'] not in DTYPES:
+            raise ValueError(f"ClusterFitHook features.dtype="
+                             f"{self.features['dtype']!r} is unknown; use "
+                             f'one of {DTYPES}.')
+        self.pca = None if pca is None else dict(dict(whiten=True), **pca)
+        if self.pca is not None and int(self.pca.get('dim', 0)) < 1:
+            raise ValueError(f'ClusterFitHook pca={pca}: give dim >= 1.')
+        self.channels_last = channels_last
+        self.wait_poll_s = wait_poll_s
         self._labels: Optional[np.ndarray] = None
         self._stats: dict = {}
 
@@ -186,8 +226,12 @@ class ClusterFitHook(Hook):
                 f'{dataset.label_file!r} with its own clustering.')
         if labels is None:
             model = build_source_model(self.source)
+            feature_key = combine_fingerprint({
+                k: parts[k]
+                for k in FEATURE_PARTS
+            })
             labels = self._cluster(runner, dataset, model,
-                                   self.source['stage'])
+                                   self.source['stage'], feature_key)
             del model
             gc.collect()
             if torch.cuda.is_available():
@@ -216,7 +260,7 @@ class ClusterFitHook(Hook):
         model.eval()
         try:
             labels = self._cluster(runner, dataset, model,
-                                   self.recluster_stage)
+                                   self.recluster_stage, round_id=epoch)
         finally:
             model.train()
         if get_dist_info()[0] == 0:
@@ -323,12 +367,21 @@ class ClusterFitHook(Hook):
             extract_pipeline=sha256_of(self.extract_pipeline),
             num_clusters=str(self.num_clusters),
             kmeans=sha256_of(self.kmeans.params()),
-            l2_normalize=str(self.l2_normalize))
+            l2_normalize=str(self.l2_normalize),
+            feature_dtype=self.features['dtype'],
+            pca=sha256_of(self.pca))
 
-    def _cluster(self, runner, dataset: ClusterFitDataset,
-                 model: torch.nn.Module, stage: str) -> np.ndarray:
+    def _cluster(self,
+                 runner,
+                 dataset: ClusterFitDataset,
+                 model: torch.nn.Module,
+                 stage: str,
+                 feature_key: Optional[str] = None,
+                 round_id: int = 0) -> np.ndarray:
         """Extract ``model``'s features (each rank its shard) and k-means.
 
+        ``feature_key`` identifies the features for an on-disk store (the
+        source's extraction); re-clustering rounds keep them in memory.
         Returns the labels on every rank; keeps the statistics for the
         manifest in ``self._stats``.
         """
@@ -336,31 +389,41 @@ class ClusterFitHook(Hook):
         num_samples = len(dataset)
         timings = {}
         start = time.perf_counter()
+        indices = np.arange(rank, num_samples, world_size, dtype=np.int64)
+        store = self._feature_store(runner, len(indices), feature_key)
         runner.logger.info(
             f'ClusterFitHook: extracting {stage} features of {num_samples} '
-            f'samples ({world_size} rank(s)) with {type(model).__name__}.')
-        indices = np.arange(rank, num_samples, world_size, dtype=np.int64)
+            f'samples ({world_size} rank(s)) with {type(model).__name__}'
+            + (f'; resuming after {store.rows_done} rows already on disk'
+               if store.rows_done else '') + '.')
         features = extract_features(
             model,
             dataset.dataset,
             self.extract_pipeline,
             indices,
             stage,
+            store=store,
             batch_size=self.batch_size,
             num_workers=self.num_workers,
             amp=self.amp,
+            channels_last=self.channels_last,
             progress=rank == 0)
         check_finite(features, indices, f'{type(model).__name__} ({stage})')
-        if self.l2_normalize:
-            l2_normalize_(features)
         timings['extract_s'] = time.perf_counter() - start
 
         start = time.perf_counter()
         runner.logger.info(
             f'ClusterFitHook: k-means K={self.num_clusters} on '
             f'{features.shape[1]}-d features ({self.kmeans.backend}).')
-        labels, centroids, stats = cluster_by_index(features, indices,
-                                                    num_samples, self.kmeans)
+        preprocessor = Preprocessor(
+            pca_dim=None if self.pca is None else int(self.pca['dim']),
+            whiten=True if self.pca is None else self.pca['whiten'],
+            l2_normalize=self.l2_normalize)
+        labels, centroids, stats = cluster_by_index(
+            features, indices, num_samples, self.kmeans, preprocessor,
+            round_id=round_id, wait_poll_s=self.wait_poll_s)
+        if not self.features['keep']:
+            store.remove()
         timings['kmeans_fit_s'] = stats['fit_seconds']
         timings['kmeans_total_s'] = time.perf_counter() - start
         sizes = cluster_size_stats(labels, self.num_clusters)
@@ -374,6 +437,26 @@ class ClusterFitHook(Hook):
         self._stats = dict(stats, centroids=centroids, sizes=sizes,
                            timings=timings, world_size=world_size)
         return labels
+
+    def _feature_store(self, runner, num_rows: int,
+                       feature_key: Optional[str]) -> FeatureStore:
+        """This rank's store: on disk (resumable) for the source's features
+        when configured, in memory otherwise."""
+        dtype = self.features['dtype']
+        if self.features['storage'] == 'memory' or feature_key is None:
+            return FeatureStore(num_rows, dtype)
+        rank, world_size = get_dist_info()
+        directory = self._cache(runner).path('features')
+        suffix = f'-rank{rank}-of-{world_size}.npy'
+        name = feature_key[:16] + suffix
+        if osp.isdir(directory):  # this rank's shards of other features
+            for old in os.listdir(directory):
+                if old.split('.npy')[0].endswith(suffix[:-4]) and \
+                        not old.startswith(name):
+                    os.remove(osp.join(directory, old))
+        return FeatureStore(num_rows, dtype, osp.join(directory, name),
+                            key=feature_key,
+                            flush_every=self.features['flush_every'])
 
     def _save_initial(self, runner, cache: ClusterCache, labels: np.ndarray,
                       fingerprint: str, parts: dict) -> None:
@@ -454,6 +537,8 @@ class ClusterFitHook(Hook):
             source=source_summary(self.source),
             extract_pipeline=self.extract_pipeline,
             l2_normalize=self.l2_normalize,
+            pca=self.pca,
+            features=self.features,
             kmeans=dict(self.kmeans.params(), backend=self.kmeans.backend),
             objective=stats['objective'],
             mean_sq_distance=stats['objective'] / num_samples,
