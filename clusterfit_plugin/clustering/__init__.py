@@ -1,12 +1,13 @@
 """Clustering on numpy / torch / faiss alone: no mmengine in this package."""
-from .features import DTYPES, FeatureStore, Preprocessor, check_finite
+from .features import (DTYPES, DiskFeatures, FeatureStore, Preprocessor,
+                       check_finite)
 from .kmeans import (BACKENDS, KMeans, assign_to_centroids,
                      fit_sample_indices, iter_chunks, kmeans_plus_plus,
                      resolve_backend)
 from .metrics import cluster_size_stats, normalized_mutual_info
 
 __all__ = [
-    'BACKENDS', 'DTYPES', 'FeatureStore', 'KMeans', 'Preprocessor',
+    'BACKENDS', 'DTYPES', 'DiskFeatures', 'FeatureStore', 'KMeans', 'Preprocessor',
     'assign_to_centroids', 'check_finite', 'cluster_size_stats',
     'fit_sample_indices', 'iter_chunks', 'kmeans_plus_plus',
     'normalized_mutual_info', 'resolve_backend'

@@ -9,9 +9,10 @@ normalisation) is fitted on the k-means sample and applied chunk by chunk,
 so no second full-size copy of the features is ever made.
 """
 import json
+import mmap
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
@@ -26,12 +27,13 @@ def check_finite(features: np.ndarray, indices: np.ndarray,
     """Raise if any feature is NaN or infinite, naming the samples.
 
     Args:
-        features (np.ndarray): (n, D) features (memmap allowed).
+        features (np.ndarray | DiskFeatures): (n, D) features, read in
+            chunks.
         indices (np.ndarray): (n,) dataset indices of the rows.
         where (str): what produced the features, for the message.
     """
-    bad = np.zeros(features.shape[0], dtype=bool)
-    for sl in iter_chunks(features.shape[0], 65536):
+    bad = np.zeros(len(indices), dtype=bool)
+    for sl in iter_chunks(len(indices), 65536):
         bad[sl] = ~np.isfinite(features[sl]).all(axis=1)
     if bad.any():
         first = indices[bad][:5].tolist()
@@ -40,6 +42,39 @@ def check_finite(features: np.ndarray, indices: np.ndarray,
             f'sample(s), e.g. dataset indices {first}. Check the source '
             'checkpoint (diverged weights?) and the extract pipeline '
             '(corrupt or constant inputs); nothing was written.')
+
+
+def _release(array: np.memmap) -> None:
+    """Drop a memmap's pages from this process (they stay in the page cache
+    and on disk), so reading a large file chunk by chunk keeps the resident
+    set at one chunk."""
+    mapping = getattr(array, '_mmap', None)
+    if mapping is not None and hasattr(mmap, 'MADV_DONTNEED'):
+        mapping.madvise(mmap.MADV_DONTNEED)
+
+
+class DiskFeatures:
+    """Read access to an on-disk store's features, one slice at a time.
+
+    ``view[sl]`` returns a copy of the rows and releases the mapped pages, so
+    iterating over chunks never makes the whole file resident.
+
+    Args:
+        array (np.memmap): the store's memory map.
+    """
+
+    def __init__(self, array: np.memmap):
+        self.array = array
+        self.shape = array.shape
+        self.dtype = array.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, sl: slice) -> np.ndarray:
+        rows = np.array(self.array[sl])
+        _release(self.array)
+        return rows
 
 
 class FeatureStore:
@@ -116,6 +151,7 @@ class FeatureStore:
 
     def _record(self) -> None:
         self.array.flush()
+        _release(self.array)
         atomic_save_json(
             self.progress_path,
             dict(key=self.key, num_rows=self.num_rows, dtype=self.dtype,
@@ -137,11 +173,12 @@ class FeatureStore:
         if self.path is not None and self._since_flush >= self.flush_every:
             self._record()
 
-    def finish(self) -> np.ndarray:
-        """Flush and return the complete (num_rows, dim) array.
+    def finish(self) -> Union[np.ndarray, DiskFeatures]:
+        """Flush and return the complete (num_rows, dim) features.
 
         Returns:
-            np.ndarray: the features (a memmap on disk).
+            np.ndarray | DiskFeatures: the array in memory, or a chunk-wise
+            reader of the file on disk.
         """
         if self.rows_done != self.num_rows:
             raise RuntimeError(f'feature store has {self.rows_done} of '
@@ -150,6 +187,7 @@ class FeatureStore:
             self.array = np.empty((0, 0), dtype=self.dtype)
         elif self.path is not None:
             self._record()
+            return DiskFeatures(self.array)
         return self.array
 
     def remove(self) -> None:

@@ -68,8 +68,8 @@ def cluster_by_index(features: np.ndarray,
     """Fit k-means across ranks and label every sample.
 
     Args:
-        features (np.ndarray): (n, D) raw features of this rank's samples
-            (memmap allowed).
+        features (np.ndarray | DiskFeatures): (n, D) raw features of this
+            rank's samples, read chunk by chunk.
         indices (np.ndarray): (n,) their dataset indices.
         num_samples (int): N over all ranks.
         kmeans (KMeans): the configured k-means.
@@ -89,7 +89,14 @@ def cluster_by_index(features: np.ndarray,
                                 kmeans.max_points_per_centroid, kmeans.seed)
     mask = (np.ones(len(indices), dtype=bool)
             if chosen is None else np.isin(indices, chosen))
-    parts = gather_object((indices[mask], np.asarray(features[mask])), dst=0)
+    rows = [
+        features[sl][mask[sl]]
+        for sl in iter_chunks(len(indices), kmeans.chunk_size)
+    ]
+    mine = np.concatenate(rows) if rows else np.empty((0, 0), np.float32)
+    del rows
+    parts = gather_object((indices[mask], mine), dst=0)
+    del mine
     store = _default_store() if world_size > 1 else None
     key = f'{READY_KEY}/{round_id}'
     payload = [None]

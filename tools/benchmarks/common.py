@@ -1,0 +1,55 @@
+"""Shared by the benchmark scripts: synthetic features and timing."""
+import time
+from contextlib import contextmanager
+
+import numpy as np
+
+
+def synthetic_chunk(start: int, stop: int, dim: int, num_modes: int = 2000,
+                    seed: int = 0) -> np.ndarray:
+    """Rows ``start:stop`` of a fixed Gaussian mixture, generated chunk by
+    chunk (any chunking gives the same rows), float32.
+
+    Args:
+        start (int): first row.
+        stop (int): end row.
+        dim (int): D.
+        num_modes (int): mixture components. Defaults to 2000.
+        seed (int): seed of the mixture. Defaults to 0.
+
+    Returns:
+        np.ndarray: (stop - start, D) float32.
+    """
+    centers = np.random.default_rng(seed).normal(
+        size=(num_modes, dim)).astype(np.float32)
+    rows = np.arange(start, stop)
+    rng = np.random.default_rng([seed, start])
+    modes = rows * 7919 % num_modes
+    noise = rng.normal(scale=0.6, size=(len(rows), dim)).astype(np.float32)
+    return centers[modes] + noise
+
+
+@contextmanager
+def timer(results: dict, key: str):
+    """Store the wall time of the block in ``results[key]`` (seconds)."""
+    start = time.perf_counter()
+    yield
+    results[key] = time.perf_counter() - start
+
+
+def objective(x: np.ndarray, centroids: np.ndarray) -> float:
+    """Sum of squared distances of every row to its nearest centroid,
+    computed the same way for every method (faiss flat search).
+
+    Args:
+        x (np.ndarray): (N, D) float32.
+        centroids (np.ndarray): (K, D) float32.
+
+    Returns:
+        float: the objective.
+    """
+    import faiss
+    index = faiss.IndexFlatL2(x.shape[1])
+    index.add(np.ascontiguousarray(centroids, dtype=np.float32))
+    dist, _ = index.search(x, 1)
+    return float(dist.astype(np.float64).sum())

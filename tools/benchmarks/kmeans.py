@@ -1,0 +1,76 @@
+"""k-means: the plugin vs raw faiss.Kmeans vs scikit-learn KMeans.
+
+Same data (a synthetic Gaussian mixture), same K and iteration count, fit +
+assignment of all N points timed for each; the objective (sum of squared
+distances of all N points) is computed the same way for all. Prints time
+and objective ratios against faiss and scikit-learn measured in the same run.
+
+Usage:
+    python tools/benchmarks/kmeans.py --n 100000 --d 256 --k 1000
+"""
+import argparse
+import os.path as osp
+import sys
+
+import faiss
+import numpy as np
+from sklearn.cluster import KMeans as SKKMeans
+
+HERE = osp.dirname(osp.abspath(__file__))
+sys.path[:0] = [HERE, osp.dirname(osp.dirname(HERE))]
+from clusterfit_plugin.clustering import KMeans  # noqa: E402
+from common import objective, synthetic_chunk, timer  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--n', type=int, default=100000)
+    parser.add_argument('--d', type=int, default=256)
+    parser.add_argument('--k', type=int, default=1000)
+    parser.add_argument('--niter', type=int, default=20)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--skip-sklearn', action='store_true')
+    args = parser.parse_args()
+    x = synthetic_chunk(0, args.n, args.d)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    print(f'N={args.n} D={args.d} K={args.k} niter={args.niter}, '
+          f'faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads')
+
+    times, objs = {}, {}
+    with timer(times, 'faiss'):
+        raw = faiss.Kmeans(args.d, args.k, niter=args.niter, seed=args.seed)
+        raw.train(x)
+        raw.index.search(x, 1)
+    objs['faiss'] = objective(x, raw.centroids)
+
+    for init in ('random', 'kmeans++'):
+        name = f'plugin ({init})'
+        with timer(times, name):
+            km = KMeans(args.k, niter=args.niter, seed=args.seed, init=init,
+                        backend='faiss-cpu')
+            km.fit(x)
+            km.assign(x)
+        objs[name] = objective(x, km.centroids)
+
+    if not args.skip_sklearn:
+        with timer(times, 'scikit-learn'):
+            sk = SKKMeans(args.k, n_init=1, max_iter=args.niter,
+                          random_state=args.seed).fit(x)
+            sk.predict(x)
+        objs['scikit-learn'] = objective(x, sk.cluster_centers_)
+
+    print(f'{"method":<22}{"time s":>9}{"/faiss":>9}{"/sklearn":>10}'
+          f'{"objective":>13}{"/faiss":>9}{"/sklearn":>10}')
+    for name in times:
+        row = (f'{name:<22}{times[name]:9.2f}'
+               f'{times[name] / times["faiss"]:9.3f}')
+        row += (f'{times[name] / times["scikit-learn"]:10.3f}'
+                if 'scikit-learn' in times else f'{"-":>10}')
+        row += f'{objs[name]:13.2f}{objs[name] / objs["faiss"]:9.4f}'
+        row += (f'{objs[name] / objs["scikit-learn"]:10.4f}'
+                if 'scikit-learn' in objs else f'{"-":>10}')
+        print(row)
+
+
+if __name__ == '__main__':
+    main()
