@@ -11,7 +11,7 @@ from typing import List, Optional
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.dataset import Compose, default_collate
+from mmengine.dataset import default_collate
 from mmengine.device import get_device
 from mmengine.hub import get_config
 from mmengine.runner import CheckpointLoader
@@ -20,6 +20,7 @@ from mmpretrain.registry import MODELS
 from torch.utils.data import DataLoader, Dataset
 
 from ..clustering import FeatureStore
+from ..datasets.transforms import build_pipeline
 
 STAGES = ('backbone', 'neck', 'pre_logits')
 
@@ -217,7 +218,7 @@ class ExtractionSet(Dataset):
 
     def __init__(self, dataset, pipeline: List[dict], indices: np.ndarray):
         self.dataset = dataset
-        self.pipeline = Compose(pipeline)
+        self.pipeline = build_pipeline(pipeline)
         self.indices = indices
 
     def __len__(self) -> int:

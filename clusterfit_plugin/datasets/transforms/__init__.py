@@ -1,0 +1,11 @@
+from .build import build_pipeline
+from .video import (ClipCenterCrop, ClipFlip, ClipRandomResizedCrop,
+                    ClipResize, PackVideoInputs, SampleFrames, VideoDecode,
+                    VideoInit)
+from .video_readers import VideoReader, VideoReadError
+
+__all__ = [
+    'ClipCenterCrop', 'ClipFlip', 'ClipRandomResizedCrop', 'ClipResize',
+    'PackVideoInputs', 'SampleFrames', 'VideoDecode', 'VideoInit',
+    'VideoReadError', 'VideoReader', 'build_pipeline'
+]

@@ -1,0 +1,254 @@
+"""Video transforms: open, sample frames, decode, clip-wise augmentation,
+packing to ``C x T x H x W``.
+
+A clip-wise transform draws its random parameters once per clip and applies
+them identically to every frame. A typical pipeline::
+
+    [dict(type='VideoInit', backend='auto'),
+     dict(type='SampleFrames', clip_len=8, frame_interval=2),
+     dict(type='VideoDecode'),
+     dict(type='ClipRandomResizedCrop', size=112),
+     dict(type='ClipFlip', prob=0.5),
+     dict(type='PackVideoInputs')]
+"""
+import math
+from typing import Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmpretrain.registry import TRANSFORMS
+from mmpretrain.structures import DataSample
+
+from .video_readers import VideoReader
+
+
+@TRANSFORMS.register_module()
+class VideoInit(BaseTransform):
+    """Open ``results['video_path']``; record its number of frames.
+
+    Args:
+        backend (str): ``'decord'``, ``'pyav'`` or ``'auto'`` (decord when
+            installed, else PyAV). Defaults to ``'auto'``.
+    """
+
+    def __init__(self, backend: str = 'auto'):
+        self.backend = backend
+
+    def transform(self, results: dict) -> dict:
+        reader = VideoReader(results['video_path'], self.backend)
+        results['video_reader'] = reader
+        results['total_frames'] = reader.num_frames
+        results['video_backend'] = reader.backend
+        return results
+
+
+@TRANSFORMS.register_module()
+class SampleFrames(BaseTransform):
+    """Choose the frame indices of ``num_clips`` clips.
+
+    A clip is ``clip_len`` frames ``frame_interval`` apart. In training each
+    clip starts at a random offset; in test mode the clips start at evenly
+    spaced offsets (one clip: the centre), so extraction is reproducible.
+
+    Short videos (fewer frames than a clip spans) are looped: index ``i`` is
+    read as ``i mod total_frames``. The rule is the same in both modes.
+
+    Args:
+        clip_len (int): frames per clip.
+        frame_interval (int): step between sampled frames. Defaults to 1.
+        num_clips (int): clips per video; they are concatenated along time.
+            Defaults to 1.
+        test_mode (bool): deterministic offsets. Defaults to False.
+    """
+
+    def __init__(self, clip_len: int, frame_interval: int = 1,
+                 num_clips: int = 1, test_mode: bool = False):
+        if clip_len < 1 or frame_interval < 1 or num_clips < 1:
+            raise ValueError('clip_len, frame_interval and num_clips must be '
+                             f'>= 1, got {clip_len}, {frame_interval}, '
+                             f'{num_clips}.')
+        self.clip_len = clip_len
+        self.frame_interval = frame_interval
+        self.num_clips = num_clips
+        self.test_mode = test_mode
+
+    def transform(self, results: dict) -> dict:
+        total = int(results['total_frames'])
+        span = (self.clip_len - 1) * self.frame_interval + 1
+        room = max(total - span, 0)
+        if self.test_mode:
+            if self.num_clips == 1:
+                starts = np.array([room // 2])
+            else:
+                starts = np.linspace(0, room, self.num_clips).round()
+        else:
+            starts = np.random.randint(0, room + 1, size=self.num_clips)
+        offsets = np.arange(self.clip_len) * self.frame_interval
+        inds = (starts.astype(np.int64)[:, None] + offsets[None]).ravel()
+        results['frame_inds'] = inds % total
+        results['clip_len'] = self.clip_len
+        results['num_clips'] = self.num_clips
+        return results
+
+
+@TRANSFORMS.register_module()
+class VideoDecode(BaseTransform):
+    """Decode the frames in ``results['frame_inds']`` into ``imgs``
+    (T, H, W, 3) uint8 RGB, and close the video."""
+
+    def transform(self, results: dict) -> dict:
+        reader = results.pop('video_reader')
+        try:
+            imgs = reader.read(results['frame_inds'])
+        finally:
+            reader.close()
+        results['imgs'] = imgs
+        results['img_shape'] = imgs.shape[1:3]
+        results['ori_shape'] = imgs.shape[1:3]
+        return results
+
+
+def _resize(imgs: np.ndarray, size_wh: Tuple[int, int]) -> np.ndarray:
+    if (imgs.shape[2], imgs.shape[1]) == tuple(size_wh):
+        return imgs
+    return np.stack([
+        cv2.resize(f, size_wh, interpolation=cv2.INTER_LINEAR) for f in imgs
+    ])
+
+
+@TRANSFORMS.register_module()
+class ClipResize(BaseTransform):
+    """Resize every frame of a clip the same way.
+
+    Args:
+        scale (int | tuple): an int resizes the short edge to it (aspect
+            kept); ``(w, h)`` resizes to exactly that.
+    """
+
+    def __init__(self, scale: Union[int, Tuple[int, int]]):
+        self.scale = scale
+
+    def transform(self, results: dict) -> dict:
+        imgs = results['imgs']
+        h, w = imgs.shape[1:3]
+        if isinstance(self.scale, int):
+            ratio = self.scale / min(h, w)
+            size = (max(1, round(w * ratio)), max(1, round(h * ratio)))
+        else:
+            size = tuple(self.scale)
+        results['imgs'] = _resize(imgs, size)
+        results['img_shape'] = results['imgs'].shape[1:3]
+        return results
+
+
+@TRANSFORMS.register_module()
+class ClipCenterCrop(BaseTransform):
+    """Crop the centre ``crop_size`` of every frame.
+
+    Args:
+        crop_size (int | tuple): side, or ``(w, h)``.
+    """
+
+    def __init__(self, crop_size: Union[int, Tuple[int, int]]):
+        self.crop_size = ((crop_size, crop_size) if isinstance(crop_size, int)
+                          else tuple(crop_size))
+
+    def transform(self, results: dict) -> dict:
+        imgs = results['imgs']
+        h, w = imgs.shape[1:3]
+        cw, ch = min(self.crop_size[0], w), min(self.crop_size[1], h)
+        top, left = (h - ch) // 2, (w - cw) // 2
+        results['imgs'] = imgs[:, top:top + ch, left:left + cw]
+        results['img_shape'] = (ch, cw)
+        return results
+
+
+@TRANSFORMS.register_module()
+class ClipRandomResizedCrop(BaseTransform):
+    """Crop one random area and aspect ratio, the same for every frame of
+    the clip, and resize it to ``size``.
+
+    Args:
+        size (int | tuple): output side, or ``(w, h)``.
+        scale (tuple): range of the crop's area fraction. Defaults to
+            (0.08, 1.0).
+        ratio (tuple): range of the crop's aspect ratio. Defaults to
+            (3/4, 4/3).
+    """
+
+    def __init__(self, size: Union[int, Tuple[int, int]],
+                 scale: Tuple[float, float] = (0.08, 1.0),
+                 ratio: Tuple[float, float] = (3 / 4, 4 / 3)):
+        self.size = (size, size) if isinstance(size, int) else tuple(size)
+        self.scale = scale
+        self.ratio = ratio
+
+    def _box(self, h: int, w: int) -> Tuple[int, int, int, int]:
+        area = h * w
+        log_ratio = (math.log(self.ratio[0]), math.log(self.ratio[1]))
+        for _ in range(10):
+            target = area * np.random.uniform(*self.scale)
+            aspect = math.exp(np.random.uniform(*log_ratio))
+            cw = int(round(math.sqrt(target * aspect)))
+            ch = int(round(math.sqrt(target / aspect)))
+            if 0 < cw <= w and 0 < ch <= h:
+                return (np.random.randint(0, h - ch + 1),
+                        np.random.randint(0, w - cw + 1), ch, cw)
+        side = min(h, w)  # fall back to a centre square
+        return (h - side) // 2, (w - side) // 2, side, side
+
+    def transform(self, results: dict) -> dict:
+        imgs = results['imgs']
+        top, left, ch, cw = self._box(*imgs.shape[1:3])
+        results['imgs'] = _resize(imgs[:, top:top + ch, left:left + cw],
+                                  self.size)
+        results['img_shape'] = results['imgs'].shape[1:3]
+        return results
+
+
+@TRANSFORMS.register_module()
+class ClipFlip(BaseTransform):
+    """Flip every frame of a clip horizontally, with probability ``prob``.
+
+    Args:
+        prob (float): flip probability. Defaults to 0.5.
+    """
+
+    def __init__(self, prob: float = 0.5):
+        self.prob = prob
+
+    def transform(self, results: dict) -> dict:
+        flip = np.random.rand() < self.prob
+        if flip:
+            results['imgs'] = np.ascontiguousarray(results['imgs'][:, :, ::-1])
+        results['flip'] = flip
+        return results
+
+
+@TRANSFORMS.register_module()
+class PackVideoInputs(BaseTransform):
+    """Pack ``imgs`` (T, H, W, C) into a ``C x T x H x W`` uint8 tensor and a
+    ``DataSample`` with ``gt_label`` (when present) and meta information.
+
+    Args:
+        meta_keys (Sequence[str]): results copied into the data sample's
+            metainfo when present.
+    """
+
+    def __init__(self,
+                 meta_keys: Sequence[str] = ('video_path', 'total_frames',
+                                             'frame_inds', 'img_shape',
+                                             'video_backend', 'sample_idx')):
+        self.meta_keys = meta_keys
+
+    def transform(self, results: dict) -> dict:
+        imgs = np.ascontiguousarray(results['imgs'].transpose(3, 0, 1, 2))
+        sample = DataSample()
+        if results.get('gt_label') is not None and results['gt_label'] >= 0:
+            sample.set_gt_label(int(results['gt_label']))
+        sample.set_metainfo(
+            {k: results[k]
+             for k in self.meta_keys if k in results})
+        return dict(inputs=torch.from_numpy(imgs), data_samples=sample)

@@ -1,0 +1,3 @@
+from .video_resnet import VideoResNetBackbone
+
+__all__ = ['VideoResNetBackbone']

@@ -1,0 +1,3 @@
+from .video import VideoClsDataPreprocessor
+
+__all__ = ['VideoClsDataPreprocessor']

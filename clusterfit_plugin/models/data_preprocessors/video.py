@@ -1,0 +1,39 @@
+"""``VideoClsDataPreprocessor``: mmpretrain's video preprocessor, usable
+inside ``ImageClassifier``."""
+from typing import Optional, Sequence
+
+from mmpretrain.models.utils import VideoDataPreprocessor
+from mmpretrain.registry import MODELS
+
+
+@MODELS.register_module()
+class VideoClsDataPreprocessor(VideoDataPreprocessor):
+    """Stack ``C x T x H x W`` clips into ``N x C x T x H x W``, convert to
+    float32 and normalise per channel (in float32, so mixed precision is
+    safe).
+
+    mmpretrain's ``VideoDataPreprocessor`` does the work; ``ImageClassifier``
+    passes ``batch_augments`` to its preprocessor, which that class rejects,
+    so this one takes it (batch augmentations for clips are not supported).
+
+    Args:
+        mean (Sequence[float], optional): per-channel mean (0-255 scale).
+        std (Sequence[float], optional): per-channel std.
+        to_rgb (bool): swap the channel order (the decoders give RGB).
+            Defaults to False.
+        format_shape (str): ``'NCTHW'``. Defaults to ``'NCTHW'``.
+        batch_augments (dict, optional): must be None.
+    """
+
+    def __init__(self,
+                 mean: Optional[Sequence[float]] = None,
+                 std: Optional[Sequence[float]] = None,
+                 to_rgb: bool = False,
+                 format_shape: str = 'NCTHW',
+                 batch_augments: Optional[dict] = None):
+        if batch_augments:
+            raise ValueError('VideoClsDataPreprocessor: batch augmentations '
+                             f'({batch_augments}) are not supported for '
+                             'clips; remove train_cfg.augments.')
+        super().__init__(mean=mean, std=std, to_rgb=to_rgb,
+                         format_shape=format_shape)

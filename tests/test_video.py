@@ -1,0 +1,223 @@
+"""Video: decoding with decord and PyAV on real mp4 files made here, frame
+sampling, clip transforms, bad files, and ClusterFit on clips through a
+real Runner with both backends."""
+import copy
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
+
+from clusterfit_plugin.datasets.transforms import VideoReader, VideoReadError
+from clusterfit_plugin.engine.extractor import (build_source_model,
+                                                extract_features)
+from conftest import ROOT
+
+sys.path.insert(0, osp.join(ROOT, 'tools', 'demo'))
+from make_videos import make_videos, moving_square, write_clip  # noqa: E402
+
+BACKENDS = ['decord', 'pyav']
+
+
+def clip_pipeline(backend, clip_len=8, test_mode=True, size=32):
+    return [
+        dict(type='VideoInit', backend=backend),
+        dict(type='SampleFrames', clip_len=clip_len, frame_interval=1,
+             test_mode=test_mode),
+        dict(type='VideoDecode'),
+        dict(type='ClipCenterCrop', crop_size=size),
+        dict(type='PackVideoInputs'),
+    ]
+
+
+@pytest.fixture(scope='module')
+def video_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('videos'))
+    make_videos(root, per_class=5, num_frames=16)
+    return root
+
+
+@pytest.fixture(scope='module')
+def clip(tmp_path_factory):
+    frames = moving_square('right', np.random.default_rng(0), 16)
+    path = str(tmp_path_factory.mktemp('clip') / 'clip.mp4')
+    write_clip(path, frames)
+    return path, frames
+
+
+def test_decord_and_pyav_return_the_same_frames(clip):
+    path, frames = clip
+    indices = [0, 3, 7, 15, 3]
+    a = VideoReader(path, 'decord')
+    b = VideoReader(path, 'pyav')
+    assert a.num_frames == b.num_frames == 16
+    fa, fb = a.read(indices), b.read(indices)
+    assert fa.shape == fb.shape == (5, 32, 32, 3)
+    assert np.abs(fa.astype(int) - fb.astype(int)).max() <= 2
+    # And both are close to what was encoded (lossy codec).
+    assert np.abs(fa.astype(int) - frames[indices].astype(int)).mean() < 8
+    np.testing.assert_array_equal(fa[1], fa[4])  # repeats served
+
+
+def test_sample_frames_rules():
+    sample = TRANSFORMS.build(dict(type='SampleFrames', clip_len=4,
+                                   frame_interval=2, test_mode=True))
+    out = sample(dict(total_frames=20))
+    np.testing.assert_array_equal(out['frame_inds'], [6, 8, 10, 12])
+    short = sample(dict(total_frames=5))  # fewer frames than the clip spans
+    np.testing.assert_array_equal(short['frame_inds'], [0, 2, 4, 1])
+    three = TRANSFORMS.build(dict(type='SampleFrames', clip_len=2,
+                                  num_clips=3, test_mode=True))
+    np.testing.assert_array_equal(
+        three(dict(total_frames=11))['frame_inds'], [0, 1, 4, 5, 9, 10])
+    train = TRANSFORMS.build(dict(type='SampleFrames', clip_len=4,
+                                  frame_interval=2))
+    starts = {int(train(dict(total_frames=20))['frame_inds'][0])
+              for _ in range(200)}
+    assert starts == set(range(0, 14))
+    with pytest.raises(ValueError, match='clip_len'):
+        TRANSFORMS.build(dict(type='SampleFrames', clip_len=0))
+
+
+def test_clip_transforms_apply_to_every_frame_alike():
+    imgs = np.zeros((6, 40, 60, 3), np.uint8)
+    imgs[:, 10:20, 5:15] = 255  # the same square on every frame
+    results = dict(imgs=imgs.copy(), img_shape=(40, 60))
+    np.random.seed(0)
+    for cfg in (dict(type='ClipRandomResizedCrop', size=24,
+                     scale=(0.3, 1.0)),
+                dict(type='ClipFlip', prob=1.0),
+                dict(type='ClipResize', scale=16)):
+        results = TRANSFORMS.build(cfg)(results)
+        frames = results['imgs']
+        for t in range(1, 6):
+            np.testing.assert_array_equal(frames[t], frames[0])
+    assert results['imgs'].shape == (6, 16, 16, 3)
+    packed = TRANSFORMS.build(dict(type='PackVideoInputs'))(
+        dict(results, gt_label=2))
+    assert packed['inputs'].shape == (3, 6, 16, 16)
+    assert packed['data_samples'].gt_label.tolist() == [2]
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_dataset_layouts(video_root, backend):
+    listed = DATASETS.build(
+        dict(type='VideoDataset', data_root=video_root, ann_file='train.txt',
+             data_prefix='videos', pipeline=clip_pipeline(backend)))
+    folders = DATASETS.build(
+        dict(type='VideoDataset', data_prefix=osp.join(video_root, 'videos'),
+             pipeline=clip_pipeline(backend)))
+    assert len(listed) == 16 and len(folders) == 20
+    assert folders.metainfo['classes'] == ('down', 'left', 'right', 'up')
+    item = listed[0]
+    assert item['inputs'].shape == (3, 8, 32, 32)
+    assert item['inputs'].dtype == torch.uint8
+    assert item['data_samples'].video_backend == backend
+
+
+def test_bad_annotation_line(tmp_path):
+    ann = tmp_path / 'ann.txt'
+    ann.write_text('a.mp4 1\nb.mp4 one two\n')
+    with pytest.raises(ValueError, match=r'ann.txt:2: expected'):
+        DATASETS.build(dict(type='VideoDataset', ann_file=str(ann)))
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_bad_videos_name_file_and_backend(tmp_path, clip, backend):
+    garbage = tmp_path / 'garbage.mp4'
+    garbage.write_bytes(b'not a video at all' * 20)
+    truncated = tmp_path / 'truncated.mp4'
+    data = open(clip[0], 'rb').read()
+    truncated.write_bytes(data[:len(data) // 3])
+    empty = str(tmp_path / 'empty.mp4')
+    write_clip(empty, np.zeros((0, 32, 32, 3), np.uint8))
+    for path in (str(garbage), str(truncated), empty):
+        with pytest.raises(VideoReadError) as err:
+            VideoReader(path, backend).read([0, 1])
+        message = str(err.value)
+        assert path in message and f'backend {backend}' in message
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_extraction_of_a_clip_is_deterministic(video_root, backend):
+    model_cfg = video_model(num_clusters=4)
+    model = build_source_model(dict(model=model_cfg, stage='backbone'))
+    ds = DATASETS.build(
+        dict(type='VideoDataset', data_root=video_root, ann_file='train.txt',
+             data_prefix='videos', pipeline=clip_pipeline(backend)))
+    idx = np.arange(len(ds))
+    a = extract_features(model, ds, clip_pipeline(backend), idx, 'backbone',
+                         batch_size=4, num_workers=0, progress=False)
+    b = extract_features(model, ds, clip_pipeline(backend), idx, 'backbone',
+                         batch_size=4, num_workers=0, progress=False)
+    assert a.shape == (16, 512)
+    np.testing.assert_array_equal(a, b)
+
+
+def video_model(num_clusters=None, num_classes=None):
+    head = (dict(type='ClusterFitHead', num_clusters=num_clusters,
+                 in_channels=512) if num_clusters else
+            dict(type='LinearClsHead', num_classes=num_classes,
+                 in_channels=512))
+    return dict(
+        type='ImageClassifier',
+        data_preprocessor=dict(
+            type='VideoClsDataPreprocessor',
+            mean=[114.75, 114.75, 114.75], std=[57.4, 57.4, 57.4]),
+        backbone=dict(type='VideoResNetBackbone', arch='r2plus1d_18'),
+        neck=dict(type='GlobalAveragePooling', dim=3),
+        head=head)
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_clusterfit_runner_on_clips(tmp_path, video_root, backend):
+    torch.manual_seed(0)
+    source = MODELS.build(video_model(num_classes=4))
+    source.init_weights()
+    ckpt = str(tmp_path / 'video_source.pth')
+    torch.save(dict(state_dict=source.state_dict()), ckpt)
+    work = str(tmp_path / 'w')
+    train_pipeline = [
+        dict(type='VideoInit', backend=backend),
+        dict(type='SampleFrames', clip_len=8, frame_interval=1),
+        dict(type='VideoDecode'),
+        dict(type='ClipRandomResizedCrop', size=28, scale=(0.5, 1.0)),
+        dict(type='ClipFlip', prob=0.5),
+        dict(type='PackVideoInputs'),
+    ]
+    cfg = dict(
+        default_scope='mmpretrain',
+        work_dir=work,
+        model=video_model(num_clusters=4),
+        train_dataloader=dict(
+            batch_size=4, num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            collate_fn=dict(type='default_collate'),
+            dataset=dict(
+                type='ClusterFitDataset',
+                dataset=dict(type='VideoDataset', data_root=video_root,
+                             ann_file='train.txt', data_prefix='videos',
+                             pipeline=train_pipeline))),
+        train_cfg=dict(by_epoch=True, max_epochs=1),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        custom_hooks=[
+            dict(type='ClusterFitHook', num_clusters=4,
+                 source=dict(model=video_model(num_classes=4),
+                             checkpoint=ckpt),
+                 extract_pipeline=clip_pipeline(backend),
+                 kmeans=dict(niter=10, seed=0), batch_size=4, num_workers=0)
+        ],
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook',
+                                           interval=1)),
+        randomness=dict(seed=0))
+    runner = Runner.from_cfg(Config(cfg))
+    runner.train()
+    labels = np.load(osp.join(work, 'clusterfit', 'labels.npy'))
+    assert labels.shape == (16, ) and labels.max() < 4
+    np.testing.assert_array_equal(runner.train_dataloader.dataset.labels,
+                                  labels)
+    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
