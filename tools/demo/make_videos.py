@@ -6,6 +6,8 @@ left, down or up over a noisy background; each clip is encoded with PyAV
 
     videos/{right,left,down,up}/000.mp4 ...   (folder-per-class layout)
     train.txt / test.txt                      ("class/000.mp4 label" lists)
+    train_axis.txt                            coarse weak labels of train.txt:
+                                              0 horizontal, 1 vertical motion
 
 Usage:
     python tools/demo/make_videos.py --out data/moving_squares --per-class 24
@@ -81,11 +83,12 @@ def make_videos(out: str, per_class: int = 24, num_frames: int = 16,
         test_fraction (float): share of each class in test.txt.
         seed (int): seed. Defaults to 0.
     """
-    if all(osp.isfile(osp.join(out, f)) for f in ('train.txt', 'test.txt')):
+    files = ('train.txt', 'test.txt', 'train_axis.txt')
+    if all(osp.isfile(osp.join(out, f)) for f in files):
         print(f'{out} is ready')
         return
     rng = np.random.default_rng(seed)
-    train, test = [], []
+    train, test, axis = [], [], []
     num_test = int(round(per_class * test_fraction))
     for label, direction in enumerate(DIRECTIONS):
         os.makedirs(osp.join(out, 'videos', direction), exist_ok=True)
@@ -93,8 +96,13 @@ def make_videos(out: str, per_class: int = 24, num_frames: int = 16,
             name = f'{direction}/{i:03d}.mp4'
             write_clip(osp.join(out, 'videos', name),
                        moving_square(direction, rng, num_frames))
-            (test if i < num_test else train).append(f'{name} {label}\n')
-    for split, lines in (('train', train), ('test', test)):
+            if i < num_test:
+                test.append(f'{name} {label}\n')
+            else:
+                train.append(f'{name} {label}\n')
+                axis.append(f'{name} {int(DIRECTIONS[direction][0] != 0)}\n')
+    for split, lines in (('train', train), ('test', test),
+                         ('train_axis', axis)):
         tmp = osp.join(out, f'.{split}.txt.tmp')
         with open(tmp, 'w') as f:
             f.writelines(lines)
