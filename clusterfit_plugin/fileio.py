@@ -50,6 +50,24 @@ def atomic_save_json(path: str, obj: dict) -> None:
         path (str): destination file.
         obj (dict): JSON-serialisable content.
     """
-    _atomic_write(
-        path, lambda f: f.write(
-            json.dumps(obj, indent=2, sort_keys=True).encode('utf-8')))
+    atomic_save_text(path, json.dumps(obj, indent=2, sort_keys=True))
+
+
+def atomic_save_text(path: str, text: str) -> None:
+    """Save UTF-8 text atomically.
+
+    Args:
+        path (str): destination file.
+        text (str): the content.
+    """
+    atomic_save_bytes(path, text.encode('utf-8'))
+
+
+def atomic_save_bytes(path: str, data: bytes) -> None:
+    """Save bytes atomically.
+
+    Args:
+        path (str): destination file.
+        data (bytes): the content.
+    """
+    _atomic_write(path, lambda f: f.write(data))

@@ -5,7 +5,8 @@ Features are extracted once from the labelled train and test splits named
 then scikit-learn fits the probes. Works for any mmpretrain model (classifier
 or self-supervised algorithm), so a source and its ClusterFit model are
 compared the same way. Writes ``{out_dir}/{name}.json`` (a leaderboard row)
-and prints it as a Markdown row; tools/leaderboard.py merges rows.
+and ``{out_dir}/{name}.md`` (the same row as a Markdown table);
+tools/leaderboard.py merges rows.
 
 Example:
     python tools/eval_features.py configs/demo/clusterfit_resnet18-mini_mnist5k.py \
@@ -27,15 +28,13 @@ from mmpretrain.utils import register_all_modules
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import clusterfit_plugin  # noqa: E402,F401
-from clusterfit_plugin.engine.cache import (atomic_save_json,  # noqa: E402
-                                            sha256_file)
+from clusterfit_plugin.engine.cache import sha256_file  # noqa: E402
 from clusterfit_plugin.engine.extractor import (  # noqa: E402
     STAGES, build_source_model, extract_features, load_source_config)
-from clusterfit_plugin.evaluation import evaluate_features  # noqa: E402
-
-ROW_KEYS = ('method', 'source', 'backbone', 'K', 'dataset', 'protocol',
-            'top1', 'checkpoint', 'command')
-
+from clusterfit_plugin.evaluation import (evaluate_features,  # noqa: E402
+                                          markdown_table)
+from clusterfit_plugin.fileio import (atomic_save_json,  # noqa: E402
+                                      atomic_save_text)
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -106,9 +105,12 @@ def main():
     os.makedirs(args.out_dir, exist_ok=True)
     path = osp.join(args.out_dir, f'{args.name}.json')
     atomic_save_json(path, row)
+    table = markdown_table([row])
+    atomic_save_text(path[:-len('.json')] + '.md', table + '\n')
     print(json.dumps(row))
+    print(table)
     print(' | '.join(f'{k} {v:.2f}' for k, v in top1.items()))
-    print(f'wrote {path}')
+    print(f'wrote {path} and its .md')
 
 
 if __name__ == '__main__':

@@ -1,36 +1,16 @@
 """Merge the JSON rows of tools/eval_features.py into a Markdown table.
 
 Example:
-    python tools/leaderboard.py work_dirs/demo/eval/*.json
+    python tools/leaderboard.py work_dirs/demo/eval/*.json > leaderboard.md
 """
 import argparse
 import json
+import os.path as osp
+import sys
 
-
-def table(rows: list) -> str:
-    """A Markdown table: one row per evaluation, one column per protocol.
-
-    Args:
-        rows (list[dict]): rows written by tools/eval_features.py.
-
-    Returns:
-        str: the table.
-    """
-    protocols = []
-    for row in rows:
-        protocols += [p for p in row['top1'] if p not in protocols]
-    head = ['method', 'source', 'backbone', 'K', 'dataset'] + [
-        f'{p} top-1' for p in protocols] + ['checkpoint']
-    lines = ['| ' + ' | '.join(head) + ' |',
-             '|' + '---|' * len(head)]
-    for row in rows:
-        cells = [str(row[k]) for k in ('method', 'source', 'backbone', 'K',
-                                       'dataset')]
-        cells += [f"{row['top1'][p]:.2f}" if p in row['top1'] else '-'
-                  for p in protocols]
-        cells.append(row['checkpoint'])
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from clusterfit_plugin.evaluation.leaderboard import \
+    markdown_table  # noqa: E402
 
 
 def main():
@@ -41,7 +21,7 @@ def main():
     for path in args.rows:
         with open(path, encoding='utf-8') as f:
             rows.append(json.load(f))
-    print(table(rows))
+    print(markdown_table(rows))
 
 
 if __name__ == '__main__':

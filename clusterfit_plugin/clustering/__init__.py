@@ -4,10 +4,11 @@ from .features import (DTYPES, DiskFeatures, FeatureStore, Preprocessor,
 from .kmeans import (BACKENDS, KMeans, assign_to_centroids,
                      fit_sample_indices, iter_chunks, kmeans_plus_plus,
                      resolve_backend)
-from .metrics import cluster_size_stats, normalized_mutual_info
+from .metrics import (adjusted_rand_index, cluster_size_stats,
+                      normalized_mutual_info, purity)
 
 __all__ = [
-    'BACKENDS', 'DTYPES', 'DiskFeatures', 'FeatureStore', 'KMeans', 'Preprocessor',
+    'BACKENDS', 'DTYPES', 'adjusted_rand_index', 'purity', 'DiskFeatures', 'FeatureStore', 'KMeans', 'Preprocessor',
     'assign_to_centroids', 'check_finite', 'cluster_size_stats',
     'fit_sample_indices', 'iter_chunks', 'kmeans_plus_plus',
     'normalized_mutual_info', 'resolve_backend'

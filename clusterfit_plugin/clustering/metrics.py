@@ -47,3 +47,47 @@ def normalized_mutual_info(a: np.ndarray, b: np.ndarray) -> float:
         return 1.0
     mi = ha + hb - _entropy(joint.ravel())
     return float(max(mi, 0.0) / max((ha + hb) / 2, 1e-12))
+
+
+def _contingency(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    _, a = np.unique(a, return_inverse=True)
+    _, b = np.unique(b, return_inverse=True)
+    table = np.zeros((a.max() + 1, b.max() + 1), dtype=np.int64)
+    np.add.at(table, (a, b), 1)
+    return table
+
+
+def adjusted_rand_index(a: np.ndarray, b: np.ndarray) -> float:
+    """Adjusted Rand index of two labellings (as scikit-learn's).
+
+    Args:
+        a (np.ndarray): (N,) labels.
+        b (np.ndarray): (N,) labels.
+
+    Returns:
+        float: ARI; 1.0 for identical partitions.
+    """
+    table = _contingency(a, b).astype(np.float64)
+    pairs = lambda x: (x * (x - 1) / 2).sum()  # noqa: E731
+    index = pairs(table)
+    rows, cols = pairs(table.sum(1)), pairs(table.sum(0))
+    total = pairs(np.array([table.sum()]))
+    expected = rows * cols / total if total else 0.0
+    maximum = (rows + cols) / 2
+    if maximum == expected:
+        return 1.0
+    return float((index - expected) / (maximum - expected))
+
+
+def purity(clusters: np.ndarray, classes: np.ndarray) -> float:
+    """Share of samples whose class is their cluster's majority class.
+
+    Args:
+        clusters (np.ndarray): (N,) cluster ids.
+        classes (np.ndarray): (N,) true class ids.
+
+    Returns:
+        float: purity in [0, 1].
+    """
+    table = _contingency(clusters, classes)
+    return float(table.max(1).sum() / table.sum())

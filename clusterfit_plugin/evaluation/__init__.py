@@ -1,4 +1,8 @@
 from .frozen_features import (evaluate_features, few_shot_indices, knn_top1,
                               linear_top1)
+from .leaderboard import markdown_table
 
-__all__ = ['evaluate_features', 'few_shot_indices', 'knn_top1', 'linear_top1']
+__all__ = [
+    'evaluate_features', 'few_shot_indices', 'knn_top1', 'linear_top1',
+    'markdown_table'
+]

@@ -1,5 +1,9 @@
 from .backbones import VideoResNetBackbone
 from .data_preprocessors import VideoClsDataPreprocessor
 from .heads import ClusterFitHead
+from .selfsup import RotNet
 
-__all__ = ['ClusterFitHead', 'VideoClsDataPreprocessor', 'VideoResNetBackbone']
+__all__ = [
+    'ClusterFitHead', 'RotNet', 'VideoClsDataPreprocessor',
+    'VideoResNetBackbone'
+]

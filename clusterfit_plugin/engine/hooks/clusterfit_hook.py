@@ -23,9 +23,12 @@ from ...clustering import (DTYPES, FeatureStore, KMeans, Preprocessor,
                            normalized_mutual_info)
 from ...clustering import kmeans as kmeans_module
 from ...datasets import ClusterFitDataset
+from ...datasets.transforms import build_pipeline
 from ...version import __version__
-from ..cache import (ClusterCache, atomic_save_npy, combine_fingerprint,
-                     sha256_file, sha256_of)
+from ...visualization import (agreement, cluster_grid, save_png,
+                              size_histogram, to_tile)
+from ..cache import (ClusterCache, atomic_save_json, atomic_save_npy,
+                     combine_fingerprint, sha256_file, sha256_of)
 from ..dist_clustering import cluster_by_index
 from ..extractor import (DEFAULT_EXTRACT_PIPELINE, STAGES, build_source_model,
                          extract_features, load_source_config, sample_path,
@@ -104,6 +107,13 @@ class ClusterFitHook(Hook):
             wait in slices of this many seconds (logging each), never in a
             collective that could exceed the process group's timeout.
             Defaults to 60.
+        diagnostics (dict, optional): after a clustering, rank 0 writes to
+            ``{cache_dir}/diagnostics/`` and to the runner's visualizer
+            (TensorBoard when configured): NMI / ARI / purity against the
+            dataset's own labels when it has them, a cluster-size histogram
+            and a grid of ``per_cluster`` samples of the ``grid_clusters``
+            largest clusters (re-clustering rounds: scores only). None turns
+            it off. Defaults to ``dict(grid_clusters=8, per_cluster=8)``.
     """
 
     priority = 'VERY_HIGH'
@@ -124,7 +134,9 @@ class ClusterFitHook(Hook):
                  features: Optional[dict] = None,
                  pca: Optional[dict] = None,
                  channels_last: bool = False,
-                 wait_poll_s: float = 60.0):
+                 wait_poll_s: float = 60.0,
+                 diagnostics: Optional[dict] = dict(
+                     grid_clusters=8, per_cluster=8)):
         source = dict(source)
         source.setdefault('stage', 'backbone')
         source.setdefault('checkpoint', None)
@@ -172,6 +184,7 @@ class ClusterFitHook(Hook):
             raise ValueError(f'ClusterFitHook pca={pca}: give dim >= 1.')
         self.channels_last = channels_last
         self.wait_poll_s = wait_poll_s
+        self.diagnostics = diagnostics
         self._labels: Optional[np.ndarray] = None
         self._stats: dict = {}
 
@@ -238,6 +251,7 @@ class ClusterFitHook(Hook):
                 torch.cuda.empty_cache()
             if get_dist_info()[0] == 0:
                 self._save_initial(runner, cache, labels, fingerprint, parts)
+                self._diagnose(runner, dataset, labels, 'source')
             barrier()
         elif self.interval and runner.epoch > 0:
             labels = self._restore_round(runner, cache, labels)
@@ -266,6 +280,8 @@ class ClusterFitHook(Hook):
         if get_dist_info()[0] == 0:
             atomic_save_npy(self._cache(runner).path(round_file(epoch)),
                             labels)
+            self._diagnose(runner, dataset, labels, f'epoch{epoch}',
+                           pictures=False)
         barrier()
         nmi = normalized_mutual_info(self._labels, labels)
         runner.message_hub.update_scalar('train/clusterfit_nmi', nmi)
@@ -473,6 +489,46 @@ class ClusterFitHook(Hook):
                            stats['sizes'], stats['timings'],
                            stats['world_size']))
         runner.logger.info(f'ClusterFitHook: wrote {cache.directory}.')
+
+    def _diagnose(self, runner, dataset: ClusterFitDataset,
+                  labels: np.ndarray, tag: str,
+                  pictures: bool = True) -> None:
+        """Scores and pictures of a clustering (rank 0)."""
+        if self.diagnostics is None:
+            return
+        inner = dataset.dataset
+        directory = self._cache(runner).path('diagnostics')
+        classes = np.array([
+            int(inner.get_data_info(i).get('gt_label', -1))
+            for i in range(len(inner))
+        ])
+        scores = agreement(labels, classes) if (classes >= 0).any() else {}
+        if scores:
+            runner.logger.info(
+                f'ClusterFitHook: clusters vs the dataset\'s labels ({tag}): '
+                f'NMI {scores["nmi"]:.4f}, ARI {scores["ari"]:.4f}, purity '
+                f'{scores["purity"]:.4f}.')
+            runner.visualizer.add_scalars(
+                {f'clusterfit/{k}': v
+                 for k, v in scores.items()}, step=runner.epoch)
+        atomic_save_json(
+            osp.join(directory, f'metrics_{tag}.json'),
+            dict(scores, cluster_size=cluster_size_stats(
+                labels, self.num_clusters)))
+        if not pictures:
+            return
+        images = dict(cluster_sizes=size_histogram(labels, self.num_clusters))
+        pipeline = build_pipeline(self.extract_pipeline)
+        images['cluster_grid'] = cluster_grid(
+            labels,
+            lambda i: to_tile(pipeline(inner.get_data_info(i))['inputs']),
+            self.diagnostics.get('grid_clusters', 8),
+            self.diagnostics.get('per_cluster', 8))
+        for name, image in images.items():
+            save_png(osp.join(directory, f'{name}_{tag}.png'), image)
+            runner.visualizer.add_image(f'clusterfit_{name}_{tag}', image,
+                                        step=runner.epoch)
+        runner.logger.info(f'ClusterFitHook: diagnostics in {directory}.')
 
     def _apply_labels(self, runner, dataset: ClusterFitDataset,
                       labels: np.ndarray) -> None:

@@ -1,0 +1,3 @@
+from .rotnet import RotNet
+
+__all__ = ['RotNet']
