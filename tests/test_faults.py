@@ -82,8 +82,8 @@ def test_kill_and_restart(stage, tmp_path, image_root, source_checkpoint):
     run(cfg)
     reference = str(tmp_path / 'reference')
     run(dict(copy.deepcopy(cfg), work_dir=reference))
-    assert cache_listing(work) == ['centroids.npy', 'labels.npy',
-                                   'manifest.json']
+    assert cache_listing(work) == ['centroids.npy', 'diagnostics',
+                                   'labels.npy', 'manifest.json']
     np.testing.assert_array_equal(
         np.load(osp.join(work, 'clusterfit', 'labels.npy')),
         np.load(osp.join(reference, 'clusterfit', 'labels.npy')))
