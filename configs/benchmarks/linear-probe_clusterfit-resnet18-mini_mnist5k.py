@@ -5,7 +5,7 @@
 # tools/eval_features.py is the quick protocol on the same features.
 _base_ = '../demo/clusterfit_resnet18-mini_mnist5k.py'
 
-clusterfit_checkpoint = 'work_dirs/demo/clusterfit/epoch_18.pth'
+clusterfit_checkpoint = 'work_dirs/demo/clusterfit/epoch_17.pth'
 max_epochs = 20
 
 model = dict(

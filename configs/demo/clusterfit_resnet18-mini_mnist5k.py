@@ -16,8 +16,8 @@ _base_ = [
 custom_imports = dict(imports=['clusterfit_plugin'], allow_failed_imports=False)
 
 num_clusters = 200
-max_epochs = 18
-source_checkpoint = 'work_dirs/demo/source/epoch_10.pth'
+max_epochs = 17
+source_checkpoint = 'work_dirs/demo/source/epoch_9.pth'
 
 model = dict(
     type='ImageClassifier',

@@ -7,7 +7,7 @@ _base_ = [
     './_base_/mnist5k.py',
 ]
 
-max_epochs = 10
+max_epochs = 9
 
 data_preprocessor = dict(
     num_classes=10,

@@ -15,9 +15,13 @@ Usage:
 import argparse
 import os
 import os.path as osp
+import sys
 
 import av
 import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from clusterfit_plugin.fileio import atomic_save_text  # noqa: E402
 
 DIRECTIONS = {'right': (0, 1), 'left': (0, -1), 'down': (1, 0), 'up': (-1, 0)}
 
@@ -103,10 +107,7 @@ def make_videos(out: str, per_class: int = 24, num_frames: int = 16,
                 axis.append(f'{name} {int(DIRECTIONS[direction][0] != 0)}\n')
     for split, lines in (('train', train), ('test', test),
                          ('train_axis', axis)):
-        tmp = osp.join(out, f'.{split}.txt.tmp')
-        with open(tmp, 'w') as f:
-            f.writelines(lines)
-        os.replace(tmp, osp.join(out, f'{split}.txt'))
+        atomic_save_text(osp.join(out, f'{split}.txt'), ''.join(lines))
     print(f'wrote {len(train) + len(test)} clips to {out} '
           f'({len(train)} train / {len(test)} test)')
 

