@@ -1,5 +1,4 @@
 """ClusterFitDataset: label injection, label files, shared-memory labels."""
-import os.path as osp
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """Video: decoding with decord and PyAV on real mp4 files made here, frame
 sampling, clip transforms, bad files, and ClusterFit on clips through a
 real Runner with both backends."""
-import copy
 import os.path as osp
 import sys
 

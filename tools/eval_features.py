@@ -36,6 +36,7 @@ from clusterfit_plugin.evaluation import (evaluate_features,  # noqa: E402
 from clusterfit_plugin.fileio import (atomic_save_json,  # noqa: E402
                                       atomic_save_text)
 
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='config of the model to evaluate')

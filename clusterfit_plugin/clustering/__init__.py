@@ -8,8 +8,9 @@ from .metrics import (adjusted_rand_index, cluster_size_stats,
                       normalized_mutual_info, purity)
 
 __all__ = [
-    'BACKENDS', 'DTYPES', 'adjusted_rand_index', 'purity', 'DiskFeatures', 'FeatureStore', 'KMeans', 'Preprocessor',
-    'assign_to_centroids', 'check_finite', 'cluster_size_stats',
-    'fit_sample_indices', 'iter_chunks', 'kmeans_plus_plus',
-    'normalized_mutual_info', 'resolve_backend'
+    'BACKENDS', 'DTYPES', 'DiskFeatures', 'FeatureStore', 'KMeans',
+    'Preprocessor', 'adjusted_rand_index', 'assign_to_centroids',
+    'check_finite', 'cluster_size_stats', 'fit_sample_indices',
+    'iter_chunks', 'kmeans_plus_plus', 'normalized_mutual_info', 'purity',
+    'resolve_backend'
 ]

@@ -262,12 +262,3 @@ class Preprocessor:
             x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True),
                                1e-12)
         return np.ascontiguousarray(x, dtype=np.float32)
-
-    def state(self) -> dict:
-        """What the manifest records.
-
-        Returns:
-            dict: PCA dim, whitening and L2 normalisation.
-        """
-        return dict(pca_dim=self.pca_dim, whiten=self.whiten,
-                    l2_normalize=self.l2_normalize)

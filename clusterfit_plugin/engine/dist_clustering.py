@@ -126,8 +126,8 @@ def cluster_by_index(features: np.ndarray,
             kmeans.chunk_size)
     labels = np.full(num_samples, -1, dtype=np.int64)
     objective = 0.0
-    for idx, lab, dist in all_gather_object(
-        (indices, local_labels, local_dists)):
+    gathered = all_gather_object((indices, local_labels, local_dists))
+    for idx, lab, dist in gathered:
         labels[idx] = lab
         objective += float(dist.astype(np.float64).sum())
     if (labels < 0).any():

@@ -1,7 +1,8 @@
 # Linear probe of a ClusterFit R(2+1)D-34 on Kinetics-400: frozen backbone
 # from a ClusterFit checkpoint, a linear classifier over the 400 classes,
 # evaluated on the centre clip of each validation video. Run:
-#   tools/dist_train.sh configs/benchmarks/linear-probe_clusterfit-r2plus1d-34_kinetics400.py 8 \
+#   tools/dist_train.sh \
+#       configs/benchmarks/linear-probe_clusterfit-r2plus1d-34_kinetics400.py 8 \
 #       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/clusterfit_r2plus1d_34/epoch_45.pth
 _base_ = '../clusterfit_r2plus1d_34.py'
 

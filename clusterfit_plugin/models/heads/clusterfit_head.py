@@ -45,4 +45,3 @@ class ClusterFitHead(LinearClsHead):
     def num_clusters(self) -> int:
         """int: K."""
         return self.num_classes
-
