@@ -1,7 +1,4 @@
-"""Shared by the benchmark scripts: synthetic features and timing."""
-import time
-from contextlib import contextmanager
-
+"""Shared by the benchmark scripts: synthetic features and the objective."""
 import numpy as np
 
 
@@ -27,14 +24,6 @@ def synthetic_chunk(start: int, stop: int, dim: int, num_modes: int = 2000,
     modes = rows * 7919 % num_modes
     noise = rng.normal(scale=0.6, size=(len(rows), dim)).astype(np.float32)
     return centers[modes] + noise
-
-
-@contextmanager
-def timer(results: dict, key: str):
-    """Store the wall time of the block in ``results[key]`` (seconds)."""
-    start = time.perf_counter()
-    yield
-    results[key] = time.perf_counter() - start
 
 
 def objective(x: np.ndarray, centroids: np.ndarray) -> float:
