@@ -286,17 +286,17 @@ def extract_features(model: torch.nn.Module,
         collate_fn=default_collate,
         pin_memory=torch.cuda.is_available())
     on_cuda = get_device() == 'cuda'
-    memory_format = (torch.channels_last if channels_last and on_cuda else
-                     torch.contiguous_format)
-    model.to(memory_format=memory_format)
+    channels_last = channels_last and on_cuda
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     bar = ProgressBar(len(todo)) if progress and len(todo) else None
     with torch.inference_mode(), torch.autocast(
             device_type='cuda', enabled=amp and on_cuda):
         for data in loader:
             data = model.data_preprocessor(data, False)
             inputs = data['inputs']
-            if inputs.dim() == 4:
-                inputs = inputs.contiguous(memory_format=memory_format)
+            if channels_last and inputs.dim() == 4:
+                inputs = inputs.contiguous(memory_format=torch.channels_last)
             feats = forward_features(model, inputs, stage)
             store.append(feats.float().cpu().numpy())
             if bar is not None:

@@ -6,7 +6,7 @@ import os.path as osp
 import platform
 import re
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import mmengine
 import mmpretrain
@@ -186,7 +186,7 @@ class ClusterFitHook(Hook):
         self.wait_poll_s = wait_poll_s
         self.diagnostics = diagnostics
         self._labels: Optional[np.ndarray] = None
-        self._stats: dict = {}
+        self._classes: Optional[np.ndarray] = None
 
     def before_run(self, runner) -> None:
         """Check the setup before anything runs, and give the dataset K.
@@ -212,7 +212,8 @@ class ClusterFitHook(Hook):
         dataset = self._find_dataset(runner)
         num_samples = len(dataset)
         cache = self._cache(runner)
-        parts = self._fingerprint_parts(dataset.dataset)
+        sample_keys, self._classes = self._scan_samples(dataset.dataset)
+        parts = self._fingerprint_parts(sample_keys)
         fingerprint = combine_fingerprint(parts)
 
         found = [None]
@@ -243,14 +244,15 @@ class ClusterFitHook(Hook):
                 k: parts[k]
                 for k in FEATURE_PARTS
             })
-            labels = self._cluster(runner, dataset, model,
-                                   self.source['stage'], feature_key)
+            labels, stats = self._cluster(runner, dataset, model,
+                                          self.source['stage'], feature_key)
             del model
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             if get_dist_info()[0] == 0:
-                self._save_initial(runner, cache, labels, fingerprint, parts)
+                self._save_initial(runner, cache, labels, stats, fingerprint,
+                                   parts)
                 self._diagnose(runner, dataset, labels, 'source')
             barrier()
         elif self.interval and runner.epoch > 0:
@@ -267,14 +269,13 @@ class ClusterFitHook(Hook):
         if not self.interval or epoch == 0 or epoch % self.interval:
             return
         dataset = self._find_dataset(runner)
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = self._model(runner)
         runner.logger.info(f'ClusterFitHook: round at epoch {epoch}: '
                            're-clustering with the model being trained.')
         model.eval()
         try:
-            labels = self._cluster(runner, dataset, model,
-                                   self.recluster_stage, round_id=epoch)
+            labels, _ = self._cluster(runner, dataset, model,
+                                      self.recluster_stage, round_id=epoch)
         finally:
             model.train()
         if get_dist_info()[0] == 0:
@@ -354,10 +355,13 @@ class ClusterFitHook(Hook):
                 'exist. Give the path of the source network\'s .pth file '
                 '(source.checkpoint=...).')
 
-    def _fingerprint_parts(self, inner) -> Dict[str, str]:
-        checkpoint = self.source['checkpoint']
-        samples = [len(inner)]
-        seen = {}
+    @staticmethod
+    def _scan_samples(inner) -> Tuple[list, np.ndarray]:
+        """One pass over the wrapped dataset: each sample's identity (its
+        file, else its info without labels), refusing duplicate files, and
+        its single true label (-1 when unknown or multi-label) for the
+        diagnostics."""
+        keys, classes, seen = [], [], {}
         for i in range(len(inner)):
             info = inner.get_data_info(i)
             path = sample_path(info)
@@ -368,11 +372,18 @@ class ClusterFitHook(Hook):
                     'k-means and get two labels. Remove duplicates from the '
                     'annotation list.')
             seen[path] = i
-            samples.append(path or {
+            keys.append(path or {
                 k: v
                 for k, v in info.items() if k not in ('gt_label',
                                                       'sample_idx')
             })
+            label = info.get('gt_label', -1)
+            classes.append(int(label) if np.ndim(label) == 0 else -1)
+        return keys, np.array(classes, dtype=np.int64)
+
+    def _fingerprint_parts(self, sample_keys: list) -> Dict[str, str]:
+        checkpoint = self.source['checkpoint']
+        samples = [len(sample_keys)] + sample_keys
         weights = (sha256_file(checkpoint) if checkpoint is not None else
                    f"random-init seed={self.source.get('init_seed', 0)}")
         return dict(
@@ -393,13 +404,13 @@ class ClusterFitHook(Hook):
                  model: torch.nn.Module,
                  stage: str,
                  feature_key: Optional[str] = None,
-                 round_id: int = 0) -> np.ndarray:
+                 round_id: int = 0) -> Tuple[np.ndarray, dict]:
         """Extract ``model``'s features (each rank its shard) and k-means.
 
         ``feature_key`` identifies the features for an on-disk store (the
         source's extraction); re-clustering rounds keep them in memory.
-        Returns the labels on every rank; keeps the statistics for the
-        manifest in ``self._stats``.
+        Returns the labels (on every rank) and the statistics the manifest
+        records.
         """
         rank, world_size = get_dist_info()
         num_samples = len(dataset)
@@ -450,9 +461,8 @@ class ClusterFitHook(Hook):
             f'{sizes["max"]}, {sizes["empty"]} empty; '
             f'extraction {timings["extract_s"]:.1f}s, k-means '
             f'{timings["kmeans_total_s"]:.1f}s.')
-        self._stats = dict(stats, centroids=centroids, sizes=sizes,
-                           timings=timings, world_size=world_size)
-        return labels
+        return labels, dict(stats, centroids=centroids, sizes=sizes,
+                            timings=timings, world_size=world_size)
 
     def _feature_store(self, runner, num_rows: int,
                        feature_key: Optional[str]) -> FeatureStore:
@@ -463,31 +473,25 @@ class ClusterFitHook(Hook):
             return FeatureStore(num_rows, dtype)
         rank, world_size = get_dist_info()
         directory = self._cache(runner).path('features')
-        suffix = f'-rank{rank}-of-{world_size}.npy'
-        name = feature_key[:16] + suffix
+        shard = f'-rank{rank}-of-{world_size}.npy'
+        name = feature_key[:16] + shard
         if osp.isdir(directory):  # this rank's shards of other features
             for old in os.listdir(directory):
-                if old.split('.npy')[0].endswith(suffix[:-4]) and \
-                        not old.startswith(name):
+                if shard in old and not old.startswith(name):
                     os.remove(osp.join(directory, old))
         return FeatureStore(num_rows, dtype, osp.join(directory, name),
                             key=feature_key,
                             flush_every=self.features['flush_every'])
 
     def _save_initial(self, runner, cache: ClusterCache, labels: np.ndarray,
-                      fingerprint: str, parts: dict) -> None:
+                      stats: dict, fingerprint: str, parts: dict) -> None:
         """Write the source's clustering; drop rounds of an older run."""
         for name in os.listdir(cache.directory) if osp.isdir(
                 cache.directory) else []:
             if ROUND_PATTERN.fullmatch(name):
                 os.remove(cache.path(name))
-        stats = self._stats
-        cache.save(
-            labels, stats['centroids'],
-            self._manifest(fingerprint, parts, len(labels),
-                           stats['centroids'].shape[1], stats,
-                           stats['sizes'], stats['timings'],
-                           stats['world_size']))
+        cache.save(labels, stats['centroids'],
+                   self._manifest(fingerprint, parts, len(labels), stats))
         runner.logger.info(f'ClusterFitHook: wrote {cache.directory}.')
 
     def _diagnose(self, runner, dataset: ClusterFitDataset,
@@ -498,10 +502,7 @@ class ClusterFitHook(Hook):
             return
         inner = dataset.dataset
         directory = self._cache(runner).path('diagnostics')
-        classes = np.array([
-            int(inner.get_data_info(i).get('gt_label', -1))
-            for i in range(len(inner))
-        ])
+        classes = self._classes
         scores = agreement(labels, classes) if (classes >= 0).any() else {}
         if scores:
             runner.logger.info(
@@ -567,14 +568,17 @@ class ClusterFitHook(Hook):
             for param in fc.parameters():
                 wrapper.optimizer.state.pop(param, None)
 
-    def _head(self, runner):
-        model = runner.model.module if is_model_wrapper(
+    @staticmethod
+    def _model(runner) -> torch.nn.Module:
+        """The model being trained, unwrapped from DDP and the like."""
+        return runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        return getattr(model, 'head', None)
+
+    def _head(self, runner):
+        return getattr(self._model(runner), 'head', None)
 
     def _manifest(self, fingerprint: str, parts: dict, num_samples: int,
-                  dim: int, stats: dict, sizes: dict, timings: dict,
-                  world_size: int) -> dict:
+                  stats: dict) -> dict:
         versions = dict(
             clusterfit_plugin=__version__,
             python=platform.python_version(),
@@ -589,7 +593,7 @@ class ClusterFitHook(Hook):
             fingerprint_parts=parts,
             num_samples=num_samples,
             num_clusters=self.num_clusters,
-            feature_dim=dim,
+            feature_dim=int(stats['centroids'].shape[1]),
             source=source_summary(self.source),
             extract_pipeline=self.extract_pipeline,
             l2_normalize=self.l2_normalize,
@@ -600,8 +604,8 @@ class ClusterFitHook(Hook):
             mean_sq_distance=stats['objective'] / num_samples,
             fit_objective=stats['fit_objective'],
             fit_size=stats['fit_size'],
-            cluster_size=sizes,
-            timings=timings,
-            world_size=world_size,
+            cluster_size=stats['sizes'],
+            timings=stats['timings'],
+            world_size=stats['world_size'],
             versions=versions,
             created=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
