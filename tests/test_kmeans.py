@@ -61,9 +61,16 @@ def test_torch_backend_matches_faiss_quality():
 def test_kmeans_plus_plus_init(backend):
     x, truth = blobs()
     rand = KMeans(20, niter=25, seed=0, backend=backend).fit(x)
-    pp = KMeans(20, niter=25, seed=0, init='kmeans++', backend=backend).fit(x)
+    # Seeding from all 3,000 points finds every blob.
+    pp = KMeans(20, niter=25, seed=0, init='kmeans++',
+                init_points_per_centroid=150, backend=backend).fit(x)
     assert pp.fit_objective <= rand.fit_objective * 1.001
     assert adjusted_rand_score(truth, pp.assign(x)[0]) > 0.99
+    # The default seeds from a sub-sample of 4 points per centroid; it still
+    # beats faiss's random start, and its size is part of the fingerprint.
+    sub = KMeans(20, niter=25, seed=0, init='kmeans++', backend=backend)
+    assert sub.fit(x).fit_objective < rand.fit_objective
+    assert sub.params()['init'] != pp.params()['init']
 
 
 def test_torch_backend_reseeds_empty_clusters():

@@ -118,44 +118,42 @@ def _device() -> str:
     return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
-def kmeans_plus_plus(x: np.ndarray, num_clusters: int, seed: int,
-                     chunk_size: int = 65536) -> np.ndarray:
+def kmeans_plus_plus(x: np.ndarray, num_clusters: int,
+                     seed: int) -> np.ndarray:
     """Greedy k-means++ seeding (as scikit-learn: 2 + log K trials a step).
+
+    Runs in numpy on the CPU: it is meant for the seeding sub-sample of
+    :class:`KMeans` (a few points per centroid), where the K sequential steps
+    are small and a GPU would only add launch overhead.
 
     Args:
         x (np.ndarray): (M, D) float32 points.
         num_clusters (int): K.
         seed (int): seed of the draws.
-        chunk_size (int): rows per distance chunk.
 
     Returns:
-        np.ndarray: (K, D) float32 initial centroids.
+        np.ndarray: (K, D) float32 initial centroids, rows of ``x``.
     """
-    xt = torch.from_numpy(x).to(_device())
-    n = xt.shape[0]
+    n = x.shape[0]
     rng = np.random.default_rng(seed)
     trials = 2 + int(np.log(num_clusters))
-    sqnorm = (xt * xt).sum(1)
+    sqnorm = np.einsum('ij,ij->i', x, x)
 
-    def sq_dists(points: torch.Tensor) -> torch.Tensor:
-        out = torch.empty(points.shape[0], n, device=xt.device)
-        psq = (points * points).sum(1)
-        for sl in iter_chunks(n, chunk_size):
-            out[:, sl] = (psq[:, None] - 2 * points @ xt[sl].T +
-                          sqnorm[None, sl]).clamp_min_(0)
-        return out
+    def sq_dists(rows: np.ndarray) -> np.ndarray:
+        out = sqnorm[rows, None] - 2 * (x[rows] @ x.T) + sqnorm[None]
+        return np.maximum(out, 0, out=out)
 
     chosen = [int(rng.integers(n))]
-    closest = sq_dists(xt[chosen])[0]
+    closest = sq_dists(np.array(chosen))[0]
     for _ in range(1, num_clusters):
-        prob = closest.double().cpu().numpy()
-        total = prob.sum()
-        if total <= 0:  # every point already is a centroid
-            cand = rng.choice(n, size=trials)
+        cdf = np.cumsum(closest, dtype=np.float64)
+        if cdf[-1] <= 0:  # every point already is a centroid
+            cand = rng.integers(n, size=trials)
         else:
-            cand = rng.choice(n, size=trials, p=prob / total)
-        dist = torch.minimum(closest[None], sq_dists(xt[cand]))
-        best = int(dist.double().sum(1).argmin())
+            cand = np.minimum(
+                np.searchsorted(cdf, rng.random(trials) * cdf[-1]), n - 1)
+        dist = np.minimum(closest[None], sq_dists(cand))
+        best = int(dist.sum(1, dtype=np.float64).argmin())
         chosen.append(int(cand[best]))
         closest = dist[best]
     return x[chosen].copy()
@@ -211,9 +209,12 @@ class KMeans:
         niter (int): Lloyd iterations. Defaults to 20 (faiss's default).
         init (str): ``'random'`` (K distinct training points drawn with
             ``seed``; faiss's own rule on the faiss backends, so results
-            equal raw faiss) or ``'kmeans++'`` (greedy k-means++ seeding,
-            a lower objective for a higher start-up cost). Defaults to
-            ``'random'``.
+            equal raw faiss) or ``'kmeans++'`` (greedy k-means++ seeding
+            on a seeded sub-sample of ``init_points_per_centroid * K``
+            training points, a lower objective for a small start-up cost).
+            Defaults to ``'random'``.
+        init_points_per_centroid (int): size of the k-means++ seeding
+            sub-sample, per centroid. Defaults to 4.
         seed (int): seed of the sample, the initial centroids and faiss.
             Defaults to 0.
         max_points_per_centroid (int): cap of the training sample, per
@@ -229,6 +230,7 @@ class KMeans:
                  num_clusters: int,
                  niter: int = 20,
                  init: str = 'random',
+                 init_points_per_centroid: int = 4,
                  seed: int = 0,
                  max_points_per_centroid: int = 256,
                  spherical: bool = False,
@@ -238,16 +240,20 @@ class KMeans:
         if int(num_clusters) < 2:
             raise ValueError(f'num_clusters={num_clusters}: k-means needs at '
                              'least 2 clusters.')
-        if niter < 1 or max_points_per_centroid < 1 or chunk_size < 1:
-            raise ValueError('niter, max_points_per_centroid and chunk_size '
-                             f'must be >= 1, got {niter}, '
-                             f'{max_points_per_centroid}, {chunk_size}.')
+        if min(niter, max_points_per_centroid, init_points_per_centroid,
+               chunk_size) < 1:
+            raise ValueError(
+                'niter, max_points_per_centroid, init_points_per_centroid '
+                f'and chunk_size must be >= 1, got {niter}, '
+                f'{max_points_per_centroid}, {init_points_per_centroid}, '
+                f'{chunk_size}.')
         if init not in ('random', 'kmeans++'):
             raise ValueError(f"kmeans init={init!r} is unknown; use "
                              "'random' or 'kmeans++'.")
         self.num_clusters = int(num_clusters)
         self.niter = int(niter)
         self.init = init
+        self.init_points_per_centroid = int(init_points_per_centroid)
         self.seed = int(seed)
         self.max_points_per_centroid = int(max_points_per_centroid)
         self.spherical = bool(spherical)
@@ -263,11 +269,15 @@ class KMeans:
         """The settings that determine the result (for fingerprints).
 
         Returns:
-            dict: niter, init, seed, max_points_per_centroid, spherical.
+            dict: niter, init (with its sub-sample size for k-means++), seed,
+            max_points_per_centroid, spherical.
         """
+        init = self.init
+        if init == 'kmeans++':
+            init = f'kmeans++/{self.init_points_per_centroid}'
         return dict(
             niter=self.niter,
-            init=self.init,
+            init=init,
             seed=self.seed,
             max_points_per_centroid=self.max_points_per_centroid,
             spherical=self.spherical)
@@ -317,8 +327,12 @@ class KMeans:
         """
         init = None
         if self.init == 'kmeans++':
-            init = kmeans_plus_plus(sample, self.num_clusters, self.seed,
-                                    self.chunk_size)
+            seeding = fit_sample_indices(len(sample), self.num_clusters,
+                                         self.init_points_per_centroid,
+                                         self.seed)
+            init = kmeans_plus_plus(
+                sample if seeding is None else sample[seeding],
+                self.num_clusters, self.seed)
         if self.backend == 'torch':
             if init is None:
                 rng = np.random.default_rng(self.seed)

@@ -38,6 +38,7 @@ def run_plugin(init):
 
     def run(x, args):
         km = KMeans(args.k, niter=args.niter, seed=args.seed, init=init,
+                    init_points_per_centroid=args.init_points_per_centroid,
                     backend='faiss-cpu')
         km.fit(x)
         km.assign(x)
@@ -69,6 +70,8 @@ def main():
     parser.add_argument('--niter', type=int, default=20)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--repeats', type=int, default=1)
+    parser.add_argument('--init-points-per-centroid', type=int, default=4,
+                        help="k-means++ seeding sub-sample of plugin-kmeans++")
     parser.add_argument('--methods', nargs='+', default=list(METHODS),
                         choices=list(METHODS))
     args = parser.parse_args()
