@@ -48,6 +48,9 @@ def parse_args():
     parser.add_argument('--source-name', default='-',
                         help='the source this model came from (row)')
     parser.add_argument('--stage', default='backbone', choices=STAGES)
+    parser.add_argument('--init-seed', type=int, default=0,
+                        help="seed of the random initialisation when "
+                        "CHECKPOINT is 'none'")
     parser.add_argument('--protocols', nargs='+',
                         default=['linear', 'fewshot', 'knn'])
     parser.add_argument('--shots', type=int, default=10)
@@ -79,7 +82,7 @@ def main():
     data = Config.fromfile(args.data)
     checkpoint = None if args.checkpoint == 'none' else args.checkpoint
     source = dict(config=args.config, checkpoint=checkpoint,
-                  stage=args.stage)
+                  stage=args.stage, init_seed=args.init_seed)
     model = build_source_model(source)
     train_x, train_y = split_features(model, data.eval_train_dataset,
                                       args.stage, args.batch_size,
@@ -101,7 +104,7 @@ def main():
         f'{len(test_y)} test',
         top1={k: round(v, 2) for k, v in top1.items()},
         checkpoint=(sha256_file(checkpoint)[:8]
-                    if checkpoint else 'random-init'),
+                    if checkpoint else f'random-init-{args.init_seed}'),
         command=' '.join(shlex.quote(a) for a in ['python'] + sys.argv))
     os.makedirs(args.out_dir, exist_ok=True)
     path = osp.join(args.out_dir, f'{args.name}.json')

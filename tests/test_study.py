@@ -1,0 +1,139 @@
+"""The multi-seed study: aggregation, paired gains, the plot, and the
+driver's resumable plan and doc section."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+
+from clusterfit_plugin.evaluation.study import (mean_std, plot_k_ablation,
+                                                results_tables, summarize)
+from conftest import ROOT
+
+
+def row(source, role, k, seed, linear, knn, epochs=8):
+    return dict(source=source, role=role, K=k, seed=seed,
+                epochs='-' if role == 'source' else epochs,
+                top1=dict(linear=linear, knn20=knn))
+
+
+ROWS = [
+    row('noisy', 'source', '-', 0, 80.0, 70.0),
+    row('noisy', 'source', '-', 1, 82.0, 72.0),
+    row('noisy', 'clusterfit', 200, 0, 90.0, 69.0),
+    row('noisy', 'clusterfit', 200, 1, 91.0, 75.0),
+    row('noisy', 'clusterfit', 10, 0, 60.0, 50.0),
+    row('noisy', 'clusterfit', 200, 0, 95.0, 80.0, epochs=17),
+]
+
+
+def test_mean_std_is_sample_std():
+    assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(np.sqrt(2.0)))
+    assert mean_std([5.0]) == (5.0, 0.0)
+
+
+def test_summarize_pairs_gains_by_seed():
+    summary = summarize(ROWS)
+    # Sources first, then ClusterFit by schedule and increasing K.
+    assert list(summary) == [('noisy', 'source', '-', '-'),
+                             ('noisy', 'clusterfit', 10, 8),
+                             ('noisy', 'clusterfit', 200, 8),
+                             ('noisy', 'clusterfit', 200, 17)]
+    src = summary[('noisy', 'source', '-', '-')]['linear']
+    assert (src['mean'], src['n'], src['gain']) == (81.0, 2, None)
+    cf = summary[('noisy', 'clusterfit', 200, 8)]
+    # Paired differences: linear +10, +9; kNN -1, +3.
+    assert cf['linear']['gain'] == pytest.approx(9.5)
+    assert cf['linear']['gain_std'] == pytest.approx(np.std([10, 9], ddof=1))
+    assert cf['linear']['wins'] == 2
+    assert cf['knn20']['gain'] == pytest.approx(1.0)
+    assert cf['knn20']['wins'] == 1
+    k10 = summary[('noisy', 'clusterfit', 10, 8)]['linear']
+    assert (k10['gain'], k10['gain_n'], k10['wins']) == (-20.0, 1, 0)
+    long = summary[('noisy', 'clusterfit', 200, 17)]['linear']
+    assert (long['gain'], long['gain_n']) == (15.0, 1)
+
+
+def test_results_tables_cells():
+    text = results_tables(summarize(ROWS), protocols=('linear', 'knn20'),
+                          source_titles={'noisy': 'noisy labels'})
+    assert ('| noisy labels | source | - | - | 2 | 81.0 ± 1.4 | '
+            '71.0 ± 1.4 |') in text
+    assert '| noisy labels | ClusterFit | 8 | 10 | 1 | 60.0 (1 seed) |' \
+        in text
+    assert ('| noisy labels | 8 | 200 | +9.5 ± 0.7 (2/2) | '
+            '+1.0 ± 2.8 (1/2) |') in text
+    assert '| noisy labels | 17 | 200 | +15.0 ± 0.0 (1/1) |' in text
+
+
+def test_plot_is_a_png_with_one_panel_per_protocol(tmp_path):
+    path = str(tmp_path / 'k.png')
+    plot_k_ablation(summarize(ROWS), path, protocols=('linear', 'knn20'))
+    image = mpimg.imread(path)
+    # 4.2 inches per panel at 110 dpi, 3.6 inches high.
+    assert image.shape[:2] == (396, 924)
+    assert image[..., :3].std() > 0.05
+
+
+def test_driver_plan_resumes_and_rewrites_only_its_section(tmp_path):
+    """The driver's plan is the documented one, finished steps are skipped,
+    and --report-only rewrites the marked section of the doc only."""
+    work = tmp_path / 'study'
+    doc = tmp_path / 'results.md'
+    base = [sys.executable, 'tools/run_study.py', '--work-dir', str(work),
+            '--seeds', '0', '1', '--ks', '200', '10',
+            '--sources', 'noisy-label', 'random-init', '--doc', str(doc),
+            '--long-cf-epochs', '12', '--long-ks', '50']
+
+    def left():
+        out = subprocess.run(base + ['--dry-run'], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout
+        return out.split()
+
+    steps = left()
+    # data, per seed: train + eval noisy, eval random init; K=200: 2 CF
+    # runs per seed with evals; K=10: 1 per seed (no random-init K=10);
+    # the long schedule at K=50: 2 per seed, last.
+    assert len(steps) == 1 + 2 * 3 + 2 * 4 + 2 * 2 + 2 * 4
+    assert steps[-1] == 'eval/seed1/clusterfit-random-init-K50-e12'
+    assert steps[:4] == ['data', 'train/seed0/noisy-label',
+                         'eval/seed0/noisy-label', 'eval/seed0/random-init']
+    assert 'train/seed1/clusterfit-random-init-K200' in steps
+    assert 'train/seed0/clusterfit-random-init-K10' not in steps
+    assert steps.index('train/seed1/clusterfit-noisy-label-K200') < \
+        steps.index('train/seed0/clusterfit-noisy-label-K10')
+
+    # Two evaluations finished (rows on disk and recorded in steps.json).
+    for seed, name, role_k, top1 in [
+            (0, 'random-init', '-', 40.0),
+            (0, 'clusterfit-random-init-K200', 200, 55.0)]:
+        out = work / 'eval' / f'seed{seed}' / f'{name}.json'
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(dict(
+            method=name, source='random-init', K=role_k,
+            top1=dict(linear=top1, knn20=top1, **{'10shot': top1}))))
+    (work / 'steps.json').write_text(json.dumps({
+        'eval/seed0/random-init': dict(seconds=60.0, finished='x'),
+        'eval/seed0/clusterfit-random-init-K200': dict(seconds=60.0,
+                                                       finished='x'),
+        # Recorded, but its checkpoint is gone: it must run again.
+        'train/seed0/noisy-label': dict(seconds=60.0, finished='x'),
+    }))
+    remaining = left()
+    assert len(remaining) == len(steps) - 2
+    assert 'train/seed0/noisy-label' in remaining
+
+    doc.write_text('# Mine\n\nkept above\n<!-- study:begin -->\nold\n'
+                   '<!-- study:end -->\nkept below\n')
+    subprocess.run(base + ['--report-only'], cwd=ROOT, check=True,
+                   capture_output=True)
+    text = doc.read_text()
+    assert text.startswith('# Mine\n\nkept above\n<!-- study:begin -->')
+    assert text.endswith('<!-- study:end -->\nkept below\n')
+    assert '\nold\n' not in text
+    assert 'Steps finished: 2 of 27; their run time adds up to 2 min' in text
+    assert '| random init | 8 | 200 | +15.0 ± 0.0 (1/1) |' in text
+    assert osp.isfile(tmp_path / 'results_k_ablation.png')
