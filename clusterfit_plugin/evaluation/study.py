@@ -158,7 +158,7 @@ def plot_k_ablation(summary: dict, path: str,
     sources = sorted({key[0] for key in summary})
     schedules = sorted({key[3] for key in summary if key[1] == 'clusterfit'})
     fig, axes = plt.subplots(1, len(protocols),
-                             figsize=(4.2 * len(protocols), 3.6))
+                             figsize=(4.2 * len(protocols), 4.4))
     axes = np.atleast_1d(axes)
     for ax, p in zip(axes, protocols):
         for i, source in enumerate(sources):
@@ -193,10 +193,12 @@ def plot_k_ablation(summary: dict, path: str,
         ax.set_ylabel('top-1 %')
         ax.set_title(PROTOCOL_TITLES.get(p, p))
         ax.grid(True, alpha=0.3)
-    axes[0].legend(fontsize=7, loc='best')
-    fig.text(0.5, 0.005, 'dashed: the source network itself; bars: ± std '
-             'over seeds', ha='center', fontsize=8)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    handles, labels = axes[0].get_legend_handles_labels()
+    rows = -(-len(labels) // 4)
+    fig.legend(handles, labels, loc='lower center', ncol=4, fontsize=7,
+               title='dashed: the source network itself; bars: ± std over '
+               'seeds', title_fontsize=7)
+    fig.tight_layout(rect=(0, 0.06 + 0.045 * rows, 1, 1))
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=110)
     plt.close(fig)
