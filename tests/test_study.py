@@ -86,7 +86,8 @@ def test_driver_plan_resumes_and_rewrites_only_its_section(tmp_path):
     base = [sys.executable, 'tools/run_study.py', '--work-dir', str(work),
             '--seeds', '0', '1', '--ks', '200', '10',
             '--sources', 'noisy-label', 'random-init', '--doc', str(doc),
-            '--long-cf-epochs', '12', '--long-ks', '50']
+            '--long-cf-epochs', '12', '--long-ks', '50',
+            '--random-init-ks', '200']
 
     def left():
         out = subprocess.run(base + ['--dry-run'], cwd=ROOT, check=True,

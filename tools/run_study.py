@@ -57,7 +57,7 @@ def parse_args():
     parser.add_argument('--sources', nargs='+', choices=list(SOURCES),
                         default=list(SOURCES))
     parser.add_argument('--random-init-ks', type=int, nargs='*',
-                        default=[200],
+                        default=[200, 10],
                         help='K values of ClusterFit from random init')
     parser.add_argument('--cf-epochs', type=int, default=8,
                         help='ClusterFit schedule of the K grid')
