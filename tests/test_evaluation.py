@@ -94,7 +94,7 @@ def test_eval_tool_and_leaderboard(tmp_path, image_root, source_checkpoint):
             sys.executable, osp.join(ROOT, 'tools', 'eval_features.py'),
             str(model_cfg), ckpt, '--data', str(data_cfg), '--name', name,
             '--shots', '5', '--k', '5', '--batch-size', '8', '--num-workers',
-            '0', '--out-dir', str(out)
+            '0', '--init-seed', '3', '--out-dir', str(out)
         ], capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
     row = json.load(open(out / 'trained.json'))
@@ -102,23 +102,29 @@ def test_eval_tool_and_leaderboard(tmp_path, image_root, source_checkpoint):
                         'protocol', 'top1', 'checkpoint', 'command'}
     assert row['K'] == 3 and row['backbone'] == 'ResNet_CIFAR'
     assert set(row['top1']) == {'linear', '5shot', 'knn5'}
-    # The same numbers as the protocols on directly extracted features.
-    model = build_source_model(dict(config=str(model_cfg),
-                                    checkpoint=source_checkpoint,
-                                    stage='backbone'))
+    # The same numbers as the protocols on directly extracted features; the
+    # random row is the network initialised with --init-seed.
     ds = DATASETS.build(split)
-    feats = extract_features(model, ds, PIPELINE, np.arange(len(ds)),
-                             'backbone', num_workers=0, progress=False)
     truth = np.arange(NUM_IMAGES) % 3
-    direct = evaluate_features(feats, truth, feats, truth, shots=5, k=5)
-    assert row['top1'] == {k: round(v, 2) for k, v in direct.items()}
+    random_row = json.load(open(out / 'random.json'))
+    assert random_row['checkpoint'] == 'random-init-3'
+    for checkpoint, init_seed, evaluated in (
+            (source_checkpoint, 0, row), (None, 3, random_row)):
+        model = build_source_model(dict(config=str(model_cfg),
+                                        checkpoint=checkpoint,
+                                        init_seed=init_seed,
+                                        stage='backbone'))
+        feats = extract_features(model, ds, PIPELINE, np.arange(len(ds)),
+                                 'backbone', num_workers=0, progress=False)
+        direct = evaluate_features(feats, truth, feats, truth, shots=5, k=5)
+        assert evaluated['top1'] == {
+            k: round(v, 2) for k, v in direct.items()}
     assert (out / 'trained.md').read_text().startswith('| method |')
     merged = subprocess.run([
         sys.executable, osp.join(ROOT, 'tools', 'leaderboard.py'),
         str(out / 'trained.json'), str(out / 'random.json')
     ], capture_output=True, text=True, timeout=120).stdout
-    assert merged == markdown_table(
-        [row, json.load(open(out / 'random.json'))]) + '\n'
+    assert merged == markdown_table([row, random_row]) + '\n'
     assert merged.count('\n') == 4 and '| random |' in merged
 
 

@@ -76,7 +76,14 @@ def parse_args():
 
 
 def source_epochs(config: str) -> int:
-    """The ``train_cfg.max_epochs`` of a config file."""
+    """The ``train_cfg.max_epochs`` of a config file.
+
+    Args:
+        config (str): config path, relative to the repository root.
+
+    Returns:
+        int: the number of training epochs.
+    """
     from mmengine.config import Config
     return Config.fromfile(osp.join(ROOT, config)).train_cfg.max_epochs
 
@@ -93,6 +100,11 @@ def plan(args) -> list:
                                     '--out', 'data/mnist5k'],
                   output='data/mnist5k/train_noisy40.txt')]
     ckpts = {}
+    # Parsing a config imports its mmpretrain bases: once per source.
+    epochs_of = {
+        source: source_epochs(SOURCES[source][0])
+        for source in args.sources if source != 'random-init'
+    }
 
     def evaluate(seed, name, config, ckpt, source, role, epochs='-'):
         out_dir = osp.join(wd, 'eval', f'seed{seed}')
@@ -110,8 +122,7 @@ def plan(args) -> list:
             ckpt = None
             if source != 'random-init':
                 run_dir = osp.join(wd, f'seed{seed}', source)
-                ckpt = osp.join(run_dir,
-                                f'epoch_{source_epochs(config)}.pth')
+                ckpt = osp.join(run_dir, f'epoch_{epochs_of[source]}.pth')
                 steps.append(dict(
                     name=f'train/seed{seed}/{source}',
                     cmd=[py, 'tools/train.py', config, '--work-dir', run_dir,
@@ -129,6 +140,7 @@ def plan(args) -> list:
         name = f'clusterfit-{source}-K{k}{suffix}'
         run_dir = osp.join(wd, f'seed{seed}', name)
         ckpt = ckpts[(seed, source)]
+        cf_ckpt = osp.join(run_dir, f'epoch_{epochs}.pth')
         steps.append(dict(
             name=f'train/seed{seed}/{name}',
             cmd=[py, 'tools/train.py', CF_CONFIG, '--work-dir',
@@ -143,15 +155,15 @@ def plan(args) -> list:
                  f'train_cfg.max_epochs={epochs}',
                  f'param_scheduler.T_max={epochs}',
                  f'default_hooks.checkpoint.interval={epochs}'],
-            output=osp.join(run_dir, f'epoch_{epochs}.pth')))
+            output=cf_ckpt))
         # The config dumped by the run carries K for the row.
         evaluate(seed, name, osp.join(run_dir, osp.basename(CF_CONFIG)),
-                 osp.join(run_dir, f'epoch_{epochs}.pth'), source,
-                 'clusterfit', epochs)
+                 cf_ckpt, source, 'clusterfit', epochs)
     return steps
 
 
 def load_record(path: str) -> dict:
+    """The finished steps recorded in ``steps.json`` (empty if none)."""
     if not osp.isfile(path):
         return {}
     with open(path, encoding='utf-8') as f:
@@ -159,6 +171,7 @@ def load_record(path: str) -> dict:
 
 
 def is_done(step: dict, record: dict) -> bool:
+    """Whether a step is recorded and its output still exists."""
     return step['name'] in record and osp.isfile(
         osp.join(ROOT, step['output']))
 
@@ -255,8 +268,6 @@ def write_doc(args, steps: list, record: dict) -> None:
 
 def main():
     args = parse_args()
-    if args.sources and 'random-init' not in args.sources:
-        args.random_init_ks = []
     steps = plan(args)
     record_path = osp.join(ROOT, args.work_dir, 'steps.json')
     if args.dry_run:

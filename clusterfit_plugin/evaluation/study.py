@@ -40,12 +40,12 @@ def summarize(rows: List[dict]) -> Dict[Tuple[str, str, object, object],
             ``epochs``, ``seed``, ``top1``).
 
     Returns:
-        dict: ``(source, role, K, epochs) -> {protocol: dict(mean, std, n,
-        gain,
-        gain_std, gain_n, wins)}``. ``gain`` is the mean over seeds of the
-        paired difference to the source network of the same seed, ``wins``
-        the number of seeds where ClusterFit was above its source; both are
-        None for sources and where no paired source row exists.
+        dict: ``(source, role, K, epochs) -> {protocol: dict(mean, std,
+        n, gain, gain_std, gain_n, wins)}``. ``gain`` is the mean over
+        seeds of the paired difference to the source network of the same
+        seed, ``wins`` the number of seeds where ClusterFit was above its
+        source; both are None for sources and where no paired source row
+        exists.
     """
     groups = defaultdict(list)
     source_top1 = {}
