@@ -11,6 +11,9 @@ Usage:
     python tools/benchmarks/kmeans.py --n 100000 --d 256 --k 1000
     python tools/benchmarks/kmeans.py --n 300000 --repeats 3 \
         --methods faiss plugin-random
+    # the torch backend (CUDA when present) beside faiss-cpu:
+    python tools/benchmarks/kmeans.py --repeats 2 --methods faiss \
+        plugin-random plugin-torch-random plugin-torch-kmeans++ scikit-learn
 """
 import argparse
 import os.path as osp
@@ -19,6 +22,7 @@ import time
 
 import faiss
 import numpy as np
+import torch
 from sklearn.cluster import KMeans as SKKMeans
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -34,12 +38,12 @@ def run_faiss(x, args):
     return raw.centroids
 
 
-def run_plugin(init):
+def run_plugin(init, backend='faiss-cpu'):
 
     def run(x, args):
         km = KMeans(args.k, niter=args.niter, seed=args.seed, init=init,
                     init_points_per_centroid=args.init_points_per_centroid,
-                    backend='faiss-cpu')
+                    backend=backend)
         km.fit(x)
         km.assign(x)
         return km.centroids
@@ -58,8 +62,16 @@ METHODS = {
     'faiss': run_faiss,
     'plugin-random': run_plugin('random'),
     'plugin-kmeans++': run_plugin('kmeans++'),
+    'plugin-torch-random': run_plugin('random', 'torch'),
+    'plugin-torch-kmeans++': run_plugin('kmeans++', 'torch'),
     'scikit-learn': run_sklearn,
 }
+
+
+def device_name() -> str:
+    if torch.cuda.is_available():
+        return f'CUDA ({torch.cuda.get_device_name()})'
+    return f'CPU ({torch.get_num_threads()} threads)'
 
 
 def main():
@@ -72,14 +84,17 @@ def main():
     parser.add_argument('--repeats', type=int, default=1)
     parser.add_argument('--init-points-per-centroid', type=int, default=4,
                         help="k-means++ seeding sub-sample of plugin-kmeans++")
-    parser.add_argument('--methods', nargs='+', default=list(METHODS),
-                        choices=list(METHODS))
+    parser.add_argument(
+        '--methods',
+        nargs='+',
+        default=['faiss', 'plugin-random', 'plugin-kmeans++', 'scikit-learn'],
+        choices=list(METHODS))
     args = parser.parse_args()
     x = synthetic_chunk(0, args.n, args.d)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     print(f'N={args.n} D={args.d} K={args.k} niter={args.niter}, '
           f'faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads, '
-          f'best of {args.repeats}')
+          f'best of {args.repeats}; torch backend on {device_name()}')
 
     times, objs = {}, {}
     for method in args.methods:
