@@ -1,4 +1,4 @@
-"""k-means: agreement with raw faiss, the torch backend, sampling and chunks."""
+"""k-means: agreement with raw faiss, the torch backend, sampling, chunks."""
 import faiss
 import numpy as np
 import pytest

@@ -9,7 +9,8 @@ and ``{out_dir}/{name}.md`` (the same row as a Markdown table);
 tools/leaderboard.py merges rows.
 
 Example:
-    python tools/eval_features.py configs/demo/clusterfit_resnet18-mini_mnist5k.py \
+    python tools/eval_features.py \
+        configs/demo/clusterfit_resnet18-mini_mnist5k.py \
         work_dirs/demo/clusterfit/epoch_10.pth \
         --data configs/demo/_base_/mnist5k.py --name clusterfit-K200
     (CHECKPOINT 'none' evaluates the randomly initialised network.)

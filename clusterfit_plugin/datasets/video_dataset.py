@@ -79,8 +79,9 @@ class VideoDataset(BaseDataset):
                 fields = line.split()
                 if not fields:
                     continue
-                if len(fields) > 2 or (len(fields) == 2
-                                       and not fields[1].lstrip('-').isdigit()):
+                bad_label = (len(fields) == 2
+                             and not fields[1].lstrip('-').isdigit())
+                if len(fields) > 2 or bad_label:
                     raise ValueError(
                         f'{self.ann_file}:{number}: expected '
                         f'"relative/path.mp4 [label]", got {line.strip()!r}.')

@@ -67,9 +67,9 @@ def set_dataloader_defaults(cfg: Config, pin_memory: bool = True,
     """mmpretrain's dataloader defaults for every dataloader in ``cfg``.
 
     ``persistent_workers`` is turned off for loaders without workers, where
-    torch rejects it. Also drops the ``_scope_`` key that mmengine adds to the ``collate_fn``
-    of configs inherited through ``'mmpretrain::'``: the Runner passes it on
-    to the collate function, which rejects it.
+    torch rejects it. Also drops the ``_scope_`` key that mmengine adds to
+    the ``collate_fn`` of configs inherited through ``'mmpretrain::'``: the
+    Runner passes it on to the collate function, which rejects it.
 
     Args:
         cfg (Config): the config, changed in place.

