@@ -70,8 +70,10 @@ CHILDREN = {'plugin': child_plugin, 'all-in-memory': child_in_memory}
 def peak_rss_mb(method: str, n: int, args) -> float:
     """Run one child and return its peak RSS in MiB (from ``wait4``)."""
     with tempfile.TemporaryDirectory(dir=args.tmp) as workdir:
+        # The child gets the parent's -W options (e.g. -W ignore).
         proc = subprocess.Popen([
-            sys.executable, __file__, '--child', method, '--n',
+            sys.executable, *[f'-W{w}' for w in sys.warnoptions], __file__,
+            '--child', method, '--n',
             str(n), '--d', str(args.d), '--k', str(args.k), '--niter',
             str(args.niter), '--workdir', workdir
         ])
