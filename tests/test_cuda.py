@@ -120,3 +120,17 @@ def test_runner_on_cuda_with_amp_and_torch_kmeans(tmp_path, image_root,
     nearest, _ = kmeans_module.assign_to_centroids(feats, centroids,
                                                    'faiss-cpu', 16)
     np.testing.assert_array_equal(nearest, labels)
+
+
+@pytest.mark.skipif(
+    kmeans_module.faiss is None
+    or kmeans_module.resolve_backend('auto') != 'faiss-cpu',
+    reason='needs a faiss without GPU support')
+def test_auto_backend_on_cuda_suggests_torch(tmp_path, image_root,
+                                             source_checkpoint):
+    work = str(tmp_path / 'w')
+    Runner.from_cfg(Config(make_cfg(work, image_root,
+                                    source_checkpoint))).train()
+    log = open(glob.glob(osp.join(work, '*', '*.log'))[0]).read()
+    assert ("(faiss-cpu; this faiss has no GPU support: kmeans=dict("
+            "backend='torch') runs k-means on CUDA)") in log

@@ -3,7 +3,8 @@
 Only numpy, torch and (optionally) faiss are used here, so this module works
 without mmengine. Three backends give the same result semantics:
 
-* ``'faiss-gpu'``: ``faiss.Kmeans(gpu=True)`` when faiss sees GPUs.
+* ``'faiss-gpu'``: ``faiss.Kmeans(gpu=True)`` (all visible GPUs) when faiss
+  sees GPUs; assignment on the current device of each process.
 * ``'faiss-cpu'``: ``faiss.Kmeans`` on the CPU.
 * ``'torch'``: Lloyd iterations in torch (CUDA when available, else CPU),
   used when faiss is not installed. It follows faiss's algorithm: random
@@ -19,6 +20,7 @@ The training sample is drawn by :func:`fit_sample_indices` with numpy's
 rule). When ``N`` is below that cap, all points are used and the result of
 the faiss backends equals raw ``faiss.Kmeans(d, K, niter=..., seed=...)``.
 """
+import functools
 import time
 from typing import Iterator, Optional, Tuple
 
@@ -386,9 +388,19 @@ class KMeans:
                                    self.chunk_size)
 
 
+@functools.lru_cache(maxsize=None)
+def _faiss_gpu_resources(device: int):
+    """One ``StandardGpuResources`` per device and process: faiss reserves
+    its scratch memory once, not on every assignment call."""
+    return faiss.StandardGpuResources()
+
+
 def assign_to_centroids(x: np.ndarray, centroids: np.ndarray, backend: str,
                         chunk_size: int) -> Tuple[np.ndarray, np.ndarray]:
     """Nearest centroid (squared L2) of every row of ``x``, chunk by chunk.
+
+    The GPU backends search on this process's current CUDA device, so each
+    rank of a distributed job assigns its shard on its own GPU.
 
     Args:
         x (np.ndarray): (N, D) points, memmap allowed; only one chunk is
@@ -417,7 +429,9 @@ def assign_to_centroids(x: np.ndarray, centroids: np.ndarray, backend: str,
         return labels, dists
     index = faiss.IndexFlatL2(centroids.shape[1])
     if backend == 'faiss-gpu':
-        index = faiss.index_cpu_to_all_gpus(index)
+        device = torch.cuda.current_device()
+        index = faiss.index_cpu_to_gpu(_faiss_gpu_resources(device), device,
+                                       index)
     index.add(centroids)
     for sl in iter_chunks(n, chunk_size):
         xc = np.ascontiguousarray(x[sl], dtype=np.float32)

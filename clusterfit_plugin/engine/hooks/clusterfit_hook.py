@@ -439,9 +439,13 @@ class ClusterFitHook(Hook):
         timings['extract_s'] = time.perf_counter() - start
 
         start = time.perf_counter()
+        hint = ''
+        if self.kmeans.backend == 'faiss-cpu' and torch.cuda.is_available():
+            hint = ("; this faiss has no GPU support: kmeans=dict(backend="
+                    "'torch') runs k-means on CUDA")
         runner.logger.info(
             f'ClusterFitHook: k-means K={self.num_clusters} on '
-            f'{features.shape[1]}-d features ({self.kmeans.backend}).')
+            f'{features.shape[1]}-d features ({self.kmeans.backend}{hint}).')
         preprocessor = Preprocessor(
             pca_dim=None if self.pca is None else int(self.pca['dim']),
             whiten=True if self.pca is None else self.pca['whiten'],
