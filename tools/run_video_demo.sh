@@ -7,11 +7,9 @@
 # Usage: bash tools/run_video_demo.sh   (`make demo-video` sets up .venv first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
+source tools/demo/common.sh
 WORK=${WORK:-work_dirs/video_demo}
-export PYTHONWARNINGS=ignore PYTHONUNBUFFERED=1
 SECONDS=0
-log() { grep --line-buffered -E "$1" || true; }
 
 echo "== 1/4 data: generated clips"
 $PY tools/demo/make_videos.py --out data/moving_squares --per-class 24
@@ -19,25 +17,22 @@ $PY tools/demo/make_videos.py --out data/moving_squares --per-class 24
 echo "== 2/4 source: R(2+1)D-18 on the axis of motion (weak, coarse labels)"
 SOURCE_CFG=configs/demo/axis-label_r2plus1d-18_moving-squares.py
 $PY tools/train.py $SOURCE_CFG --work-dir $WORK/source 2>&1 | log "Epoch\(train\)|Saving|Error"
-SOURCE_CKPT=$(ls -t $WORK/source/epoch_*.pth | head -n1)
+SOURCE_CKPT=$(latest_checkpoint $WORK/source)
 
 echo "== 3/4 ClusterFit: cluster the source's clip features (K=8), train from scratch"
 CF_CFG=configs/demo/clusterfit_r2plus1d-18_moving-squares.py
 $PY tools/train.py $CF_CFG --work-dir $WORK/clusterfit \
     --cfg-options custom_hooks.0.source.checkpoint=$SOURCE_CKPT \
     2>&1 | log "ClusterFitHook:|Epoch\(train\)|Saving|Error"
-CF_CKPT=$(ls -t $WORK/clusterfit/epoch_*.pth | head -n1)
+CF_CKPT=$(latest_checkpoint $WORK/clusterfit)
 
 echo "== 4/4 frozen features on the 4 directions: linear, 5-shot linear, 5-NN (top-1 %)"
 rm -rf $WORK/eval
-eval_one() {  # config checkpoint name source
-    $PY tools/eval_features.py "$1" "$2" --data configs/demo/_base_/moving_squares.py \
-        --name "$3" --source-name "$4" --shots 5 --k 5 --batch-size 8 \
-        --out-dir $WORK/eval 2>&1 | tail -n2 | head -n1 | sed "s/^/$3: /"
-}
-eval_one $SOURCE_CFG none random-init -
-eval_one $SOURCE_CFG "$SOURCE_CKPT" axis-label-source -
-eval_one $CF_CFG "$CF_CKPT" clusterfit-K8 axis-label-source
+DATA=configs/demo/_base_/moving_squares.py
+ARGS="--shots 5 --k 5 --batch-size 8"
+eval_row $DATA $WORK/eval $SOURCE_CFG none random-init - $ARGS
+eval_row $DATA $WORK/eval $SOURCE_CFG "$SOURCE_CKPT" axis-label-source - $ARGS
+eval_row $DATA $WORK/eval $CF_CFG "$CF_CKPT" clusterfit-K8 axis-label-source $ARGS
 echo
 $PY tools/leaderboard.py $WORK/eval/random-init.json \
     $WORK/eval/axis-label-source.json $WORK/eval/clusterfit-K8.json |
