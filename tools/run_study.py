@@ -10,8 +10,9 @@ mean ± std tables and the K-ablation plot into ``docs/results.md``.
 Every step is recorded in ``{work_dir}/steps.json`` when it finishes, so an
 interrupted study resumes where it stopped (``--dry-run`` lists what is
 left). The K=200 runs of all seeds go first, so a partial study already
-answers the main question; a longer ClusterFit schedule at K=200 comes
-last (``--long-cf-epochs``), to show what the short one costs.
+answers the main question; a longer ClusterFit schedule at K=200 and
+K=10 comes last (``--long-cf-epochs``, ``--long-ks``), to show what the
+short one costs and whether the best K moves with it.
 
 Example:
     python tools/run_study.py                  # the full study, then the doc
@@ -64,7 +65,7 @@ def parse_args():
     parser.add_argument('--long-cf-epochs', type=int, nargs='*',
                         default=[17],
                         help='longer ClusterFit schedules, run at --long-ks')
-    parser.add_argument('--long-ks', type=int, nargs='*', default=[200])
+    parser.add_argument('--long-ks', type=int, nargs='*', default=[200, 10])
     parser.add_argument('--doc', default='docs/results.md',
                         help='Markdown file whose study section is '
                         'rewritten (text outside its markers is kept)')
