@@ -33,6 +33,13 @@ def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
+def cpu_features(source: dict, dataset) -> np.ndarray:
+    """The fp32 reference: the source's features extracted on the CPU."""
+    return extract_features(build_source_model(source).cpu(), dataset,
+                            PIPELINE, np.arange(len(dataset)), 'backbone',
+                            batch_size=8, num_workers=0, progress=False)
+
+
 def test_torch_kmeans_on_cuda_equals_cpu(monkeypatch):
     x, truth = blobs()
     settings = dict(niter=25, seed=3, backend='torch', chunk_size=700,
@@ -75,8 +82,7 @@ def test_extraction_amp_and_channels_last(image_root, source_checkpoint, amp,
     source = dict(
         model=SOURCE_MODEL, checkpoint=source_checkpoint, stage='backbone')
     kwargs = dict(batch_size=8, num_workers=0, progress=False)
-    ref = extract_features(build_source_model(source).cpu(), dataset,
-                           PIPELINE, indices, 'backbone', **kwargs)
+    ref = cpu_features(source, dataset)
     model = build_source_model(source)
     assert next(model.parameters()).is_cuda
     out = extract_features(model, dataset, PIPELINE, indices, 'backbone',
@@ -111,10 +117,7 @@ def test_runner_on_cuda_with_amp_and_torch_kmeans(tmp_path, image_root,
     source = dict(
         model=SOURCE_MODEL, checkpoint=source_checkpoint, stage='backbone')
     dataset = runner.train_dataloader.dataset.dataset
-    ref = extract_features(build_source_model(source).cpu(), dataset,
-                           PIPELINE, np.arange(NUM_IMAGES), 'backbone',
-                           batch_size=8, num_workers=0, progress=False)
-    assert relative_difference(feats, ref) < 2e-2
+    assert relative_difference(feats, cpu_features(source, dataset)) < 2e-2
     feats /= np.linalg.norm(feats, axis=1, keepdims=True)
     centroids = np.load(osp.join(cache, 'centroids.npy'))
     nearest, _ = kmeans_module.assign_to_centroids(feats, centroids,

@@ -62,15 +62,20 @@ def make_loader(dataset, indices, args):
         pin_memory=args.device == 'cuda')
 
 
+def preprocess(model, data, args):
+    inputs = model.data_preprocessor(data, False)['inputs']
+    if args.channels_last:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    return inputs
+
+
 def bare_loop(model, dataset, indices, args):
     out = []
     with torch.inference_mode(), torch.autocast(
             device_type='cuda', enabled=args.amp):
         for data in make_loader(dataset, indices, args):
-            inputs = model.data_preprocessor(data, False)['inputs']
-            if args.channels_last:
-                inputs = inputs.contiguous(memory_format=torch.channels_last)
-            feats = model.backbone(inputs)[-1].mean((2, 3))
+            feats = model.backbone(preprocess(model, data, args))[-1].mean(
+                (2, 3))
             out.append(feats.float().cpu().numpy())
     return np.concatenate(out)
 
@@ -84,9 +89,7 @@ def model_only(model, batch, num_images, args):
     """The backbone alone on one preprocessed batch, as many images."""
     with torch.inference_mode(), torch.autocast(
             device_type='cuda', enabled=args.amp):
-        inputs = model.data_preprocessor(batch, False)['inputs']
-        if args.channels_last:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        inputs = preprocess(model, batch, args)
         for _ in range(0, num_images, inputs.shape[0]):
             model.backbone(inputs)
     if args.device == 'cuda':
@@ -132,16 +135,17 @@ def main():
             ('plugin', 'bare loop', 'loader only', 'model only'),
             float('inf'))
         batch = next(iter(make_loader(dataset, indices, args)))
-        runs = dict(
-            plugin=lambda: extract_features(
+        runs = {
+            'plugin': lambda: extract_features(
                 model, dataset, PIPELINE, indices, 'backbone',
                 batch_size=args.batch_size, num_workers=args.num_workers,
                 amp=args.amp, channels_last=args.channels_last,
                 progress=False),
-            **{'bare loop': lambda: bare_loop(model, dataset, indices, args),
-               'loader only': lambda: loader_only(dataset, indices, args),
-               'model only': lambda: model_only(model, batch,
-                                                args.num_images, args)})
+            'bare loop': lambda: bare_loop(model, dataset, indices, args),
+            'loader only': lambda: loader_only(dataset, indices, args),
+            'model only': lambda: model_only(model, batch, args.num_images,
+                                             args),
+        }
         features = {}
         for repeat in range(args.repeats):
             # Alternate the order so that neither loop always runs first.
