@@ -10,6 +10,19 @@ want=$(cat requirements.txt setup.py | sha256sum | cut -d' ' -f1)
 if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
 fi
+if [ ! -x "$VENV/bin/python" ]; then
+    # torch 2.14.1 is a CUDA build: the environment takes about 6.3 GB.
+    need_kb=$((7 * 1024 * 1024))
+    for dir in "$(dirname "$VENV")" "${TMPDIR:-/tmp}"; do
+        free_kb=$(df -Pk "$dir" | awk 'NR == 2 {print $4}')
+        if [ "$free_kb" -lt "$need_kb" ]; then
+            echo "error: $dir has $((free_kb / 1024)) MiB free; creating $VENV needs about 7 GiB" \
+                 "(torch 2.14.1 with its CUDA libraries). Free space there, or point VENV=" \
+                 "(and TMPDIR=) at a disk with room." >&2
+            exit 1
+        fi
+    done
+fi
 echo "setting up $VENV with $PYTHON_BIN (torch 2.14.1, mmengine, mmcv-lite, mmpretrain 1.2.0, faiss-cpu, av, decord)"
 [ -x "$VENV/bin/python" ] || "$PYTHON_BIN" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip 'setuptools<81' wheel
