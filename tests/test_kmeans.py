@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from clusterfit_plugin.clustering import (KMeans, cluster_size_stats,
-                                          fit_sample_indices)
+                                          fit_sample_indices, kmeans_plus_plus)
 
 
 def blobs(n=3000, d=16, k=20, seed=0):
@@ -71,6 +71,18 @@ def test_kmeans_plus_plus_init(backend):
     sub = KMeans(20, niter=25, seed=0, init='kmeans++', backend=backend)
     assert sub.fit(x).fit_objective < rand.fit_objective
     assert sub.params()['init'] != pp.params()['init']
+
+
+def test_kmeans_plus_plus_distance_table_matches_row_by_row():
+    # Small integers: every dot product is exact in float32, so the table
+    # of all pairwise distances and the rows computed step by step agree
+    # bit for bit and the seeding must pick the same points.
+    x = np.random.default_rng(0).integers(-8, 8, (400, 16)).astype(
+        np.float32)
+    table = kmeans_plus_plus(x, 40, seed=3)
+    rows = kmeans_plus_plus(x, 40, seed=3, table_bytes=0)
+    np.testing.assert_array_equal(table, rows)
+    assert len(np.unique(table, axis=0)) == 40
 
 
 def test_torch_backend_reseeds_empty_clusters():

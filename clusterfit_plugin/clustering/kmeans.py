@@ -121,18 +121,25 @@ def _device() -> str:
     return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
-def kmeans_plus_plus(x: np.ndarray, num_clusters: int,
-                     seed: int) -> np.ndarray:
+def kmeans_plus_plus(x: np.ndarray,
+                     num_clusters: int,
+                     seed: int,
+                     table_bytes: int = 256 * 2**20) -> np.ndarray:
     """Greedy k-means++ seeding (as scikit-learn: 2 + log K trials a step).
 
     Runs in numpy on the CPU: it is meant for the seeding sub-sample of
     :class:`KMeans` (a few points per centroid), where the K sequential steps
-    are small and a GPU would only add launch overhead.
+    are small and a GPU would only add launch overhead. When the table of all
+    pairwise squared distances fits in ``table_bytes`` it is computed once
+    (one symmetric product), which costs fewer flops than the
+    ``trials * K`` rows the steps would otherwise compute one by one.
 
     Args:
         x (np.ndarray): (M, D) float32 points.
         num_clusters (int): K.
         seed (int): seed of the draws.
+        table_bytes (int): largest M x M float32 distance table to build.
+            Defaults to 256 MiB (M up to 8,192).
 
     Returns:
         np.ndarray: (K, D) float32 initial centroids, rows of ``x``.
@@ -142,9 +149,18 @@ def kmeans_plus_plus(x: np.ndarray, num_clusters: int,
     trials = 2 + int(np.log(num_clusters))
     sqnorm = np.einsum('ij,ij->i', x, x)
 
-    def sq_dists(rows: np.ndarray) -> np.ndarray:
-        out = sqnorm[rows, None] - 2 * (x[rows] @ x.T) + sqnorm[None]
-        return np.maximum(out, 0, out=out)
+    def to_sq_dists(dots: np.ndarray, rows) -> np.ndarray:
+        dots *= -2
+        dots += sqnorm[rows, None]
+        dots += sqnorm[None]
+        return np.maximum(dots, 0, out=dots)
+
+    if 4 * n * n <= table_bytes:
+        sq_dists = to_sq_dists(x @ x.T, slice(None)).__getitem__
+    else:
+
+        def sq_dists(rows: np.ndarray) -> np.ndarray:
+            return to_sq_dists(x[rows] @ x.T, rows)
 
     chosen = [int(rng.integers(n))]
     closest = sq_dists(np.array(chosen))[0]
