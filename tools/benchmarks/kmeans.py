@@ -3,9 +3,10 @@
 Same data (a synthetic Gaussian mixture), same K and iteration count, fit +
 assignment of all N points timed for each; the objective (sum of squared
 distances of all N points) is computed the same way for all. Each time is
-the best of ``--repeats`` runs (single runs vary by about +-0.5 s on a
-2-core machine). Prints time and objective ratios against faiss and
-scikit-learn measured in the same run.
+the best of ``--repeats`` rounds, each round running every method once in
+turn (single runs vary by about +-0.5 s on a 2-core machine). Prints time
+and objective ratios against faiss and scikit-learn measured in the same
+run.
 
 Usage:
     python tools/benchmarks/kmeans.py --n 100000 --d 256 --k 1000
@@ -96,14 +97,16 @@ def main():
           f'faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads, '
           f'best of {args.repeats}; torch backend on {device_name()}')
 
-    times, objs = {}, {}
-    for method in args.methods:
-        best = float('inf')
-        for _ in range(args.repeats):
+    # Rounds in turn (every method once per round), so that a slow spell of
+    # the machine does not fall on one method only.
+    times = dict.fromkeys(args.methods, float('inf'))
+    objs = {}
+    for _ in range(args.repeats):
+        for method in args.methods:
             start = time.perf_counter()
             centroids = METHODS[method](x, args)
-            best = min(best, time.perf_counter() - start)
-        times[method], objs[method] = best, objective(x, centroids)
+            times[method] = min(times[method], time.perf_counter() - start)
+            objs[method] = objective(x, centroids)
 
     print(f'{"method":<22}{"time s":>9}{"/faiss":>9}{"/sklearn":>10}'
           f'{"objective":>13}{"/faiss":>9}{"/sklearn":>10}')
