@@ -68,8 +68,10 @@ def test_kill_and_restart(stage, tmp_path, image_root, source_checkpoint):
         ])
         marker, wait = 'extracting', 1.0
     else:
-        # ~3 s of Lloyd iterations on the torch backend (0.17 ms each here).
-        overrides = dict(kmeans=dict(niter=20000, seed=0, backend='torch'))
+        # ~3 s of Lloyd iterations on the torch backend (0.17 ms each here),
+        # all of them: no early stop.
+        overrides = dict(kmeans=dict(niter=20000, early_stop_threshold=-1,
+                                     seed=0, backend='torch'))
         marker, wait = 'k-means K=', 0.5
     work = str(tmp_path / 'killed')
     cfg = make_cfg(work, image_root, source_checkpoint, **overrides)

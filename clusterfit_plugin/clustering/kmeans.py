@@ -15,10 +15,13 @@ without mmengine. Three backends give the same result semantics:
 ``init='kmeans++'`` replaces the random start with greedy k-means++ on any
 backend.
 
-The training sample is drawn by :func:`fit_sample_indices` with numpy's
-``default_rng(seed)``, at most ``max_points_per_centroid * K`` points (faiss's
-rule). When ``N`` is below that cap, all points are used and the result of
-the faiss backends equals raw ``faiss.Kmeans(d, K, niter=..., seed=...)``.
+The training sample (at most ``max_points_per_centroid * K`` points) and the
+random initial centroids are drawn as faiss draws them, by
+:func:`faiss_rand_perm`, with or without faiss installed. So with
+``init='random'`` the faiss backends give the centroids of raw
+``faiss.Kmeans(d, K, niter=..., seed=..., max_points_per_centroid=...)`` at
+any N, and the torch backend starts from the same centroids. Every backend
+stops early by faiss's rule (``early_stop_threshold``).
 """
 import functools
 import time
@@ -66,10 +69,46 @@ def resolve_backend(backend: str = 'auto') -> str:
     return backend
 
 
+def faiss_rand_perm(n: int, m: int, seed: int) -> np.ndarray:
+    """The first ``m`` entries of faiss's ``rand_perm(n, seed)``.
+
+    faiss draws its k-means training sample and its random initial centroids
+    with this permutation: a Fisher-Yates shuffle driven by ``std::mt19937``
+    seeded with ``seed``. numpy's MT19937 in the legacy seeding of
+    ``RandomState`` is the same generator, so this gives faiss's draws
+    without faiss; only the first ``m`` steps of the shuffle are run.
+
+    Args:
+        n (int): length of the permutation.
+        m (int): how many leading entries to return (``m <= n``).
+        seed (int): faiss's seed (taken modulo 2**32, as faiss does).
+
+    Returns:
+        np.ndarray: (m,) int64 distinct indices in ``[0, n)``.
+    """
+    bitgen = np.random.MT19937()
+    bitgen.state = dict(
+        bit_generator='MT19937',
+        state=np.random.RandomState(seed % 2**32).get_state(
+            legacy=False)['state'])
+    steps = np.arange(m, dtype=np.uint64)
+    # faiss's rand_int(max) is mt() % max; step i swaps i with i + draw.
+    swap_with = (steps + bitgen.random_raw(m) % (np.uint64(n) - steps))
+    perm = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+    view = memoryview(perm)  # Python-int item access: fast in the loop
+    for i, j in enumerate(swap_with.tolist()):
+        view[i], view[j] = view[j], view[i]
+    return perm[:m].astype(np.int64)
+
+
 def fit_sample_indices(num_points: int, num_clusters: int,
                        max_points_per_centroid: int,
                        seed: int) -> Optional[np.ndarray]:
     """Indices of the seeded training sample, or None to use all points.
+
+    The sample is the one ``faiss.Kmeans`` itself trains on, in its order:
+    the first ``max_points_per_centroid * K`` entries of
+    :func:`faiss_rand_perm`.
 
     Args:
         num_points (int): N, the number of points.
@@ -79,13 +118,35 @@ def fit_sample_indices(num_points: int, num_clusters: int,
         seed (int): seed of the sample.
 
     Returns:
-        np.ndarray | None: sorted int64 indices, or None when N fits the cap.
+        np.ndarray | None: int64 indices in faiss's order, or None when N
+        fits the cap.
     """
     cap = max_points_per_centroid * num_clusters
     if num_points <= cap:
         return None
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(num_points, size=cap, replace=False))
+    return faiss_rand_perm(num_points, cap, seed)
+
+
+def take_rows(x: np.ndarray, indices: np.ndarray,
+              chunk_size: int) -> np.ndarray:
+    """``x[indices]`` as float32, read in index order chunk by chunk.
+
+    Reading sorted rows keeps a memory-mapped ``x`` to forward reads, and
+    the float32 copy is the only full-size array made.
+
+    Args:
+        x (np.ndarray): (N, D) rows, memmap allowed.
+        indices (np.ndarray): (M,) row indices in the wanted output order.
+        chunk_size (int): rows read at a time.
+
+    Returns:
+        np.ndarray: (M, D) contiguous float32.
+    """
+    out = np.empty((len(indices), x.shape[1]), dtype=np.float32)
+    order = np.argsort(indices, kind='stable')
+    for sl in iter_chunks(len(order), chunk_size):
+        out[order[sl]] = x[indices[order[sl]]]
+    return out
 
 
 def iter_chunks(num: int, chunk_size: int) -> Iterator[slice]:
@@ -193,21 +254,21 @@ def _cluster_sums(x: torch.Tensor, labels: torch.Tensor,
     return sums.index_add_(0, labels, x)
 
 
-def _torch_lloyd(x: np.ndarray, init: np.ndarray, niter: int, seed: int,
-                 spherical: bool, chunk_size: int,
-                 verbose: bool) -> Tuple[np.ndarray, float]:
+def _torch_lloyd(x: np.ndarray, init: np.ndarray, niter: int,
+                 early_stop_threshold: float, seed: int, spherical: bool,
+                 chunk_size: int, verbose: bool) -> Tuple[np.ndarray, float]:
     """faiss-style k-means in torch. Returns centroids and final objective."""
     device = _device()
     xt = torch.from_numpy(x).to(device)
     num_clusters = init.shape[0]
     centroids = torch.from_numpy(init).to(device).clone()
     gen = torch.Generator(device='cpu').manual_seed(seed)
-    objective = float('nan')
+    objective = float('inf')
     for it in range(niter):
         labels, dists = _nearest_torch(xt, centroids,
                                        (centroids * centroids).sum(1),
                                        chunk_size)
-        objective = float(dists.double().sum())
+        previous, objective = objective, float(dists.double().sum())
         counts = torch.bincount(labels, minlength=num_clusters)
         sums = _cluster_sums(xt, labels, num_clusters)
         nonempty = counts > 0
@@ -228,6 +289,9 @@ def _torch_lloyd(x: np.ndarray, init: np.ndarray, niter: int, seed: int,
         if verbose:
             print(f'  torch k-means iter {it + 1}/{niter}: '
                   f'objective {objective:.6g}', flush=True)
+        # faiss's early stop, checked after the update as faiss does.
+        if it > 0 and previous - objective <= early_stop_threshold * previous:
+            break
     return centroids.cpu().numpy(), objective
 
 
@@ -240,7 +304,11 @@ class KMeans:
 
     Args:
         num_clusters (int): K.
-        niter (int): Lloyd iterations. Defaults to 20 (faiss's default).
+        niter (int): Lloyd iterations at most. Defaults to 20.
+        early_stop_threshold (float): stop once an iteration lowers the
+            objective by no more than this fraction of it (faiss's rule and
+            default, 0: stop when it no longer decreases; negative: run all
+            ``niter``). Defaults to 0.
         init (str): ``'random'`` (K distinct training points drawn with
             ``seed``; faiss's own rule on the faiss backends, so results
             equal raw faiss) or ``'kmeans++'`` (greedy k-means++ seeding
@@ -263,6 +331,7 @@ class KMeans:
     def __init__(self,
                  num_clusters: int,
                  niter: int = 20,
+                 early_stop_threshold: float = 0.0,
                  init: str = 'random',
                  init_points_per_centroid: int = 4,
                  seed: int = 0,
@@ -286,6 +355,7 @@ class KMeans:
                              "'random' or 'kmeans++'.")
         self.num_clusters = int(num_clusters)
         self.niter = int(niter)
+        self.early_stop_threshold = float(early_stop_threshold)
         self.init = init
         self.init_points_per_centroid = int(init_points_per_centroid)
         self.seed = int(seed)
@@ -303,14 +373,17 @@ class KMeans:
         """The settings that determine the result (for fingerprints).
 
         Returns:
-            dict: niter, init (with its sub-sample size for k-means++), seed,
-            max_points_per_centroid, spherical.
+            dict: how sample and start are drawn, niter,
+            early_stop_threshold, init (with its sub-sample size for
+            k-means++), seed, max_points_per_centroid, spherical.
         """
         init = self.init
         if init == 'kmeans++':
             init = f'kmeans++/{self.init_points_per_centroid}'
         return dict(
+            draws='faiss-rand-perm',
             niter=self.niter,
+            early_stop_threshold=self.early_stop_threshold,
             init=init,
             seed=self.seed,
             max_points_per_centroid=self.max_points_per_centroid,
@@ -343,8 +416,8 @@ class KMeans:
         start = time.perf_counter()
         idx = fit_sample_indices(x.shape[0], self.num_clusters,
                                  self.max_points_per_centroid, self.seed)
-        sample = x if idx is None else x[idx]
-        sample = np.ascontiguousarray(sample, dtype=np.float32)
+        sample = (np.ascontiguousarray(x, dtype=np.float32) if idx is None
+                  else take_rows(x, idx, self.chunk_size))
         self.fit_size = sample.shape[0]
         self.centroids, self.fit_objective = self.fit_sample(sample)
         self.fit_seconds = time.perf_counter() - start
@@ -368,18 +441,18 @@ class KMeans:
                 sample if seeding is None else sample[seeding],
                 self.num_clusters, self.seed)
         if self.backend == 'torch':
-            if init is None:
-                rng = np.random.default_rng(self.seed)
-                init = sample[np.sort(
-                    rng.choice(len(sample), self.num_clusters,
-                               replace=False))]
-            return _torch_lloyd(sample, init, self.niter, self.seed,
+            if init is None:  # faiss's draw: rand_perm(M, seed + 1)
+                init = sample[faiss_rand_perm(len(sample), self.num_clusters,
+                                              self.seed + 1)]
+            return _torch_lloyd(sample, init, self.niter,
+                                self.early_stop_threshold, self.seed,
                                 self.spherical, self.chunk_size,
                                 self.verbose)
         km = faiss.Kmeans(
             sample.shape[1],
             self.num_clusters,
             niter=self.niter,
+            early_stop_threshold=self.early_stop_threshold,
             seed=self.seed,
             spherical=self.spherical,
             max_points_per_centroid=self.max_points_per_centroid,

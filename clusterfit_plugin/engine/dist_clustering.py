@@ -103,6 +103,10 @@ def cluster_by_index(features: np.ndarray,
     if rank == 0:
         idx = np.concatenate([p[0] for p in parts])
         rows = np.concatenate([p[1] for p in parts if p[1].size])
+        # The rows in the sample's own order (faiss's), as KMeans.fit takes.
+        if chosen is not None:
+            order = np.argsort(chosen)
+            idx = order[np.searchsorted(chosen[order], idx)]
         sample = np.ascontiguousarray(rows[np.argsort(idx, kind='stable')],
                                       dtype=np.float32)
         del rows, parts
