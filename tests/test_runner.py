@@ -138,6 +138,11 @@ def test_two_process_gloo_matches_one_process(tmp_path, image_root,
         np.load(osp.join(one, 'clusterfit', 'labels.npy')))
     manifest = json.load(open(osp.join(two, 'clusterfit', 'manifest.json')))
     assert manifest['world_size'] == 2
+    # Rank 0's fit reached every rank: both runs report the same fit.
+    single = json.load(open(osp.join(one, 'clusterfit', 'manifest.json')))
+    for key in ('fit_objective', 'fit_size', 'fit_iterations'):
+        assert manifest[key] == single[key]
+    assert 1 <= manifest['fit_iterations'] <= manifest['kmeans']['niter']
 
 
 def test_k_larger_than_n(tmp_path, image_root, source_checkpoint):

@@ -128,6 +128,12 @@ def test_interrupted_extraction_resumes(tmp_path, image_root,
         np.load(osp.join(reference, 'clusterfit', 'labels.npy')))
 
 
+# ~4 s of k-means (no early stop), fitted on a sample of 20 of the 40 points
+# (max_points_per_centroid=5, K=4): the sample crosses both ranks.
+SLOW_KMEANS = dict(num_clusters=4, niter=25000, early_stop_threshold=-1,
+                   max_points_per_centroid=5, seed=0, backend='torch')
+
+
 def _slow_fit_worker(rank, world, out, port):
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     dist.init_process_group('gloo', rank=rank, world_size=world,
@@ -135,11 +141,12 @@ def _slow_fit_worker(rank, world, out, port):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 8)).astype(np.float32)
     idx = np.arange(rank, 40, world)
-    # ~4 s of k-means on rank 0: twice the process group's timeout.
-    km = KMeans(4, niter=25000, seed=0, backend='torch')
-    labels, _, _ = cluster_by_index(x[idx], idx, 40, km, Preprocessor(),
-                                    wait_poll_s=0.5)
+    # Rank 0 fits for twice the process group's timeout.
+    labels, centroids, _ = cluster_by_index(x[idx], idx, 40,
+                                            KMeans(**SLOW_KMEANS),
+                                            Preprocessor(), wait_poll_s=0.5)
     np.save(osp.join(out, f'labels{rank}.npy'), labels)
+    np.save(osp.join(out, f'centroids{rank}.npy'), centroids)
     dist.destroy_process_group()
 
 
@@ -147,7 +154,13 @@ def test_long_fit_does_not_trip_the_process_group_timeout(tmp_path):
     mp.spawn(_slow_fit_worker, args=(2, str(tmp_path), 29571), nprocs=2)
     a, b = np.load(tmp_path / 'labels0.npy'), np.load(tmp_path / 'labels1.npy')
     np.testing.assert_array_equal(a, b)
+    # The same as one process fitting on the same sample, in the same order.
     x = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
     pre = Preprocessor()
-    km = KMeans(4, niter=25000, seed=0, backend='torch').fit(pre(x))
+    km = KMeans(**SLOW_KMEANS).fit(pre(x))
+    assert km.fit_size == 20 and km.fit_iterations == 25000
+    np.testing.assert_array_equal(np.load(tmp_path / 'centroids0.npy'),
+                                  km.centroids)
+    np.testing.assert_array_equal(np.load(tmp_path / 'centroids1.npy'),
+                                  km.centroids)
     np.testing.assert_array_equal(a, km.assign(pre(x))[0])

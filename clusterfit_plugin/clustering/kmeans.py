@@ -256,8 +256,13 @@ def _cluster_sums(x: torch.Tensor, labels: torch.Tensor,
 
 def _torch_lloyd(x: np.ndarray, init: np.ndarray, niter: int,
                  early_stop_threshold: float, seed: int, spherical: bool,
-                 chunk_size: int, verbose: bool) -> Tuple[np.ndarray, float]:
-    """faiss-style k-means in torch. Returns centroids and final objective."""
+                 chunk_size: int,
+                 verbose: bool) -> Tuple[np.ndarray, float, int]:
+    """faiss-style k-means in torch.
+
+    Returns:
+        tuple: centroids, final objective, iterations run.
+    """
     device = _device()
     xt = torch.from_numpy(x).to(device)
     num_clusters = init.shape[0]
@@ -292,7 +297,7 @@ def _torch_lloyd(x: np.ndarray, init: np.ndarray, niter: int,
         # faiss's early stop, checked after the update as faiss does.
         if it > 0 and previous - objective <= early_stop_threshold * previous:
             break
-    return centroids.cpu().numpy(), objective
+    return centroids.cpu().numpy(), objective, it + 1
 
 
 class KMeans:
@@ -368,6 +373,7 @@ class KMeans:
         self.fit_objective: Optional[float] = None
         self.fit_size: Optional[int] = None
         self.fit_seconds: Optional[float] = None
+        self.fit_iterations: Optional[int] = None
 
     def params(self) -> dict:
         """The settings that determine the result (for fingerprints).
@@ -409,8 +415,9 @@ class KMeans:
             x (np.ndarray): (N, D) points, float16/float32, memmap allowed.
 
         Returns:
-            KMeans: self, with ``centroids`` (K, D) float32 and
-            ``fit_objective`` (sum of squared distances on the sample).
+            KMeans: self, with ``centroids`` (K, D) float32,
+            ``fit_objective`` (sum of squared distances on the sample),
+            ``fit_size``, ``fit_iterations`` and ``fit_seconds``.
         """
         self.check_size(x.shape[0])
         start = time.perf_counter()
@@ -419,18 +426,21 @@ class KMeans:
         sample = (np.ascontiguousarray(x, dtype=np.float32) if idx is None
                   else take_rows(x, idx, self.chunk_size))
         self.fit_size = sample.shape[0]
-        self.centroids, self.fit_objective = self.fit_sample(sample)
+        (self.centroids, self.fit_objective,
+         self.fit_iterations) = self.fit_sample(sample)
         self.fit_seconds = time.perf_counter() - start
         return self
 
-    def fit_sample(self, sample: np.ndarray) -> Tuple[np.ndarray, float]:
+    def fit_sample(self,
+                   sample: np.ndarray) -> Tuple[np.ndarray, float, int]:
         """Run the backend's k-means on an already drawn sample.
 
         Args:
             sample (np.ndarray): (M, D) contiguous float32 points.
 
         Returns:
-            tuple: centroids (K, D) float32 and the final objective.
+            tuple: centroids (K, D) float32, the final objective and the
+            number of iterations run.
         """
         init = None
         if self.init == 'kmeans++':
@@ -459,8 +469,8 @@ class KMeans:
             gpu=self.backend == 'faiss-gpu',
             verbose=self.verbose)
         km.train(sample, init_centroids=init)
-        return np.ascontiguousarray(km.centroids,
-                                    dtype=np.float32), float(km.obj[-1])
+        return (np.ascontiguousarray(km.centroids, dtype=np.float32),
+                float(km.obj[-1]), len(km.obj))
 
     def assign(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Nearest centroid of every row of ``x``, in chunks.

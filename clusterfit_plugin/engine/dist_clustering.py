@@ -26,6 +26,9 @@ from ..clustering import (KMeans, Preprocessor, assign_to_centroids,
                           fit_sample_indices, iter_chunks)
 
 READY_KEY = 'clusterfit/centroids_ready'
+# What rank 0's fit sends to every rank.
+FIT_RESULTS = ('centroids', 'fit_objective', 'fit_size', 'fit_iterations',
+               'fit_seconds')
 
 
 def _default_store():
@@ -80,8 +83,8 @@ def cluster_by_index(features: np.ndarray,
     Returns:
         tuple: labels (N,) int64 and centroids (K, D') float32 on every rank,
         and a dict with ``objective`` (sum of squared distances of all N
-        preprocessed samples), ``fit_objective``, ``fit_size`` and
-        ``fit_seconds``.
+        preprocessed samples), ``fit_objective``, ``fit_size``,
+        ``fit_iterations`` and ``fit_seconds``.
     """
     rank, world_size = get_dist_info()
     kmeans.check_size(num_samples)
@@ -112,15 +115,17 @@ def cluster_by_index(features: np.ndarray,
         del rows, parts
         preprocessor.fit(sample)
         kmeans.fit(preprocessor(sample))
-        payload = [(preprocessor, kmeans.centroids, kmeans.fit_objective,
-                    kmeans.fit_size, kmeans.fit_seconds)]
+        payload = [(preprocessor,
+                    {name: getattr(kmeans, name)
+                     for name in FIT_RESULTS})]
         if store is not None:
             store.set(key, '1')
     elif store is not None:
         wait_for_rank0(store, key, wait_poll_s)
     broadcast_object_list(payload, src=0)
-    (preprocessor, kmeans.centroids, kmeans.fit_objective, kmeans.fit_size,
-     kmeans.fit_seconds) = payload[0]
+    preprocessor, fit = payload[0]
+    for name, value in fit.items():
+        setattr(kmeans, name, value)
 
     local_labels = np.empty(len(indices), dtype=np.int64)
     local_dists = np.empty(len(indices), dtype=np.float32)
@@ -138,8 +143,5 @@ def cluster_by_index(features: np.ndarray,
         missing = np.flatnonzero(labels < 0)[:5].tolist()
         raise RuntimeError(f'no rank labelled samples {missing}: the shards '
                            'do not cover the dataset.')
-    return labels, kmeans.centroids, dict(
-        objective=objective,
-        fit_objective=kmeans.fit_objective,
-        fit_size=kmeans.fit_size,
-        fit_seconds=kmeans.fit_seconds)
+    fit.pop('centroids')
+    return labels, kmeans.centroids, dict(fit, objective=objective)

@@ -464,7 +464,8 @@ class ClusterFitHook(Hook):
             f'min {sizes["min"]} / median {sizes["median"]:g} / max '
             f'{sizes["max"]}, {sizes["empty"]} empty; '
             f'extraction {timings["extract_s"]:.1f}s, k-means '
-            f'{timings["kmeans_total_s"]:.1f}s.')
+            f'{timings["kmeans_total_s"]:.1f}s ({stats["fit_iterations"]} '
+            f'of {self.kmeans.niter} iterations).')
         return labels, dict(stats, centroids=centroids, sizes=sizes,
                             timings=timings, world_size=world_size)
 
@@ -608,6 +609,7 @@ class ClusterFitHook(Hook):
             mean_sq_distance=stats['objective'] / num_samples,
             fit_objective=stats['fit_objective'],
             fit_size=stats['fit_size'],
+            fit_iterations=stats['fit_iterations'],
             cluster_size=stats['sizes'],
             timings=stats['timings'],
             world_size=stats['world_size'],
