@@ -314,9 +314,9 @@ class KMeans:
             objective by no more than this fraction of it (faiss's rule and
             default, 0: stop when it no longer decreases; negative: run all
             ``niter``). Defaults to 0.
-        init (str): ``'random'`` (K distinct training points drawn with
-            ``seed``; faiss's own rule on the faiss backends, so results
-            equal raw faiss) or ``'kmeans++'`` (greedy k-means++ seeding
+        init (str): ``'random'`` (K distinct training points, drawn as
+            faiss draws them on every backend, so the faiss backends equal
+            raw faiss) or ``'kmeans++'`` (greedy k-means++ seeding
             on a seeded sub-sample of ``init_points_per_centroid * K``
             training points, a lower objective for a small start-up cost).
             Defaults to ``'random'``.
