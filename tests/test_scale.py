@@ -16,7 +16,8 @@ from sklearn.decomposition import PCA
 
 import transforms_for_tests  # noqa: F401
 from clusterfit_plugin.clustering import FeatureStore, KMeans, Preprocessor
-from clusterfit_plugin.engine.dist_clustering import cluster_by_index
+from clusterfit_plugin.engine.dist_clustering import (assemble_sample,
+                                                      cluster_by_index)
 from conftest import NUM_IMAGES, make_cfg
 from test_faults import kill_when
 
@@ -126,6 +127,20 @@ def test_interrupted_extraction_resumes(tmp_path, image_root,
     np.testing.assert_array_equal(
         np.load(osp.join(work, 'clusterfit', 'labels.npy')),
         np.load(osp.join(reference, 'clusterfit', 'labels.npy')))
+
+
+def test_assemble_sample_orders_rows_and_checks_coverage():
+    x = np.arange(40, dtype=np.float16).reshape(10, 4)
+    chosen = np.array([7, 2, 9, 0])
+    # Two ranks' rows, in their own order: rank 0 holds even indices.
+    parts = [(np.array([0, 2]), x[[0, 2]]), (np.array([9, 7]), x[[9, 7]])]
+    sample = assemble_sample(parts, chosen, 10)
+    assert parts == [] and sample.dtype == np.float32
+    np.testing.assert_array_equal(sample, x[chosen])
+    with pytest.raises(RuntimeError, match='sent 3 of the 4 sample rows'):
+        assemble_sample([(np.array([0, 2, 9]), x[[0, 2, 9]]),
+                         (np.array([]), np.empty((0, 0), np.float32))],
+                        chosen, 10)
 
 
 # ~4 s of k-means (no early stop), fitted on a sample of 20 of the 40 points

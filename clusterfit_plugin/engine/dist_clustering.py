@@ -14,7 +14,7 @@ longer than the process group's timeout does not fail them.
 """
 import time
 from datetime import timedelta
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch.distributed as torch_dist
@@ -58,6 +58,44 @@ def wait_for_rank0(store, key: str, poll_s: float) -> None:
             print_log(
                 f'ClusterFitHook: waiting for rank 0 to fit k-means '
                 f'({time.perf_counter() - start:.0f}s)', logger='current')
+
+
+def assemble_sample(parts: list, chosen: Optional[np.ndarray],
+                    num_samples: int) -> np.ndarray:
+    """Put the sample rows gathered from every rank in the sample's order.
+
+    Each rank's rows are written straight to their places (the order of
+    ``chosen``, faiss's, as :meth:`KMeans.fit` takes it), and each part is
+    released once written, so rank 0 holds the gathered parts and one
+    float32 sample at most.
+
+    Args:
+        parts (list): ``(dataset indices, rows)`` of every rank; emptied.
+        chosen (np.ndarray | None): the sample's dataset indices in its
+            order, or None when the sample is every sample in index order.
+        num_samples (int): N over all ranks.
+
+    Returns:
+        np.ndarray: (M, D) float32 sample.
+    """
+    size = num_samples if chosen is None else len(chosen)
+    dim = next(rows.shape[1] for _, rows in parts if rows.size)
+    sample = np.empty((size, dim), dtype=np.float32)
+    if chosen is not None:
+        order = np.argsort(chosen)
+        sorted_chosen = chosen[order]
+    filled = 0
+    while parts:
+        idx, rows = parts.pop()
+        if not len(idx):
+            continue
+        sample[idx if chosen is None else
+               order[np.searchsorted(sorted_chosen, idx)]] = rows
+        filled += len(idx)
+    if filled != size:
+        raise RuntimeError(f'the ranks sent {filled} of the {size} sample '
+                           'rows: the shards do not cover the dataset.')
+    return sample
 
 
 def cluster_by_index(features: np.ndarray,
@@ -104,15 +142,7 @@ def cluster_by_index(features: np.ndarray,
     key = f'{READY_KEY}/{round_id}'
     payload = [None]
     if rank == 0:
-        idx = np.concatenate([p[0] for p in parts])
-        rows = np.concatenate([p[1] for p in parts if p[1].size])
-        # The rows in the sample's own order (faiss's), as KMeans.fit takes.
-        if chosen is not None:
-            order = np.argsort(chosen)
-            idx = order[np.searchsorted(chosen[order], idx)]
-        sample = np.ascontiguousarray(rows[np.argsort(idx, kind='stable')],
-                                      dtype=np.float32)
-        del rows, parts
+        sample = assemble_sample(parts, chosen, num_samples)
         preprocessor.fit(sample)
         kmeans.fit(preprocessor(sample))
         payload = [(preprocessor,
