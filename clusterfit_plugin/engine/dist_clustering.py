@@ -126,8 +126,15 @@ def cluster_by_index(features: np.ndarray,
     """
     rank, world_size = get_dist_info()
     kmeans.check_size(num_samples)
-    chosen = fit_sample_indices(num_samples, kmeans.num_clusters,
-                                kmeans.max_points_per_centroid, kmeans.seed)
+    # Drawn on rank 0 only (the draw holds one int32 per sample while it
+    # runs) and sent to the others: at most max_points_per_centroid * K ints.
+    chosen = [
+        fit_sample_indices(num_samples, kmeans.num_clusters,
+                           kmeans.max_points_per_centroid, kmeans.seed)
+        if rank == 0 else None
+    ]
+    broadcast_object_list(chosen, src=0)
+    chosen = chosen[0]
     mask = (np.ones(len(indices), dtype=bool)
             if chosen is None else np.isin(indices, chosen))
     rows = [
