@@ -26,6 +26,6 @@ setup(
         'mmpretrain>=1.0', 'numpy', 'setuptools<81'
     ],
     extras_require=dict(
-        faiss=['faiss-cpu'], video=['av', 'decord'],
+        faiss=['faiss-cpu>=1.15'], video=['av', 'decord'],
         demo=['mlxtend', 'scikit-learn', 'threadpoolctl']),
     license='Apache License 2.0')

@@ -179,6 +179,19 @@ def test_fit_sample_indices():
     assert not np.array_equal(a, fit_sample_indices(1000, 10, 10, 1))
 
 
+def test_faiss_without_early_stop_is_refused(monkeypatch):
+    # faiss < 1.15 has no early_stop_threshold: a clear error, not a crash
+    # inside faiss.Kmeans.
+    class OldParameters:
+        niter = 25
+
+    monkeypatch.setattr(faiss, 'ClusteringParameters', OldParameters)
+    for backend in ('auto', 'faiss-cpu'):
+        with pytest.raises(ImportError, match=r'needs faiss >= 1\.15'):
+            KMeans(10, backend=backend)
+    assert KMeans(10, backend='torch').backend == 'torch'
+
+
 def test_bad_settings():
     with pytest.raises(ValueError, match='num_clusters=50.*has 10'):
         KMeans(50).fit(np.zeros((10, 4), np.float32))

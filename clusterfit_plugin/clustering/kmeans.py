@@ -45,6 +45,7 @@ def resolve_backend(backend: str = 'auto') -> str:
         backend (str): One of ``'auto'``, ``'faiss-gpu'``, ``'faiss-cpu'``,
             ``'torch'``. ``'auto'`` takes faiss-gpu when faiss has GPUs and
             CUDA is present, faiss-cpu otherwise, and torch without faiss.
+            The faiss backends need faiss >= 1.15 (its early stop).
 
     Returns:
         str: The concrete backend name.
@@ -56,9 +57,9 @@ def resolve_backend(backend: str = 'auto') -> str:
         faiss is not None and hasattr(faiss, 'get_num_gpus')
         and faiss.get_num_gpus() > 0 and torch.cuda.is_available())
     if backend == 'auto':
-        if has_faiss_gpu:
-            return 'faiss-gpu'
-        return 'faiss-cpu' if faiss is not None else 'torch'
+        if faiss is None:
+            return 'torch'
+        backend = 'faiss-gpu' if has_faiss_gpu else 'faiss-cpu'
     if backend.startswith('faiss') and faiss is None:
         raise ImportError(f'kmeans backend={backend!r} needs faiss: '
                           '`pip install faiss-cpu` (or faiss-gpu), or use '
@@ -66,6 +67,12 @@ def resolve_backend(backend: str = 'auto') -> str:
     if backend == 'faiss-gpu' and not has_faiss_gpu:
         raise RuntimeError("kmeans backend='faiss-gpu' but faiss sees no GPU "
                            "or CUDA is unavailable; use backend='auto'.")
+    if backend.startswith('faiss') and not hasattr(
+            faiss.ClusteringParameters(), 'early_stop_threshold'):
+        raise ImportError(
+            f'kmeans backend={backend!r}: faiss {faiss.__version__} has no '
+            'early stop, which every backend follows; it needs faiss >= '
+            "1.15: `pip install -U faiss-cpu`, or use backend='torch'.")
     return backend
 
 
