@@ -5,22 +5,22 @@ padding, no duplicates) and keeps their dataset indices, so results are
 gathered by index, never by position.
 """
 import copy
+import inspect
 import os.path as osp
 from typing import List, Optional
 
 import numpy as np
 import torch
-from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.device import get_device
-from mmengine.hub import get_config
 from mmengine.runner import CheckpointLoader
 from mmengine.utils import ProgressBar
-from mmpretrain.registry import MODELS
 from torch.utils.data import DataLoader, Dataset
 
-from ..clustering import FeatureStore
+from ..clustering import FeatureStore, check_finite
 from ..datasets.transforms import build_pipeline
+from ..models.builder import (build_model_from_cfg, load_config,
+                              model_cfg_from_config, strip_pretrained_init)
 
 STAGES = ('backbone', 'neck', 'pre_logits')
 
@@ -33,35 +33,45 @@ DEFAULT_EXTRACT_PIPELINE = [
 
 
 def load_source_config(source: dict) -> dict:
-    """The source model's config dict from ``source``.
+    """The source model's config dict, as the Runner would build it.
 
     Args:
         source (dict): ``config=`` (a file or ``'pkg::path'``) or ``model=``
             (a model config dict).
 
     Returns:
-        dict: the model config.
+        dict: the model config, with the config's top-level
+        ``data_preprocessor`` merged in and no pretrained ``init_cfg``.
     """
     if source.get('model') is not None:
-        return copy.deepcopy(dict(source['model']))
-    path = source['config']
-    try:
-        cfg = get_config(path) if '::' in path else Config.fromfile(path)
-    except (FileNotFoundError, OSError) as e:
-        raise FileNotFoundError(
-            f'ClusterFitHook source config {path!r} does not exist ({e}). '
-            'Give a config file path or an installed package config such '
-            "as 'mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'"
-            ', or pass the model dict as source=dict(model=...).') from e
-    if 'model' not in cfg:
-        raise ValueError(f'source config {path!r} has no `model` entry.')
-    return cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else dict(
-        cfg.model)
+        return strip_pretrained_init(copy.deepcopy(dict(source['model'])))
+    return model_cfg_from_config(load_config(source['config']))
+
+
+def is_masked_modelling(model: torch.nn.Module) -> bool:
+    """Whether the backbone takes a ``mask`` (masked image modelling).
+
+    mmpretrain's MAE, BEiT, CAE, MaskFeat, SimMIM, MixMIM, MFF and iTPN
+    backbones run their plain (unmasked) forward when ``mask=None``.
+
+    Args:
+        model (nn.Module): a model with a ``backbone``.
+
+    Returns:
+        bool: True when ``backbone.forward`` has a ``mask`` argument.
+    """
+    return 'mask' in inspect.signature(model.backbone.forward).parameters
 
 
 def _stage_modules(model: torch.nn.Module, stage: str) -> List[str]:
     """Names of the sub-modules that compute features at ``stage``."""
     names = ['backbone']
+    if stage != 'backbone' and is_masked_modelling(model):
+        raise ValueError(
+            f'source stage={stage!r}: {type(model).__name__} is a masked-image'
+            '-modelling source, whose neck and head are its pre-training '
+            "decoder and loss, not image features. Use stage='backbone' (run "
+            'unmasked).')
     if stage in ('neck', 'pre_logits'):
         if getattr(model, 'neck', None) is not None:
             names.append('neck')
@@ -139,14 +149,9 @@ def build_source_model(source: dict) -> torch.nn.Module:
     Returns:
         nn.Module: the source model.
     """
-    model_cfg = load_source_config(source)
-    # Never fetch pretrained weights at build time: the checkpoint decides.
-    model_cfg.pop('init_cfg', None)
-    if isinstance(model_cfg.get('backbone'), dict):
-        model_cfg['backbone'].pop('init_cfg', None)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(source.get('init_seed', 0))
-        model = MODELS.build(model_cfg)
+        model = build_model_from_cfg(load_source_config(source))
         if source.get('checkpoint') is None and hasattr(
                 model, 'init_weights'):
             model.init_weights()
@@ -161,10 +166,19 @@ def build_source_model(source: dict) -> torch.nn.Module:
 
 
 def _pool(x) -> torch.Tensor:
-    """Last output of a tuple, globally averaged to (N, C)."""
+    """Last output of a tuple, pooled to (N, C).
+
+    (N, C, ...) maps (images, clips) are averaged over their spatial and
+    temporal dims; (N, L, C) token sequences (vision transformers with
+    ``out_type='raw'``) are averaged over their tokens.
+    """
     if isinstance(x, (tuple, list)):
         x = x[-1]
-    return x.flatten(2).mean(2) if x.dim() > 2 else x
+    if not isinstance(x, torch.Tensor):
+        return x
+    if x.dim() == 3:
+        return x.mean(1)
+    return x.flatten(2).mean(2) if x.dim() > 3 else x
 
 
 def forward_features(model: torch.nn.Module, inputs: torch.Tensor,
@@ -173,6 +187,7 @@ def forward_features(model: torch.nn.Module, inputs: torch.Tensor,
 
     Works for mmpretrain classifiers and self-supervised algorithms (any
     model with ``backbone`` and optional ``neck`` / ``head``), image or video.
+    Masked-image-modelling backbones are run unmasked (``mask=None``).
 
     Args:
         model (nn.Module): the source.
@@ -182,13 +197,44 @@ def forward_features(model: torch.nn.Module, inputs: torch.Tensor,
     Returns:
         Tensor: (N, C) features.
     """
-    x = model.backbone(inputs)
+    if is_masked_modelling(model):
+        x = model.backbone(inputs, mask=None)
+    else:
+        x = model.backbone(inputs)
     if stage in ('neck', 'pre_logits') and getattr(model, 'neck',
                                                    None) is not None:
         x = model.neck(x)
     if stage == 'pre_logits':
         x = model.head.pre_logits(x if isinstance(x, tuple) else (x, ))
     return _pool(x)
+
+
+def check_features(feats, num_inputs: int, model: torch.nn.Module,
+                   stage: str) -> None:
+    """Refuse outputs that are not (N, D) floating-point features.
+
+    Args:
+        feats: what :func:`forward_features` returned for a batch.
+        num_inputs (int): the batch size N.
+        model (nn.Module): the source (named in the error).
+        stage (str): the stage (named in the error).
+    """
+    where = f'{type(model).__name__} at stage {stage!r}'
+    if not isinstance(feats, torch.Tensor):
+        raise ValueError(
+            f'{where} returned {type(feats).__name__}, not a feature tensor. '
+            'Use a stage whose output is a tensor or a tuple of tensors.')
+    if not feats.is_floating_point():
+        raise ValueError(
+            f'{where} returned {feats.dtype} values of shape '
+            f'{tuple(feats.shape)}, not features (masked-image-modelling '
+            'backbones return mask ids when masked). Use another stage or '
+            'a backbone that outputs feature maps.')
+    if feats.dim() != 2 or feats.shape[0] != num_inputs:
+        raise ValueError(
+            f'{where} gave shape {tuple(feats.shape)} after pooling for '
+            f'{num_inputs} inputs; expected ({num_inputs}, D). Use a stage '
+            'whose output is (N, C, ...) or (N, L, C).')
 
 
 def sample_path(info: dict) -> Optional[str]:
@@ -298,12 +344,15 @@ def extract_features(model: torch.nn.Module,
             if channels_last and inputs.dim() == 4:
                 inputs = inputs.contiguous(memory_format=torch.channels_last)
             feats = forward_features(model, inputs, stage)
+            check_features(feats, inputs.shape[0], model, stage)
             store.append(feats.float().cpu().numpy())
             if bar is not None:
                 bar.update(feats.shape[0])
     if bar is not None:
         print(flush=True)
-    return store.finish()
+    features = store.finish()
+    check_finite(features, indices, f'{type(model).__name__} ({stage})')
+    return features
 
 
 def source_summary(source: dict) -> dict:

@@ -19,7 +19,7 @@ from mmengine.optim import OptimWrapperDict
 from mmpretrain.registry import HOOKS
 
 from ...clustering import (DTYPES, FeatureStore, KMeans, Preprocessor,
-                           check_finite, cluster_size_stats,
+                           cluster_size_stats,
                            normalized_mutual_info)
 from ...clustering import kmeans as kmeans_module
 from ...datasets import ClusterFitDataset
@@ -435,7 +435,6 @@ class ClusterFitHook(Hook):
             amp=self.amp,
             channels_last=self.channels_last,
             progress=rank == 0)
-        check_finite(features, indices, f'{type(model).__name__} ({stage})')
         timings['extract_s'] = time.perf_counter() - start
 
         start = time.perf_counter()
