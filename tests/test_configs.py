@@ -1,41 +1,279 @@
-"""Every shipped config parses and builds offline: the model, the custom
-hooks, and each ClusterFitHook's source model."""
-import glob
-import os.path as osp
+"""Every shipped config builds, and every CPU-sized one trains.
 
+The configs are used as shipped, from a workspace that holds tiny data at
+their data paths (generated images and mp4 clips in the MNIST-5k,
+moving-squares, ImageNet, Kinetics and CIFAR-10 layouts) and randomly
+initialised checkpoints at the paths they name. Each config's model, train
+/ val / test datasets and custom hooks are built the Runner's way, each
+ClusterFitHook's source is built with its checkpoint; each CPU-sized config
+then runs one training iteration through ``tools/train.py``'s own argument
+handling and the stock Runner, with only batch size, workers, epochs and K
+(``--num-clusters``) changed.
+"""
+import glob
+import importlib.util
+import os
+import os.path as osp
+import pickle
+import sys
+
+import cv2
+import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from mmpretrain.registry import HOOKS, MODELS
+from mmengine.runner import Runner
 
-from clusterfit_plugin.engine.extractor import load_source_config
+from clusterfit_plugin.engine.extractor import build_source_model
+from clusterfit_plugin.models.builder import (build_model_from_cfg,
+                                              model_cfg_from_config)
+from clusterfit_plugin.utils import set_num_clusters
 from conftest import ROOT
+from mmpretrain.registry import DATASETS, HOOKS
 
 CONFIGS = sorted(
-    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                         recursive=True) if '_base_' not in p)
+    osp.relpath(p, ROOT)
+    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                       recursive=True) if '_base_' not in p)
+# Configs whose training fits a CPU test (the paper-scale ones only build).
+CPU_SIZED = [
+    c for c in CONFIGS
+    if 'mnist5k' in c or 'moving-squares' in c or 'cifar10' in c
+]
+NUM_TRAIN = 16  # samples in most tiny training sets (CIFAR-10: 20)
+NUM_CLUSTERS = 4
+
+
+def load_tool(path: str):
+    """A script under tools/ as a module (``path`` without ``.py``)."""
+    spec = importlib.util.spec_from_file_location(
+        osp.basename(path), osp.join(ROOT, 'tools', f'{path}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_image(path: str, rng, size: int) -> None:
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    cv2.imwrite(path, rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
+
+
+def write_lines(path: str, lines) -> None:
+    with open(path, 'w') as f:
+        f.writelines(f'{line}\n' for line in lines)
+
+
+def make_data(root: str) -> None:
+    """Tiny data at every data path the shipped configs read."""
+    rng = np.random.default_rng(0)
+    # MNIST-5k layout (tools/demo/prepare_mnist.py).
+    mnist = osp.join(root, 'data', 'mnist5k')
+    names = [f'images/{i:05d}.png' for i in range(NUM_TRAIN + 4)]
+    for name in names:
+        write_image(osp.join(mnist, name), rng, 28)
+    train = [f'{n} {i % 10}' for i, n in enumerate(names[:NUM_TRAIN])]
+    write_lines(osp.join(mnist, 'train.txt'), train)
+    write_lines(osp.join(mnist, 'train_noisy40.txt'), train)
+    write_lines(osp.join(mnist, 'test.txt'),
+                [f'{n} {i}' for i, n in enumerate(names[NUM_TRAIN:])])
+    # Moving squares (tools/demo/make_videos.py): 4 x 4 train clips.
+    make_videos = load_tool('demo/make_videos')
+    make_videos.make_videos(osp.join(root, 'data', 'moving_squares'),
+                            per_class=5, num_frames=8)
+    clips = sorted(
+        glob.glob(osp.join(root, 'data', 'moving_squares', 'videos', '*',
+                           '*.mp4')))
+    # Kinetics-400 lists (mmaction2's layout).
+    kinetics = osp.join(root, 'data', 'kinetics400')
+    for split in ('train', 'val'):
+        os.makedirs(osp.join(kinetics, f'videos_{split}'), exist_ok=True)
+        lines = []
+        for i, clip in enumerate(clips[:NUM_TRAIN]):
+            os.symlink(clip, osp.join(kinetics, f'videos_{split}',
+                                      f'{i}.mp4'))
+            lines.append(f'{i}.mp4 {i % 400}')
+        write_lines(
+            osp.join(kinetics, f'kinetics400_{split}_list_videos.txt'), lines)
+    # ImageNet (mmpretrain's layout with meta/ lists).
+    imagenet = osp.join(root, 'data', 'imagenet')
+    os.makedirs(osp.join(imagenet, 'meta'))
+    for split in ('train', 'val'):
+        lines = []
+        for i in range(NUM_TRAIN):
+            name = f'n{i:08d}/{i}.JPEG' if split == 'train' else f'{i}.JPEG'
+            write_image(osp.join(imagenet, split, name), rng, 40)
+            lines.append(f'{name} {i}')
+        write_lines(osp.join(imagenet, 'meta', f'{split}.txt'), lines)
+    # CIFAR-10 python batches (its md5 check is patched in the tests).
+    cifar = osp.join(root, 'data', 'cifar10', 'cifar-10-batches-py')
+    os.makedirs(cifar)
+    batches = [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']
+    per_batch = NUM_TRAIN // 4
+    for name in batches:
+        with open(osp.join(cifar, name), 'wb') as f:
+            pickle.dump(
+                dict(data=rng.integers(0, 256, (per_batch, 3072),
+                                       dtype=np.uint8),
+                     labels=list(range(per_batch))), f)
+    with open(osp.join(cifar, 'batches.meta'), 'wb') as f:
+        pickle.dump(dict(label_names=[f'c{i}' for i in range(10)]), f)
+
+
+def pretrained_paths(cfg) -> list:
+    """Checkpoint files named by ``Pretrained`` init_cfg entries."""
+    found = []
+    if isinstance(cfg, dict):
+        init = cfg.get('init_cfg')
+        for entry in init if isinstance(init, list) else [init]:
+            if isinstance(entry, dict) and entry.get('type') == 'Pretrained':
+                found.append(entry['checkpoint'])
+        for value in cfg.values():
+            found += pretrained_paths(value)
+    elif isinstance(cfg, list):
+        for value in cfg:
+            found += pretrained_paths(value)
+    return found
+
+
+def make_checkpoints(cfg: Config, pretrained: bool = False) -> None:
+    """Random-init checkpoints at the paths ``cfg`` names (cwd-relative):
+    each ClusterFitHook source's and, with ``pretrained``, those of the
+    model's ``Pretrained`` init_cfg entries."""
+    wanted = []
+    for hook in cfg.get('custom_hooks', []):
+        source = hook.get('source') or {}
+        if source.get('checkpoint'):
+            wanted.append((source['checkpoint'], source))
+    model_cfg = cfg.model.to_dict()
+    for path in pretrained_paths(model_cfg) if pretrained else []:
+        wanted.append((path, dict(model=model_cfg, stage='backbone')))
+    for path, source in wanted:
+        if osp.exists(path):
+            continue
+        torch.manual_seed(0)
+        model = build_source_model(
+            dict(source, checkpoint=None, init_seed=0))
+        os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+        torch.save(dict(state_dict=model.state_dict()), path)
+
+
+@pytest.fixture(scope='module')
+def workspace(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('workspace'))
+    os.symlink(osp.join(ROOT, 'configs'), osp.join(root, 'configs'))
+    make_data(root)
+    return root
+
+
+@pytest.fixture
+def in_workspace(workspace, monkeypatch):
+    from mmpretrain.datasets import CIFAR10
+    monkeypatch.setattr(CIFAR10, '_check_integrity', lambda self: True)
+    monkeypatch.chdir(workspace)
+    return workspace
 
 
 def test_configs_found():
-    names = {osp.relpath(p, ROOT) for p in CONFIGS}
-    assert {'configs/clusterfit_r50.py',
-            'configs/benchmarks/linear-probe_clusterfit-r50_in1k.py'} <= names
+    assert {
+        'configs/clusterfit_r50.py', 'configs/clusterfit_r2plus1d_34.py',
+        'configs/benchmarks/linear-probe_clusterfit-r50_in1k.py',
+        'configs/clusterfit_resnet18_8xb16_cifar10.py'
+    } <= set(CONFIGS)
+    assert len(CPU_SIZED) == 8
 
 
-@pytest.mark.parametrize('path', CONFIGS,
-                         ids=[osp.relpath(p, ROOT) for p in CONFIGS])
-def test_config_builds(path, monkeypatch):
-    monkeypatch.chdir(ROOT)
+@pytest.mark.parametrize('path', CONFIGS)
+def test_config_builds(path, in_workspace):
     cfg = Config.fromfile(path)
+    make_checkpoints(cfg)
+    model = build_model_from_cfg(model_cfg_from_config(cfg))
+    assert sum(p.numel() for p in model.parameters()) > 0
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(cfg.model)
-        assert sum(p.numel() for p in model.parameters()) > 0
+        for field in ('train_dataloader', 'val_dataloader',
+                      'test_dataloader'):
+            if cfg.get(field):
+                assert len(DATASETS.build(cfg[field].dataset)) > 0
         for hook_cfg in cfg.get('custom_hooks', []):
             hook = HOOKS.build(hook_cfg)
             if type(hook).__name__ == 'ClusterFitHook':
                 assert model.head.num_clusters == hook.num_clusters
-                source = MODELS.build(load_source_config(hook.source))
-                assert hasattr(source, 'backbone')
+                source = build_source_model(hook.source)
+                assert not source.training
+
+
+@pytest.mark.parametrize('path', CPU_SIZED)
+def test_config_trains_one_iteration(path, in_workspace, monkeypatch):
+    """One training iteration through tools/train.py's argument handling."""
+    cfg = Config.fromfile(path)
+    make_checkpoints(cfg, pretrained=True)
+    train = load_tool('train')
+    argv = [path, '--work-dir', osp.join(in_workspace, 'work', path)]
+    if cfg.get('custom_hooks'):
+        argv += ['--num-clusters', str(NUM_CLUSTERS)]
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        num_train = len(DATASETS.build(cfg.train_dataloader.dataset))
+    options = [
+        f'train_dataloader.batch_size={num_train}',
+        'train_dataloader.num_workers=0', 'train_cfg.max_epochs=1'
+    ] + [f'custom_hooks.{i}.num_workers=0'
+         for i in range(len(cfg.get('custom_hooks', [])))]
+    monkeypatch.setattr(sys, 'argv',
+                        ['train.py'] + argv + ['--cfg-options'] + options)
+    cfg = train.merge_args(cfg, train.parse_args())
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 1
+    loss = runner.message_hub.get_scalar('train/loss').current()
+    assert np.isfinite(loss) and loss > 0
+    if cfg.get('custom_hooks'):
+        labels = np.load(osp.join(cfg.work_dir, 'clusterfit', 'labels.npy'))
+        assert labels.shape == (num_train, )
+        assert labels.max() < NUM_CLUSTERS
+
+
+def test_num_clusters_sets_k_everywhere(tmp_path):
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'clusterfit_resnet18_8xb16_cifar10.py'))
+    set_num_clusters(cfg, 7)
+    assert cfg.custom_hooks[0].num_clusters == 7
+    assert cfg.model.head.num_clusters == 7
+    assert cfg.data_preprocessor.num_classes == 7
+    assert cfg.num_clusters == 7
+    (tmp_path / 'plain.py').write_text(
+        "model = dict(head=dict(type='LinearClsHead'))\n")
+    plain = Config.fromfile(str(tmp_path / 'plain.py'))
+    with pytest.raises(ValueError, match='plain.py: --num-clusters needs a '
+                       'ClusterFitHook or a ClusterFitHead'):
+        set_num_clusters(plain, 7)
+
+
+def test_auto_scale_lr_works_on_every_trainable_config(monkeypatch):
+    train = load_tool('train')
+    for path in CPU_SIZED:
+        monkeypatch.setattr(sys, 'argv', ['train.py', path,
+                                          '--auto-scale-lr'])
+        cfg = train.merge_args(Config.fromfile(osp.join(ROOT, path)),
+                               train.parse_args())
+        assert cfg.auto_scale_lr.enable
+        if 'cifar10' not in path:  # the stock recipe's is 8 GPUs x 16
+            assert cfg.auto_scale_lr.base_batch_size == (
+                cfg.train_dataloader.batch_size), path
+    monkeypatch.setattr(sys, 'argv', ['train.py', 'x.py', '--auto-scale-lr'])
+    with pytest.raises(ValueError, match=r'x\.py: --auto-scale-lr needs '
+                       r'.*auto_scale_lr = dict\(base_batch_size=N\)'):
+        train.merge_args(Config(dict(model=dict())), train.parse_args())
+
+
+def test_readme_snippet_is_the_shipped_config():
+    """The README's "Using it in your config" example is a real config
+    (built and trained above), quoted verbatim."""
+    with open(osp.join(ROOT, 'configs',
+                       'clusterfit_resnet18_8xb16_cifar10.py')) as f:
+        config = f.read()
+    with open(osp.join(ROOT, 'README.md')) as f:
+        readme = f.read()
+    assert f'```python\n{config}```' in readme
 
 
 def test_r50_recipe_is_the_papers():

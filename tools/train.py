@@ -3,6 +3,8 @@
 
 Example:
     python tools/train.py configs/clusterfit_r50.py --work-dir work_dirs/cf
+    python tools/train.py configs/demo/clusterfit_resnet18-mini_mnist5k.py \
+        --num-clusters 50 --cfg-options train_cfg.max_epochs=8
 """
 import argparse
 import os.path as osp
@@ -15,11 +17,13 @@ from mmengine.runner import Runner
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import clusterfit_plugin  # noqa: E402,F401  (registers the plugin)
 from clusterfit_plugin.utils import (add_runner_args,  # noqa: E402
-                                     apply_runner_args)
+                                     apply_runner_args, set_num_clusters)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='Train a model')
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='train config file path')
     parser.add_argument(
         '--resume',
@@ -40,6 +44,11 @@ def parse_args():
         '--auto-scale-lr',
         action='store_true',
         help='scale the learning rate by the actual batch size')
+    parser.add_argument(
+        '--num-clusters',
+        type=int,
+        help='K: sets the ClusterFitHook, the ClusterFitHead, the '
+        'ClusterFitDataset and the data preprocessor together')
     add_runner_args(parser)
     return parser.parse_args()
 
@@ -60,7 +69,14 @@ def merge_args(cfg, args):
         cfg.resume = True
         cfg.load_from = args.resume
     if args.auto_scale_lr:
+        if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
+            raise ValueError(
+                f'{args.config}: --auto-scale-lr needs the batch size the lr '
+                'was tuned for; add `auto_scale_lr = dict(base_batch_size='
+                'N)` to the config (N = GPUs x samples per GPU).')
         cfg.auto_scale_lr.enable = True
+    if args.num_clusters is not None:
+        set_num_clusters(cfg, args.num_clusters)
     apply_runner_args(cfg, args)
     return cfg
 

@@ -9,7 +9,7 @@ Runner (the ClusterFit source, the frozen-feature evaluation) must do the
 same, or a network trained on normalised pixels is fed raw ones.
 """
 import copy
-from typing import Optional, Union
+from typing import Union
 
 import numpy as np
 import torch
@@ -95,11 +95,12 @@ def model_cfg_from_config(cfg: Union[Config, dict]) -> dict:
     return strip_pretrained_init(model)
 
 
-def _expected(values, channels: int) -> Optional[np.ndarray]:
-    if values is None:
-        return None
+def _per_channel(values, channels: int) -> np.ndarray:
+    """Config mean / std values, one per channel (a scalar is broadcast)."""
     values = np.asarray(values, dtype=np.float64).reshape(-1)
-    return np.broadcast_to(values, (channels, )) if values.size == 1 else values
+    if values.size == 1:
+        return np.full(channels, values[0])
+    return values
 
 
 def check_preprocessor(model: torch.nn.Module, model_cfg: dict) -> None:
@@ -122,7 +123,7 @@ def check_preprocessor(model: torch.nn.Module, model_cfg: dict) -> None:
                 f'{key}: it would be fed unnormalised inputs. Use a data '
                 'preprocessor that normalises (e.g. ClsDataPreprocessor).')
         have = have.detach().double().cpu().reshape(-1).numpy()
-        want = _expected(cfg[key], have.size)
+        want = _per_channel(cfg[key], have.size)
         if want.shape != have.shape or not np.allclose(have, want):
             raise ValueError(
                 f'{type(model).__name__} was configured with data_preprocessor'

@@ -1,7 +1,8 @@
 from .launch import (add_runner_args, apply_runner_args,
                      set_dataloader_defaults, setup_launcher)
+from .num_clusters import set_num_clusters
 
 __all__ = [
     'add_runner_args', 'apply_runner_args', 'set_dataloader_defaults',
-    'setup_launcher'
+    'set_num_clusters', 'setup_launcher'
 ]

@@ -30,7 +30,7 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
         nargs='+',
         action=DictAction,
         help='override config settings, key=value, e.g. '
-        'custom_hooks.0.num_clusters=100')
+        'custom_hooks.0.kmeans.niter=20 train_cfg.max_epochs=5')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -55,10 +55,11 @@ def apply_runner_args(cfg: Config, args: argparse.Namespace) -> None:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    if args.cfg_options is not None:
+        # Before the dataloader defaults, which depend on num_workers.
+        cfg.merge_from_dict(args.cfg_options)
     set_dataloader_defaults(cfg, not args.no_pin_memory,
                             not args.no_persistent_workers)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     setup_launcher(cfg, args.launcher)
 
 

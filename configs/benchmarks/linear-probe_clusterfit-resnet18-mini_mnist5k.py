@@ -21,7 +21,14 @@ model = dict(
               in_channels={{_base_.mnist_feat_dim}}))
 custom_hooks = []
 
-train_dataloader = dict(dataset={{_base_.eval_train_dataset}})
+# The ClusterFitDataset of the base is replaced, not merged into.
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='CustomDataset',
+        data_root={{_base_.mnist_root}},
+        ann_file='train.txt',
+        pipeline={{_base_.mnist_test_pipeline}}))
 val_dataloader = dict(
     batch_size=256,
     num_workers=1,

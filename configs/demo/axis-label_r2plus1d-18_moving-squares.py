@@ -36,3 +36,5 @@ default_hooks = dict(
     logger=dict(interval=3),
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
 randomness = dict(seed=0)
+# lr is tuned for this batch size in one process (for --auto-scale-lr).
+auto_scale_lr = dict(base_batch_size=8)

@@ -55,3 +55,5 @@ default_hooks = dict(
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)
+# lr is tuned for this batch size in one process (for --auto-scale-lr).
+auto_scale_lr = dict(base_batch_size=128)
