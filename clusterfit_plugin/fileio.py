@@ -1,4 +1,6 @@
-"""Atomic file writes: a file is complete or absent, never half-written."""
+"""File I/O: atomic writes (a file is complete or absent, never
+half-written) and content hashes."""
+import hashlib
 import json
 import os
 import os.path as osp
@@ -25,9 +27,8 @@ def _atomic_write(path: str, write: Callable) -> None:
     except OSError as e:
         raise OSError(
             e.errno, f'could not write {path}: {e.strerror or e}. Make the '
-            'directory writable and free some space, or point the hook\'s '
-            'cache_dir (or --work-dir) elsewhere. Nothing was '
-            'half-written.') from e
+            'directory writable and free some space, or write elsewhere. '
+            'Nothing was half-written.') from e
     finally:
         if tmp is not None and osp.exists(tmp):
             os.remove(tmp)
@@ -71,3 +72,33 @@ def atomic_save_bytes(path: str, data: bytes) -> None:
         data (bytes): the content.
     """
     _atomic_write(path, lambda f: f.write(data))
+
+
+def sha256_of(obj) -> str:
+    """SHA-256 of an object's canonical JSON (``repr`` for the rest).
+
+    Args:
+        obj: anything JSON-serialisable, or with a stable ``repr``.
+
+    Returns:
+        str: hex digest.
+    """
+    text = json.dumps(obj, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def sha256_file(path: str, block: int = 1 << 22) -> str:
+    """SHA-256 of a file's bytes.
+
+    Args:
+        path (str): the file.
+        block (int): read size. Defaults to 4 MiB.
+
+    Returns:
+        str: hex digest.
+    """
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(block), b''):
+            h.update(chunk)
+    return h.hexdigest()

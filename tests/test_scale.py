@@ -16,7 +16,8 @@ from sklearn.decomposition import PCA
 
 import transforms_for_tests  # noqa: F401
 from clusterfit_plugin.clustering import FeatureStore, KMeans, Preprocessor
-from clusterfit_plugin.engine.dist_clustering import (assemble_sample,
+from clusterfit_plugin.engine.dist_clustering import (_default_store,
+                                                      assemble_sample,
                                                       cluster_by_index)
 from conftest import NUM_IMAGES, make_cfg
 from test_faults import kill_when
@@ -157,11 +158,10 @@ def _slow_fit_worker(rank, world, out, port):
     x = rng.normal(size=(40, 8)).astype(np.float32)
     idx = np.arange(rank, 40, world)
     # Rank 0 fits for twice the process group's timeout.
-    labels, centroids, _ = cluster_by_index(x[idx], idx, 40,
-                                            KMeans(**SLOW_KMEANS),
-                                            Preprocessor(), wait_poll_s=0.5)
+    labels, fit = cluster_by_index(x[idx], idx, 40, KMeans(**SLOW_KMEANS),
+                                   Preprocessor(), wait_poll_s=0.5)
     np.save(osp.join(out, f'labels{rank}.npy'), labels)
-    np.save(osp.join(out, f'centroids{rank}.npy'), centroids)
+    np.save(osp.join(out, f'centroids{rank}.npy'), fit.centroids)
     dist.destroy_process_group()
 
 
@@ -179,3 +179,19 @@ def test_long_fit_does_not_trip_the_process_group_timeout(tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / 'centroids1.npy'),
                                   km.centroids)
     np.testing.assert_array_equal(a, km.assign(pre(x))[0])
+
+
+def test_the_private_store_accessor_still_exists(tmp_path):
+    """The wait for rank 0 polls the default group's store through
+    ``torch.distributed``'s private ``_get_default_store``: a torch without
+    it fails here."""
+    assert _default_store() is None  # no process group
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/pg',
+                            rank=0, world_size=1)
+    try:
+        store = _default_store()
+        store.set('clusterfit/test', '1')
+        store.wait(['clusterfit/test'], timedelta(seconds=1))
+        assert store.get('clusterfit/test') == b'1'
+    finally:
+        dist.destroy_process_group()

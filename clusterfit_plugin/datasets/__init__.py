@@ -1,9 +1,10 @@
 from .clusterfit_dataset import ClusterFitDataset, load_label_file
+from .sample_keys import sample_path, scan_samples
 from .samplers import ClusterBalancedSampler
 from .transforms import *  # noqa: F401,F403
 from .video_dataset import VideoDataset
 
 __all__ = [
     'ClusterBalancedSampler', 'ClusterFitDataset', 'VideoDataset',
-    'load_label_file'
+    'load_label_file', 'sample_path', 'scan_samples'
 ]

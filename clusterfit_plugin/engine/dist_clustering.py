@@ -13,31 +13,68 @@ store in slices of ``wait_poll_s`` rather than inside a collective, so a fit
 longer than the process group's timeout does not fail them.
 """
 import time
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple, TypeVar
 
 import numpy as np
 import torch.distributed as torch_dist
 from mmengine.dist import (all_gather_object, broadcast_object_list,
-                           gather_object, get_dist_info)
+                           gather_object, get_dist_info, is_main_process)
 from mmengine.logging import print_log
 
 from ..clustering import (KMeans, Preprocessor, assign_to_centroids,
                           fit_sample_indices, iter_chunks)
 
 READY_KEY = 'clusterfit/centroids_ready'
-# What rank 0's fit sends to every rank.
-FIT_RESULTS = ('centroids', 'fit_objective', 'fit_size', 'fit_iterations',
-               'fit_seconds')
+T = TypeVar('T')
+
+
+@dataclass
+class FitResult:
+    """What one distributed k-means gives every rank.
+
+    Attributes:
+        centroids (np.ndarray): (K, D') float32 centroids.
+        objective (float): sum of squared distances of all N preprocessed
+            samples to their centroids.
+        fit_objective (float): the same over the fitting sample.
+        fit_size (int): samples the centroids were fitted on.
+        fit_iterations (int): k-means iterations run.
+        fit_seconds (float): time of the fit on rank 0.
+    """
+    centroids: np.ndarray
+    objective: float
+    fit_objective: float
+    fit_size: int
+    fit_iterations: int
+    fit_seconds: float
+
+
+def rank0_then_broadcast(compute: Callable[[], T]) -> T:
+    """Run ``compute`` on rank 0 only and give its result to every rank.
+
+    Args:
+        compute (callable): computes the value (called on rank 0).
+
+    Returns:
+        The value, on every rank (without a process group: ``compute()``).
+    """
+    value = [compute() if is_main_process() else None]
+    broadcast_object_list(value, src=0)
+    return value[0]
 
 
 def _default_store():
-    """The default process group's store, or None (no process group, or a
-    torch without this private accessor)."""
+    """The default process group's store, or None without a process group.
+
+    ``torch.distributed`` has no public accessor for it; the private one is
+    checked by ``tests/test_scale.py`` so that a torch without it fails
+    there, not in a user's run.
+    """
     if not (torch_dist.is_available() and torch_dist.is_initialized()):
         return None
-    getter = getattr(torch_dist.distributed_c10d, '_get_default_store', None)
-    return getter() if getter is not None else None
+    return torch_dist.distributed_c10d._get_default_store()
 
 
 def wait_for_rank0(store, key: str, poll_s: float) -> None:
@@ -56,7 +93,7 @@ def wait_for_rank0(store, key: str, poll_s: float) -> None:
             return
         except RuntimeError:  # this slice timed out; keep waiting
             print_log(
-                f'ClusterFitHook: waiting for rank 0 to fit k-means '
+                f'waiting for rank 0 to fit k-means '
                 f'({time.perf_counter() - start:.0f}s)', logger='current')
 
 
@@ -105,7 +142,7 @@ def cluster_by_index(features: np.ndarray,
                      preprocessor: Preprocessor,
                      round_id: int = 0,
                      wait_poll_s: float = 60.0
-                     ) -> Tuple[np.ndarray, np.ndarray, dict]:
+                     ) -> Tuple[np.ndarray, FitResult]:
     """Fit k-means across ranks and label every sample.
 
     Args:
@@ -119,22 +156,15 @@ def cluster_by_index(features: np.ndarray,
         wait_poll_s (float): see :func:`wait_for_rank0`. Defaults to 60.
 
     Returns:
-        tuple: labels (N,) int64 and centroids (K, D') float32 on every rank,
-        and a dict with ``objective`` (sum of squared distances of all N
-        preprocessed samples), ``fit_objective``, ``fit_size``,
-        ``fit_iterations`` and ``fit_seconds``.
+        tuple: labels (N,) int64 and the :class:`FitResult`, on every rank.
     """
     rank, world_size = get_dist_info()
     kmeans.check_size(num_samples)
     # Drawn on rank 0 only (the draw holds one int32 per sample while it
     # runs) and sent to the others: at most max_points_per_centroid * K ints.
-    chosen = [
-        fit_sample_indices(num_samples, kmeans.num_clusters,
-                           kmeans.max_points_per_centroid, kmeans.seed)
-        if rank == 0 else None
-    ]
-    broadcast_object_list(chosen, src=0)
-    chosen = chosen[0]
+    chosen = rank0_then_broadcast(lambda: fit_sample_indices(
+        num_samples, kmeans.num_clusters, kmeans.max_points_per_centroid,
+        kmeans.seed))
     mask = (np.ones(len(indices), dtype=bool)
             if chosen is None else np.isin(indices, chosen))
     rows = [
@@ -152,23 +182,23 @@ def cluster_by_index(features: np.ndarray,
         sample = assemble_sample(parts, chosen, num_samples)
         preprocessor.fit(sample)
         kmeans.fit(preprocessor(sample))
-        payload = [(preprocessor,
-                    {name: getattr(kmeans, name)
-                     for name in FIT_RESULTS})]
+        payload = [(preprocessor, kmeans.centroids,
+                    dict(fit_objective=kmeans.fit_objective,
+                         fit_size=kmeans.fit_size,
+                         fit_iterations=kmeans.fit_iterations,
+                         fit_seconds=kmeans.fit_seconds))]
         if store is not None:
             store.set(key, '1')
     elif store is not None:
         wait_for_rank0(store, key, wait_poll_s)
     broadcast_object_list(payload, src=0)
-    preprocessor, fit = payload[0]
-    for name, value in fit.items():
-        setattr(kmeans, name, value)
+    preprocessor, centroids, fit = payload[0]
 
     local_labels = np.empty(len(indices), dtype=np.int64)
     local_dists = np.empty(len(indices), dtype=np.float32)
     for sl in iter_chunks(len(indices), kmeans.chunk_size):
         local_labels[sl], local_dists[sl] = assign_to_centroids(
-            preprocessor(features[sl]), kmeans.centroids, kmeans.backend,
+            preprocessor(features[sl]), centroids, kmeans.backend,
             kmeans.chunk_size)
     labels = np.full(num_samples, -1, dtype=np.int64)
     objective = 0.0
@@ -180,5 +210,4 @@ def cluster_by_index(features: np.ndarray,
         missing = np.flatnonzero(labels < 0)[:5].tolist()
         raise RuntimeError(f'no rank labelled samples {missing}: the shards '
                            'do not cover the dataset.')
-    fit.pop('centroids')
-    return labels, kmeans.centroids, dict(fit, objective=objective)
+    return labels, FitResult(centroids=centroids, objective=objective, **fit)

@@ -18,6 +18,7 @@ from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Dataset
 
 from ..clustering import FeatureStore, check_finite
+from ..datasets.sample_keys import sample_path
 from ..datasets.transforms import build_pipeline
 from ..models.builder import (build_model_from_cfg, load_config,
                               model_cfg_from_config, strip_pretrained_init)
@@ -30,6 +31,40 @@ DEFAULT_EXTRACT_PIPELINE = [
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs'),
 ]
+
+
+def check_source(source: dict) -> dict:
+    """A source setting with its defaults, checked.
+
+    Args:
+        source (dict): ``config`` or ``model`` (exactly one), optional
+            ``checkpoint`` (default None: random init), ``stage`` (default
+            ``'backbone'``) and ``init_seed``.
+
+    Returns:
+        dict: the source with ``stage`` and ``checkpoint`` set.
+    """
+    source = dict(dict(stage='backbone', checkpoint=None), **source)
+    if (source.get('config') is None) == (source.get('model') is None):
+        raise ValueError("source needs exactly one of config='path/or/pkg::"
+                         "config.py' or model=dict(type=...).")
+    if source['stage'] not in STAGES:
+        raise ValueError(f"source stage={source['stage']!r} is unknown; use "
+                         f'one of {STAGES}.')
+    return source
+
+
+def check_checkpoint(source: dict) -> None:
+    """Raise when the source's checkpoint file is named but missing.
+
+    Args:
+        source (dict): a checked source setting.
+    """
+    checkpoint = source['checkpoint']
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'source checkpoint {checkpoint!r} does not exist. Give the path '
+            "of the source network's .pth file (source.checkpoint=...).")
 
 
 def load_source_config(source: dict) -> dict:
@@ -237,22 +272,6 @@ def check_features(feats, num_inputs: int, model: torch.nn.Module,
             'whose output is (N, C, ...) or (N, L, C).')
 
 
-def sample_path(info: dict) -> Optional[str]:
-    """The file of a data info dict (``img_path``, ``filename``, ...).
-
-    Args:
-        info (dict): a data info.
-
-    Returns:
-        str | None: the first path-like entry.
-    """
-    for key, value in info.items():
-        if isinstance(value, str) and (key.endswith('path')
-                                       or key == 'filename'):
-            return value
-    return None
-
-
 class ExtractionSet(Dataset):
     """Samples ``indices`` of a dataset through another pipeline.
 
@@ -277,7 +296,7 @@ class ExtractionSet(Dataset):
             data = self.pipeline(info)
         except Exception as e:
             raise RuntimeError(
-                f'ClusterFitHook could not load sample {idx} '
+                f'could not load sample {idx} '
                 f'({sample_path(info) or info}) with the extract pipeline: '
                 f'{type(e).__name__}: {e}. Fix or remove this file from the '
                 'annotation list; nothing was written.') from e

@@ -1,6 +1,7 @@
 from .cluster_diagnostics import (agreement, cluster_grid, save_png,
-                                  size_histogram, to_tile)
+                                  size_histogram, to_tile, write_diagnostics)
 
 __all__ = [
-    'agreement', 'cluster_grid', 'save_png', 'size_histogram', 'to_tile'
+    'agreement', 'cluster_grid', 'save_png', 'size_histogram', 'to_tile',
+    'write_diagnostics'
 ]

@@ -1,17 +1,15 @@
 """Pictures and scores of a clustering: a cluster-size histogram, a grid of
 samples per cluster, and NMI / ARI / purity against known labels."""
+import os.path as osp
 from typing import Callable, Dict, Optional
 
 import cv2
-import matplotlib
+import numpy as np
+from mmengine.logging import print_log
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..clustering import (adjusted_rand_index,  # noqa: E402
+from ..clustering import (adjusted_rand_index, cluster_size_stats,
                           normalized_mutual_info, purity)
-from ..fileio import atomic_save_bytes  # noqa: E402
+from ..fileio import atomic_save_bytes, atomic_save_json
 
 
 def save_png(path: str, rgb: np.ndarray) -> None:
@@ -57,18 +55,21 @@ def size_histogram(labels: np.ndarray, num_clusters: int) -> np.ndarray:
     Returns:
         np.ndarray: (H, W, 3) uint8 RGB.
     """
+    # Drawn on its own Agg canvas: no pyplot, no global backend change.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     sizes = np.bincount(labels, minlength=num_clusters)
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    fig = Figure(figsize=(6, 3.5), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.subplots()
     ax.hist(sizes, bins=min(50, max(5, num_clusters // 4)), color='#3a6ea5')
     ax.set_xlabel('samples per cluster')
     ax.set_ylabel('clusters')
     ax.set_title(f'K={num_clusters}, N={len(labels)}, '
                  f'{int((sizes == 0).sum())} empty')
     fig.tight_layout()
-    fig.canvas.draw()
-    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return image
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def to_tile(inputs, size: int = 64) -> np.ndarray:
@@ -129,3 +130,67 @@ def cluster_grid(labels: np.ndarray,
             y, x = pad + row * (tile + pad), pad + col * (tile + pad)
             grid[y:y + tile, x:x + tile] = load(int(idx))
     return grid
+
+
+def write_diagnostics(labels: np.ndarray,
+                      classes: np.ndarray,
+                      num_clusters: int,
+                      directory: str,
+                      tag: str,
+                      load_tile: Optional[Callable[[int], np.ndarray]] = None,
+                      grid_clusters: int = 8,
+                      per_cluster: int = 8,
+                      visualizer=None,
+                      step: int = 0) -> Dict[str, float]:
+    """Write a clustering's scores and pictures to files and a visualizer.
+
+    ``{directory}/metrics_{tag}.json`` gets the scores against ``classes``
+    (when any sample has a known class) and the cluster sizes; with
+    ``load_tile``, ``cluster_sizes_{tag}.png`` and ``cluster_grid_{tag}.png``
+    are drawn too. The visualizer (e.g. TensorBoard) gets the same.
+
+    Args:
+        labels (np.ndarray): (N,) cluster ids.
+        classes (np.ndarray): (N,) known classes, -1 where unknown.
+        num_clusters (int): K.
+        directory (str): where the files go.
+        tag (str): names the files (``'source'``, ``'epoch3'``, ...).
+        load_tile (callable, optional): sample index -> RGB tile; None
+            draws no pictures.
+        grid_clusters (int): rows of the grid. Defaults to 8.
+        per_cluster (int): samples per row. Defaults to 8.
+        visualizer (Visualizer, optional): also receives the scores and
+            pictures.
+        step (int): the visualizer's step. Defaults to 0.
+
+    Returns:
+        dict: ``nmi``, ``ari``, ``purity``, ``num_labelled``; empty when no
+        class is known.
+    """
+    scores = agreement(labels, classes) if (classes >= 0).any() else {}
+    if scores:
+        print_log(
+            f"clusters vs the dataset's labels ({tag}): NMI "
+            f'{scores["nmi"]:.4f}, ARI {scores["ari"]:.4f}, purity '
+            f'{scores["purity"]:.4f}.',
+            logger='current')
+    if scores and visualizer is not None:
+        visualizer.add_scalars({f'clusterfit/{k}': v
+                                for k, v in scores.items()},
+                               step=step)
+    atomic_save_json(
+        osp.join(directory, f'metrics_{tag}.json'),
+        dict(scores, cluster_size=cluster_size_stats(labels, num_clusters)))
+    print_log(f'diagnostics ({tag}) in {directory}.', logger='current')
+    if load_tile is None:
+        return scores
+    images = dict(
+        cluster_sizes=size_histogram(labels, num_clusters),
+        cluster_grid=cluster_grid(labels, load_tile, grid_clusters,
+                                  per_cluster))
+    for name, image in images.items():
+        save_png(osp.join(directory, f'{name}_{tag}.png'), image)
+        if visualizer is not None:
+            visualizer.add_image(f'clusterfit_{name}_{tag}', image,
+                                 step=step)
+    return scores

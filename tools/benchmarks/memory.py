@@ -42,8 +42,8 @@ def child_plugin(n: int, d: int, k: int, niter: int, workdir: str) -> None:
         store.append(synthetic_chunk(sl.start, sl.stop, d))
     features = store.finish()
     km = KMeans(k, niter=niter, seed=0, backend='faiss-cpu')
-    labels, _, _ = cluster_by_index(features, np.arange(n), n, km,
-                                    Preprocessor())
+    labels, _ = cluster_by_index(features, np.arange(n), n, km,
+                                 Preprocessor())
     assert labels.min() >= 0
     store.remove()
 

@@ -1,3 +1,8 @@
+from .classifier_ops import (num_outputs, reset_classifier,
+                             weight_loss_by_cluster_size)
 from .clusterfit_head import ClusterFitHead
 
-__all__ = ['ClusterFitHead']
+__all__ = [
+    'ClusterFitHead', 'num_outputs', 'reset_classifier',
+    'weight_loss_by_cluster_size'
+]

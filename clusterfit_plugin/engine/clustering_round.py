@@ -1,0 +1,266 @@
+"""One clustering round: extract a model's features, fit k-means, label all.
+
+Each rank extracts its own samples (``rank, rank + W, ...``) into a
+:class:`FeatureStore` (in memory, or resumable on disk in a
+:class:`ClusterCache`), rank 0 fits the preprocessing and the centroids on
+the seeded sample, every rank assigns its samples, and the labels are
+gathered by sample index (:func:`cluster_by_index`). No Runner is needed.
+"""
+import time
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from mmengine.dist import get_dist_info
+from mmengine.logging import print_log
+
+from ..clustering import (DTYPES, FeatureStore, KMeans, Preprocessor,
+                          cluster_size_stats)
+from ..fileio import sha256_of
+from .cache import ClusterCache
+from .dist_clustering import cluster_by_index
+from .extractor import extract_features
+
+FEATURE_DEFAULTS = dict(
+    storage='memory', dtype='float32', keep=False, flush_every=8192)
+
+
+@dataclass
+class ClusteringResult:
+    """The outcome of a clustering round, the same on every rank.
+
+    Attributes:
+        labels (np.ndarray): (N,) int64 cluster id of every sample.
+        centroids (np.ndarray): (K, D') float32 centroids.
+        objective (float): sum of squared distances of all N samples.
+        fit_objective (float): the same over the fitting sample.
+        fit_size (int): samples the centroids were fitted on.
+        fit_iterations (int): k-means iterations run.
+        sizes (dict): cluster size ``min`` / ``median`` / ``max`` /
+            ``empty``.
+        timings (dict): ``extract_s``, ``kmeans_fit_s``, ``kmeans_total_s``.
+        world_size (int): the ranks that took part.
+    """
+    labels: np.ndarray
+    centroids: np.ndarray
+    objective: float
+    fit_objective: float
+    fit_size: int
+    fit_iterations: int
+    sizes: Dict[str, float]
+    timings: Dict[str, float]
+    world_size: int
+
+    def summary(self) -> dict:
+        """What a manifest records of the result (all but the arrays).
+
+        Returns:
+            dict: sizes, objectives, iterations, timings, world size.
+        """
+        num_samples = len(self.labels)
+        return dict(
+            num_samples=num_samples,
+            feature_dim=int(self.centroids.shape[1]),
+            objective=self.objective,
+            mean_sq_distance=self.objective / num_samples,
+            fit_objective=self.fit_objective,
+            fit_size=self.fit_size,
+            fit_iterations=self.fit_iterations,
+            cluster_size=self.sizes,
+            timings=self.timings,
+            world_size=self.world_size)
+
+
+class ClusteringRound:
+    """Cluster a model's features of a dataset into K groups.
+
+    Args:
+        kmeans (KMeans): the configured k-means (K, iterations, seed,
+            backend, ...).
+        extract_pipeline (list[dict]): deterministic extraction pipeline.
+        batch_size (int): extraction batch size. Defaults to 64.
+        num_workers (int): extraction DataLoader workers. Defaults to 2.
+        l2_normalize (bool): L2-normalise features before k-means.
+            Defaults to True.
+        pca (dict, optional): ``dim`` and ``whiten`` (default True): PCA
+            before L2, fitted on the k-means sample. Defaults to None.
+        features (dict, optional): the feature store: ``storage``
+            (``'memory'``, or ``'disk'``: one resumable memory-mapped file
+            per rank in the cache), ``dtype`` (``'float32'`` or
+            ``'float16'``), ``keep`` (keep the disk files after the round)
+            and ``flush_every`` (rows between progress records). Defaults
+            to :data:`FEATURE_DEFAULTS`.
+        amp (bool): autocast extraction on CUDA. Defaults to False.
+        channels_last (bool): channels-last inputs on CUDA. Defaults to
+            False.
+        wait_poll_s (float): the other ranks' wait slices while rank 0
+            fits. Defaults to 60.
+    """
+
+    def __init__(self,
+                 kmeans: KMeans,
+                 extract_pipeline: List[dict],
+                 batch_size: int = 64,
+                 num_workers: int = 2,
+                 l2_normalize: bool = True,
+                 pca: Optional[dict] = None,
+                 features: Optional[dict] = None,
+                 amp: bool = False,
+                 channels_last: bool = False,
+                 wait_poll_s: float = 60.0):
+        self.features = dict(FEATURE_DEFAULTS, **(features or {}))
+        if self.features['storage'] not in ('memory', 'disk'):
+            raise ValueError(f"features.storage="
+                             f"{self.features['storage']!r} is unknown; use "
+                             "'memory' or 'disk'.")
+        if self.features['dtype'] not in DTYPES:
+            raise ValueError(f"features.dtype={self.features['dtype']!r} is "
+                             f'unknown; use one of {DTYPES}.')
+        if pca is not None:
+            pca = dict(dict(whiten=True), **pca)
+            if int(pca.get('dim', 0)) < 1:
+                raise ValueError(f'pca={pca}: give dim >= 1.')
+        self.kmeans = kmeans
+        self.extract_pipeline = extract_pipeline
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.l2_normalize = l2_normalize
+        self.pca = pca
+        self.amp = amp
+        self.channels_last = channels_last
+        self.wait_poll_s = wait_poll_s
+
+    def fingerprint_parts(self) -> Dict[str, str]:
+        """Digests of the settings that determine the labels (beside the
+        samples and the source).
+
+        Returns:
+            dict: part name -> digest.
+        """
+        return dict(
+            extract_pipeline=sha256_of(self.extract_pipeline),
+            num_clusters=str(self.kmeans.num_clusters),
+            kmeans=sha256_of(self.kmeans.params()),
+            l2_normalize=str(self.l2_normalize),
+            feature_dtype=self.features['dtype'],
+            pca=sha256_of(self.pca))
+
+    def settings(self) -> dict:
+        """The settings, as a manifest records them.
+
+        Returns:
+            dict: K, extraction pipeline, preprocessing, feature store and
+            k-means settings.
+        """
+        return dict(
+            num_clusters=self.kmeans.num_clusters,
+            extract_pipeline=self.extract_pipeline,
+            l2_normalize=self.l2_normalize,
+            pca=self.pca,
+            features=self.features,
+            kmeans=dict(self.kmeans.params(), backend=self.kmeans.backend))
+
+    def _store(self, num_rows: int, cache: Optional[ClusterCache],
+               key: Optional[str]) -> FeatureStore:
+        if self.features['storage'] == 'memory' or cache is None:
+            return FeatureStore(num_rows, self.features['dtype'])
+        return cache.feature_store(num_rows, self.features['dtype'], key,
+                                   *get_dist_info(),
+                                   self.features['flush_every'])
+
+    def run(self,
+            model: torch.nn.Module,
+            dataset,
+            stage: str,
+            cache: Optional[ClusterCache] = None,
+            feature_key: Optional[str] = None,
+            round_id: int = 0) -> ClusteringResult:
+        """Extract ``model``'s features of ``dataset`` and cluster them.
+
+        Args:
+            model (nn.Module): the frozen, eval-mode network.
+            dataset: an mmengine dataset (``get_data_info``).
+            stage (str): ``'backbone'``, ``'neck'`` or ``'pre_logits'``.
+            cache (ClusterCache, optional): holds the disk feature store
+                (``features.storage='disk'``); without it features stay in
+                memory.
+            feature_key (str, optional): fingerprint of the features, so
+                that an interrupted extraction resumes only its own rows.
+            round_id (int): distinguishes successive rounds' store keys.
+
+        Returns:
+            ClusteringResult: labels, centroids and statistics.
+        """
+        rank, world_size = get_dist_info()
+        num_samples = len(dataset)
+        start = time.perf_counter()
+        indices = np.arange(rank, num_samples, world_size, dtype=np.int64)
+        store = self._store(len(indices), cache, feature_key)
+        print_log(
+            f'extracting {stage} features of {num_samples} samples '
+            f'({world_size} rank(s)) with {type(model).__name__}' +
+            (f'; resuming after {store.rows_done} rows already on disk'
+             if store.rows_done else '') + '.',
+            logger='current')
+        features = extract_features(
+            model,
+            dataset,
+            self.extract_pipeline,
+            indices,
+            stage,
+            store=store,
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            amp=self.amp,
+            channels_last=self.channels_last,
+            progress=rank == 0)
+        extract_s = time.perf_counter() - start
+
+        start = time.perf_counter()
+        hint = ''
+        if self.kmeans.backend == 'faiss-cpu' and torch.cuda.is_available():
+            hint = ("; this faiss has no GPU support: kmeans=dict(backend="
+                    "'torch') runs k-means on CUDA")
+        print_log(
+            f'k-means K={self.kmeans.num_clusters} on {features.shape[1]}-d '
+            f'features ({self.kmeans.backend}{hint}).',
+            logger='current')
+        preprocessor = Preprocessor(
+            pca_dim=None if self.pca is None else int(self.pca['dim']),
+            whiten=True if self.pca is None else self.pca['whiten'],
+            l2_normalize=self.l2_normalize)
+        labels, fit = cluster_by_index(
+            features,
+            indices,
+            num_samples,
+            self.kmeans,
+            preprocessor,
+            round_id=round_id,
+            wait_poll_s=self.wait_poll_s)
+        if not self.features['keep']:
+            store.remove()
+        result = ClusteringResult(
+            labels=labels,
+            centroids=fit.centroids,
+            objective=fit.objective,
+            fit_objective=fit.fit_objective,
+            fit_size=fit.fit_size,
+            fit_iterations=fit.fit_iterations,
+            sizes=cluster_size_stats(labels, self.kmeans.num_clusters),
+            timings=dict(
+                extract_s=extract_s,
+                kmeans_fit_s=fit.fit_seconds,
+                kmeans_total_s=time.perf_counter() - start),
+            world_size=world_size)
+        sizes = result.sizes
+        print_log(
+            f'objective {result.objective:.6g} (mean '
+            f'{result.objective / num_samples:.4g}); cluster sizes min '
+            f'{sizes["min"]} / median {sizes["median"]:g} / max '
+            f'{sizes["max"]}, {sizes["empty"]} empty; extraction '
+            f'{extract_s:.1f}s, k-means {result.timings["kmeans_total_s"]:.1f}'
+            f's ({result.fit_iterations} of {self.kmeans.niter} '
+            'iterations).',
+            logger='current')
+        return result

@@ -1,0 +1,66 @@
+"""What ClusterFit does to a classification head: read its number of
+outputs, re-initialise its classifier, weight its loss by cluster size."""
+from typing import List, Optional
+
+import numpy as np
+import torch
+
+
+def num_outputs(head) -> Optional[int]:
+    """The number of classes a head predicts.
+
+    Args:
+        head: an mmpretrain head (``num_classes``, or an ``nn.Linear`` fc).
+
+    Returns:
+        int | None: the outputs, or None when they cannot be read.
+    """
+    outputs = getattr(head, 'num_classes', None)
+    fc = getattr(head, 'fc', None)
+    if outputs is None and isinstance(fc, torch.nn.Linear):
+        outputs = fc.out_features
+    return outputs
+
+
+def reset_classifier(head, seed: int) -> List[torch.nn.Parameter]:
+    """Re-initialise the head's ``nn.Linear`` fc from ``seed`` (normal, std
+    0.01, zero bias): the same weights on every rank.
+
+    Args:
+        head: a head with an ``nn.Linear`` ``fc``.
+        seed (int): seed of the draw.
+
+    Returns:
+        list: the re-initialised parameters (drop their optimizer state).
+    """
+    fc = getattr(head, 'fc', None)
+    if not isinstance(fc, torch.nn.Linear):
+        raise ValueError(f'{type(head).__name__} has no nn.Linear fc to '
+                         're-initialise.')
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        fc.weight.copy_(torch.randn(fc.weight.shape, generator=gen) * 0.01)
+        fc.bias.zero_()
+    return list(fc.parameters())
+
+
+def weight_loss_by_cluster_size(head, labels: np.ndarray,
+                                num_clusters: int) -> None:
+    """Weight the head's cross-entropy by inverse cluster frequency:
+    ``N / (K' * size)`` over the K' non-empty clusters.
+
+    Args:
+        head: a head whose ``loss_module`` takes ``class_weight``.
+        labels (np.ndarray): (N,) cluster ids.
+        num_clusters (int): K.
+    """
+    loss = getattr(head, 'loss_module', None)
+    if not hasattr(loss, 'class_weight'):
+        raise ValueError(
+            'weighting the loss by cluster size needs a head whose '
+            'loss_module takes class_weight (CrossEntropyLoss); '
+            f'{type(loss).__name__} does not.')
+    sizes = np.bincount(labels, minlength=num_clusters)
+    nonempty = max(int((sizes > 0).sum()), 1)
+    loss.class_weight = (len(labels) /
+                         (nonempty * np.maximum(sizes, 1))).tolist()
