@@ -17,6 +17,7 @@ import pickle
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
+from mmengine.utils import digit_version
 
 _STATISTICS = ('min', 'max', 'current', 'mean')
 
@@ -56,11 +57,26 @@ def _numpy_globals() -> list:
     return entries
 
 
-def allow_mmengine_checkpoints() -> None:
-    """Allow-list what mmengine checkpoints hold, keeping weights_only=True.
+def needs_allow_list() -> bool:
+    """Whether ``torch.load`` defaults to ``weights_only=True`` (torch >=
+    2.6), which mmengine's own checkpoints do not pass.
 
-    Safe to call more than once.
+    Returns:
+        bool: True on torch >= 2.6.
     """
+    return digit_version(torch.__version__) >= digit_version('2.6.0')
+
+
+def allow_mmengine_checkpoints() -> bool:
+    """Allow-list what mmengine checkpoints hold, keeping weights_only=True,
+    where the installed torch needs it. Safe to call more than once.
+
+    Returns:
+        bool: whether the allow-list was applied.
+    """
+    if not needs_allow_list():
+        return False
     torch.serialization.add_safe_globals(
         [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr')] +
         _numpy_globals())
+    return True

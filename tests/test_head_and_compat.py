@@ -1,5 +1,7 @@
 """ClusterFitHead, and safe loading of mmengine checkpoints on torch 2.14."""
 import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -8,6 +10,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from clusterfit_plugin.compat import _history_buffer_getattr
+from conftest import ROOT
 
 
 def test_head_topk_never_exceeds_k_and_trains():
@@ -61,3 +64,24 @@ def test_restricted_getattr_refuses_other_attributes(tmp_path):
     with pytest.raises(pickle.UnpicklingError,
                        match='register_statistics'):
         torch.load(path, weights_only=True)
+
+
+def test_allow_list_only_where_torch_needs_it(monkeypatch):
+    import clusterfit_plugin.compat as compat
+    added = []
+    monkeypatch.setattr(torch.serialization, 'add_safe_globals', added.extend)
+    monkeypatch.setattr(torch, '__version__', '2.5.1')
+    assert not compat.allow_mmengine_checkpoints() and added == []
+    monkeypatch.setattr(torch, '__version__', '2.6.0')
+    assert compat.allow_mmengine_checkpoints()
+    assert compat.HistoryBuffer in added
+
+
+def test_import_leaves_matplotlib_backend_alone():
+    """Importing the plugin must not switch matplotlib's backend (it did,
+    with matplotlib.use('Agg') at import)."""
+    code = ('import matplotlib; matplotlib.use("svg"); '
+            'import clusterfit_plugin, clusterfit_plugin.visualization; '
+            'assert matplotlib.get_backend() == "svg", '
+            'matplotlib.get_backend()')
+    subprocess.run([sys.executable, '-c', code], check=True, cwd=ROOT)
