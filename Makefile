@@ -16,7 +16,7 @@ demo-video: venv
 	@bash tools/run_video_demo.sh
 
 study: venv
-	$(PY) -W ignore tools/run_study.py
+	$(PY) -W ignore tools/analysis_tools/run_study.py
 
 test: venv
 	$(PY) -m pytest tests -q

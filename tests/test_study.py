@@ -9,9 +9,11 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from clusterfit_plugin.evaluation.study import (mean_std, plot_k_ablation,
-                                                results_tables, summarize)
 from conftest import ROOT
+
+sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
+from study_report import (mean_std, plot_k_ablation,  # noqa: E402
+                          results_tables, summarize)
 
 
 def row(source, role, k, seed, linear, knn, epochs=8):
@@ -83,7 +85,8 @@ def test_driver_plan_resumes_and_rewrites_only_its_section(tmp_path):
     and --report-only rewrites the marked section of the doc only."""
     work = tmp_path / 'study'
     doc = tmp_path / 'results.md'
-    base = [sys.executable, 'tools/run_study.py', '--work-dir', str(work),
+    base = [sys.executable, 'tools/analysis_tools/run_study.py',
+            '--work-dir', str(work),
             '--seeds', '0', '1', '--ks', '200', '10',
             '--sources', 'noisy-label', 'random-init', '--doc', str(doc),
             '--long-cf-epochs', '12', '--long-ks', '50',

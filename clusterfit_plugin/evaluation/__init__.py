@@ -1,10 +1,8 @@
 from .frozen_features import (evaluate_features, few_shot_indices, knn_top1,
                               linear_top1)
 from .leaderboard import markdown_table
-from .study import mean_std, plot_k_ablation, results_tables, summarize
 
 __all__ = [
     'evaluate_features', 'few_shot_indices', 'knn_top1', 'linear_top1',
-    'markdown_table', 'mean_std', 'plot_k_ablation', 'results_tables',
-    'summarize'
+    'markdown_table'
 ]

@@ -15,9 +15,9 @@ K=10 comes last (``--long-cf-epochs``, ``--long-ks``), to show what the
 short one costs and whether the best K moves with it.
 
 Example:
-    python tools/run_study.py                  # the full study, then the doc
-    python tools/run_study.py --seeds 0 --ks 200 --cf-epochs 2 \
-        --work-dir work_dirs/study_smoke --doc /tmp/results.md
+    python tools/analysis_tools/run_study.py   # the full study, then the doc
+    python tools/analysis_tools/run_study.py --seeds 0 --ks 200 \
+        --cf-epochs 2 --work-dir work_dirs/study_smoke --doc /tmp/results.md
 """
 import argparse
 import json
@@ -27,13 +27,10 @@ import subprocess
 import sys
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
-from clusterfit_plugin.evaluation.study import (plot_k_ablation,  # noqa: E402
-                                                results_tables, summarize)
-from clusterfit_plugin.fileio import (atomic_save_json,  # noqa: E402
-                                      atomic_save_text)
+from clusterfit_plugin.fileio import atomic_save_json, atomic_save_text
+from study_report import plot_k_ablation, results_tables, summarize
 
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA = 'configs/demo/_base_/mnist5k.py'
 CF_CONFIG = 'configs/demo/clusterfit_resnet18-mini_mnist5k.py'
 # name -> (config, title); random-init has no training run of its own.
@@ -230,11 +227,12 @@ def write_doc(args, steps: list, record: dict) -> None:
     plot_k_ablation(summary, osp.join(ROOT, plot), source_titles=titles)
     done = [s for s in steps if is_done(s, record)]
     seconds = sum(record[s['name']]['seconds'] for s in done)
-    command = 'python tools/run_study.py' + ''.join(
+    command = 'python tools/analysis_tools/run_study.py' + ''.join(
         f' {a}' for a in sys.argv[1:] if a != '--report-only')
     section = '\n'.join([
         BEGIN,
-        '<!-- written by tools/run_study.py; edits here are overwritten -->',
+        '<!-- written by tools/analysis_tools/run_study.py; edits here are '
+        'overwritten -->',
         f'Command: `{command}` (seeds {args.seeds}, K {sorted(args.ks)} '
         f'with {args.cf_epochs} ClusterFit epochs, K {args.long_ks} also '
         f'with {args.long_cf_epochs}). Steps finished: '

@@ -149,17 +149,17 @@ def plot_k_ablation(summary: dict, path: str,
         protocols (Sequence[str]): one panel each.
         source_titles (dict, optional): display names of the sources.
     """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    # Its own Agg canvas: no pyplot, no global backend change.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     from clusterfit_plugin.fileio import atomic_save_bytes
     titles = source_titles or {}
     sources = sorted({key[0] for key in summary})
     schedules = sorted({key[3] for key in summary if key[1] == 'clusterfit'})
-    fig, axes = plt.subplots(1, len(protocols),
-                             figsize=(4.2 * len(protocols), 4.4))
-    axes = np.atleast_1d(axes)
+    fig = Figure(figsize=(4.2 * len(protocols), 4.4))
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(1, len(protocols)))
     for ax, p in zip(axes, protocols):
         for i, source in enumerate(sources):
             color = f'C{i}'
@@ -201,5 +201,4 @@ def plot_k_ablation(summary: dict, path: str,
     fig.tight_layout(rect=(0, 0.06 + 0.045 * rows, 1, 1))
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=110)
-    plt.close(fig)
     atomic_save_bytes(path, buf.getvalue())
