@@ -25,7 +25,7 @@ echo "== 3/4 ClusterFit: cluster the source's features (K=200), train from scrat
 CF_CFG=configs/demo/clusterfit_resnet18-mini_mnist5k.py
 $PY tools/train.py $CF_CFG --work-dir $WORK/clusterfit \
     --cfg-options custom_hooks.0.source.checkpoint=$SOURCE_CKPT \
-    2>&1 | log "ClusterFitHook:|\]\[30/|Saving|Error"
+    2>&1 | log "$CLUSTERING_LINES|\]\[30/|Saving|Error"
 CF_CKPT=$(latest_checkpoint $WORK/clusterfit)
 
 echo "== 4/4 frozen backbone features: linear probe, 10-shot linear, 20-NN (top-1 %)"

@@ -23,7 +23,7 @@ echo "== 3/4 ClusterFit: cluster the source's clip features (K=8), train from sc
 CF_CFG=configs/demo/clusterfit_r2plus1d-18_moving-squares.py
 $PY tools/train.py $CF_CFG --work-dir $WORK/clusterfit \
     --cfg-options custom_hooks.0.source.checkpoint=$SOURCE_CKPT \
-    2>&1 | log "ClusterFitHook:|Epoch\(train\)|Saving|Error"
+    2>&1 | log "$CLUSTERING_LINES|Epoch\(train\)|Saving|Error"
 CF_CKPT=$(latest_checkpoint $WORK/clusterfit)
 
 echo "== 4/4 frozen features on the 4 directions: linear, 5-shot linear, 5-NN (top-1 %)"

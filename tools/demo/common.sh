@@ -5,6 +5,9 @@ export PYTHONWARNINGS=ignore PYTHONUNBUFFERED=1
 
 # log PATTERN: keep the lines of a training log that match PATTERN.
 log() { grep --line-buffered -E "$1" || true; }
+# The lines of the hook and of its clustering round worth showing.
+CLUSTERING_LINES='ClusterFitHook:|extracting .* features|k-means K=|objective |reusing |cache in .* was made|clusters vs|diagnostics'
+
 
 # latest_checkpoint WORK_DIR: the newest epoch_*.pth of a training run.
 latest_checkpoint() { ls -t "$1"/epoch_*.pth | head -n1; }
