@@ -15,6 +15,7 @@ from mmpretrain.registry import DATASETS
 import transforms_for_tests  # noqa: F401
 from clusterfit_plugin.datasets import ClusterBalancedSampler
 from conftest import NUM_IMAGES, PIPELINE, make_cfg
+from helpers import free_port
 
 
 def run(cfg, resume=False):
@@ -147,7 +148,8 @@ def _sampler_worker(rank, world, image_root, out, port):
 
 
 def test_sampler_in_two_gloo_processes(tmp_path, image_root):
-    mp.spawn(_sampler_worker, args=(2, image_root, str(tmp_path), 29561),
+    mp.spawn(_sampler_worker,
+             args=(2, image_root, str(tmp_path), free_port()),
              nprocs=2)
     r0 = np.load(tmp_path / 'rank0.npy')
     r1 = np.load(tmp_path / 'rank1.npy')

@@ -18,6 +18,7 @@ from clusterfit_plugin.engine.extractor import (build_source_model,
                                                 extract_features)
 from conftest import (NUM_CLUSTERS, NUM_IMAGES, PIPELINE, ROOT, SOURCE_MODEL,
                       make_cfg)
+from helpers import free_port
 from mmpretrain.registry import DATASETS
 
 
@@ -125,7 +126,7 @@ def test_two_process_gloo_matches_one_process(tmp_path, image_root,
     cfg = Config(make_cfg(two, image_root, source_checkpoint))
     cfg_path = str(tmp_path / 'two.py')
     cfg.dump(cfg_path)
-    env = dict(os.environ, PYTHON=sys.executable, PORT='29533',
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
                OMP_NUM_THREADS='1')
     proc = subprocess.run(
         ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), cfg_path, '2'],

@@ -20,6 +20,7 @@ from clusterfit_plugin.engine.dist_clustering import (_default_store,
                                                       assemble_sample,
                                                       cluster_by_index)
 from conftest import NUM_IMAGES, make_cfg
+from helpers import free_port
 from test_faults import kill_when
 
 
@@ -166,7 +167,7 @@ def _slow_fit_worker(rank, world, out, port):
 
 
 def test_long_fit_does_not_trip_the_process_group_timeout(tmp_path):
-    mp.spawn(_slow_fit_worker, args=(2, str(tmp_path), 29571), nprocs=2)
+    mp.spawn(_slow_fit_worker, args=(2, str(tmp_path), free_port()), nprocs=2)
     a, b = np.load(tmp_path / 'labels0.npy'), np.load(tmp_path / 'labels1.npy')
     np.testing.assert_array_equal(a, b)
     # The same as one process fitting on the same sample, in the same order.
