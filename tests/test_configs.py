@@ -287,3 +287,20 @@ def test_r50_recipe_is_the_papers():
     assert cfg.optim_wrapper.optimizer.lr == 0.1
     assert cfg.auto_scale_lr.base_batch_size == 256
     assert cfg.train_dataloader.dataset.type == 'ClusterFitDataset'
+
+
+def test_metafile_names_real_configs():
+    """configs/metafile.yml (mmpretrain's format) lists every top-level and
+    benchmark config, each by its own path."""
+    import yaml
+    with open(osp.join(ROOT, 'configs', 'metafile.yml')) as f:
+        meta = yaml.safe_load(f)
+    assert meta['Collections'][0]['Name'] == 'ClusterFit'
+    listed = {m['Config'] for m in meta['Models']}
+    assert all(osp.isfile(osp.join(ROOT, c)) for c in listed)
+    wanted = {c for c in CONFIGS if 'demo' not in c}
+    assert wanted <= listed
+    names = {m['Name'] for m in meta['Models']}
+    for model in meta['Models']:
+        assert model['In Collection'] == 'ClusterFit'
+        assert set(model.get('Downstream', [])) <= names
