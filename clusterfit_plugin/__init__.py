@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """ClusterFit (Yan et al., CVPR 2020) for the OpenMMLab stack.
 
 Importing this package registers ``ClusterFitHook`` (HOOKS),

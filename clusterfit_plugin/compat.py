@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Compatibility with the pinned stack.
 
 torch >= 2.6 loads checkpoints with ``weights_only=True``. mmengine 0.10.7

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """File I/O: atomic writes (a file is complete or absent, never
 half-written) and content hashes."""
 import hashlib

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Shared fixtures: tiny real image data, a real source checkpoint, and
 configs for real mmengine Runner runs."""
 import copy

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Helpers shared by the tests (import them from here, not from conftest)."""
 import socket
 

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Atomic files and the fingerprinted cache."""
 import os
 

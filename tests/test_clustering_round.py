@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """A clustering round without a Runner, against a bare reference: the
 source's features computed by hand (its data preprocessor, backbone and a
 global average) and clustered by raw faiss."""

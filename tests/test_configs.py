@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Every shipped config builds, and every CPU-sized one trains.
 
 The configs are used as shipped, from a workspace that holds tiny data at

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """The CUDA paths: the torch k-means backend on the GPU, AMP and
 channels-last extraction, and a whole Runner run on the GPU.
 

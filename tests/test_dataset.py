@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """ClusterFitDataset: label injection, label files, shared-memory labels."""
 
 import numpy as np

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """The frozen-feature evaluation (known features give known accuracy), the
 eval / leaderboard tools, cluster diagnostics, and RotNet."""
 import copy

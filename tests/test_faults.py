@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Faults and bad input: killed runs restart cleanly, stale caches are never
 used, and each bad input gets a clear error with nothing half-written."""
 import copy

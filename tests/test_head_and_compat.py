@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """ClusterFitHead, and safe loading of mmengine checkpoints on torch 2.14."""
 import pickle
 import subprocess

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Iterative re-clustering (interval=N), the cluster-balanced sampler and
 loss re-weighting, through real Runner runs."""
 import os

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """k-means: agreement with raw faiss, the torch backend, sampling, chunks."""
 import faiss
 import numpy as np

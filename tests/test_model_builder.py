@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Models built from a config by the plugin are the Runner's models.
 
 Each source config is built twice: by the stock mmengine Runner

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """End to end through a real mmengine Runner (and torchrun for 2 processes)."""
 import gc
 import json

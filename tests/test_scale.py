@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Scale features: the feature store (memory / disk, fp16, resume), PCA
 whitening, resumable extraction after a kill, and the wait that keeps the
 other ranks clear of the process-group timeout while rank 0 fits k-means."""

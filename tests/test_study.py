@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """The multi-seed study: aggregation, paired gains, the plot, and the
 driver's resumable plan and doc section."""
 import json

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Video: decoding with decord and PyAV on real mp4 files made here, frame
 sampling, clip transforms, bad files, and ClusterFit on clips through a
 real Runner with both backends."""

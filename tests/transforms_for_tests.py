@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Transforms the tests put into pipelines (registered in mmpretrain's
 TRANSFORMS; subprocess runs import them through custom_imports)."""
 import os

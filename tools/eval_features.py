@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Evaluate a checkpoint's frozen features: linear probe, few-shot, kNN.
 
 Features are extracted once from the labelled train and test splits named

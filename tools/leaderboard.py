@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Merge the JSON rows of tools/eval_features.py into a Markdown table.
 
 Example:

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Clustering on numpy / torch / faiss alone: no mmengine in this package."""
 from .features import (DTYPES, DiskFeatures, FeatureStore, Preprocessor,
                        check_finite)

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Feature storage and preprocessing shared by every backend.
 
 :class:`FeatureStore` holds the features of one rank's samples, in memory or

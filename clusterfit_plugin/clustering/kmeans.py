@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Seeded k-means: fit on a sample, assign every point in chunks.
 
 Only numpy, torch and (optionally) faiss are used here, so this module works

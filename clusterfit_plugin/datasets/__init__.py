@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .clusterfit_dataset import ClusterFitDataset, load_label_file
 from .sample_keys import sample_path, scan_samples
 from .samplers import ClusterBalancedSampler

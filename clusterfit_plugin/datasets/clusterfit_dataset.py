@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """``ClusterFitDataset``: any mmengine dataset, labelled by cluster ids."""
 import copy
 import os.path as osp

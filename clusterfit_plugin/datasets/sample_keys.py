@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """What identifies each sample of a dataset: its file, else its info."""
 from typing import List, Optional, Tuple
 

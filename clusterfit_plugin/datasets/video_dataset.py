@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """``VideoDataset``: videos from an annotation list or class folders."""
 import os
 import os.path as osp

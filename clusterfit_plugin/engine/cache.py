@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """The clustering cache: its files, fingerprints and the manifest.
 
 A cache directory holds ``labels.npy`` (int64, one per sample, dataset order),

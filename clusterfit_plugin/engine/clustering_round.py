@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """One clustering round: extract a model's features, fit k-means, label all.
 
 Each rank extracts its own samples (``rank, rank + W, ...``) into a

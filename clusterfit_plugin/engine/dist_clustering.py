@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """k-means over features that are spread across ranks by sample index.
 
 Every rank holds the features of its own samples (in memory or memory-mapped).

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """The frozen source network and distributed feature extraction.
 
 Each rank extracts the samples ``rank, rank + W, rank + 2W, ...`` (no

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .frozen_features import (evaluate_features, few_shot_indices, knn_top1,
                               linear_top1)
 from .leaderboard import markdown_table

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Quick protocols on frozen features: linear probe, few-shot, weighted kNN.
 
 These are the fast companions of the long mmpretrain linear-probe configs in

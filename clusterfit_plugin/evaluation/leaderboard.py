@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Leaderboard rows written by ``tools/eval_features.py`` and their table."""
 from typing import List
 

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .backbones import VideoResNetBackbone
 from .data_preprocessors import VideoClsDataPreprocessor
 from .heads import ClusterFitHead

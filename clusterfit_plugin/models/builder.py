@@ -1,4 +1,4 @@
-# Copyright (c) OpenMMLab. All rights reserved.
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Build a model from a config file the way mmengine's Runner does.
 
 mmpretrain configs keep ``data_preprocessor`` at the top level and the

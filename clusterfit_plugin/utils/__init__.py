@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .launch import (add_runner_args, apply_runner_args,
                      set_dataloader_defaults, setup_launcher)
 from .num_clusters import set_num_clusters

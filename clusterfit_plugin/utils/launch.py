@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """What ``tools/train.py`` and ``tools/test.py`` share: config merging and a
 distributed setup that works on machines without CUDA."""
 import argparse

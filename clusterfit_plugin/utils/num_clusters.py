@@ -1,4 +1,4 @@
-# Copyright (c) OpenMMLab. All rights reserved.
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Set K in every place of a ClusterFit config that must agree on it."""
 from mmengine.config import Config
 

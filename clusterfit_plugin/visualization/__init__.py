@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .cluster_diagnostics import (agreement, cluster_grid, save_png,
                                   size_histogram, to_tile, write_diagnostics)
 

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Pictures and scores of a clustering: a cluster-size histogram, a grid of
 samples per cluster, and NMI / ARI / purity against known labels."""
 import os.path as osp

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """The ClusterFit claim in miniature: sources x K x seeds on MNIST-5k.
 
 For every seed, trains each source network with ``tools/train.py`` (a

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Aggregate a multi-seed study of leaderboard rows: mean ± std, paired
 gains of ClusterFit over its source, and the K-ablation plot.
 

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Shared by the benchmark scripts: synthetic features and the objective."""
 import numpy as np
 

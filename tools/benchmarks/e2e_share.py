@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Share of a ClusterFit run spent on extraction + clustering vs training.
 
 Reads a finished work dir: the manifest's timings (extraction, k-means) and

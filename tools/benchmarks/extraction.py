@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Extraction: the hook's extractor vs a bare torch.inference_mode() loop.
 
 Both run the same model (mmpretrain ResNet, eval mode) on the same device

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """k-means: the plugin vs raw faiss.Kmeans vs scikit-learn KMeans.
 
 Same data (a synthetic Gaussian mixture), same K and at most ``--niter``

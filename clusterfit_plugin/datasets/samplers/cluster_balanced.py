@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """``ClusterBalancedSampler``: every non-empty cluster drawn equally often."""
 import math
 from typing import Iterator, Optional

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .build import build_pipeline
 from .video import (ClipCenterCrop, ClipFlip, ClipRandomResizedCrop,
                     ClipResize, PackVideoInputs, SampleFrames, VideoDecode,

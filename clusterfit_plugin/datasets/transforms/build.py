@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Build pipelines from mmpretrain's registry (no default scope needed)."""
 from typing import Callable, Sequence, Union
 

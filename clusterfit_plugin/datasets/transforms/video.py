@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Video transforms: open, sample frames, decode, clip-wise augmentation,
 packing to ``C x T x H x W``.
 

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Video decoding backends: decord and PyAV behind one small interface.
 
 Both return RGB ``uint8`` frames ``(T, H, W, 3)`` for the frame indices asked

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """``ClusterFitHook``: pseudo-labels from a source network, before training."""
 import copy
 import gc

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """torchvision's video ResNets as mmpretrain backbones (5-D outputs)."""
 from typing import Optional, Tuple
 

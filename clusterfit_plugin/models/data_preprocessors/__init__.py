@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .video import VideoClsDataPreprocessor
 
 __all__ = ['VideoClsDataPreprocessor']

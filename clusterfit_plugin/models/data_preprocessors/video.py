@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """``VideoClsDataPreprocessor``: mmpretrain's video preprocessor, usable
 inside ``ImageClassifier``."""
 from typing import Optional, Sequence

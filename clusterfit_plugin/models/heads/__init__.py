@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .classifier_ops import (num_outputs, reset_classifier,
                              weight_loss_by_cluster_size)
 from .clusterfit_head import ClusterFitHead

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """What ClusterFit does to a classification head: read its number of
 outputs, re-initialise its classifier, weight its loss by cluster size."""
 from typing import List, Optional

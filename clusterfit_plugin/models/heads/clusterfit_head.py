@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """``ClusterFitHead``: a linear classifier over K clusters."""
 from typing import Optional, Sequence, Union
 

@@ -1,3 +1,4 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """``RotNet``: rotation prediction (Gidaris et al., ICLR 2018), the
 self-supervised source of the ClusterFit paper; mmpretrain lacks it."""
 from typing import List
