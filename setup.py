@@ -6,6 +6,17 @@ def readme():
         return f.read()
 
 
+def requirements(path):
+    """The requirement lines of a file under requirements/ (ranges; the
+    exact versions checked on this project's machines are the lock in
+    requirements.txt)."""
+    with open(path, encoding='utf-8') as f:
+        return [
+            line.split('#')[0].strip() for line in f
+            if line.split('#')[0].strip()
+        ]
+
+
 def version():
     scope = {}
     with open('clusterfit_plugin/version.py', encoding='utf-8') as f:
@@ -21,11 +32,11 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(include=['clusterfit_plugin', 'clusterfit_plugin.*']),
     python_requires='>=3.9',
-    install_requires=[
-        'torch', 'torchvision', 'mmengine>=0.10',
-        'mmpretrain>=1.0', 'numpy', 'setuptools<81'
-    ],
+    install_requires=requirements('requirements/runtime.txt'),
     extras_require=dict(
-        faiss=['faiss-cpu>=1.15'], video=['av', 'decord'],
-        demo=['mlxtend', 'scikit-learn', 'threadpoolctl']),
+        faiss=['faiss-cpu>=1.15'],
+        video=['av', 'decord'],
+        demo=['mlxtend', 'scikit-learn', 'threadpoolctl'],
+        all=requirements('requirements/optional.txt'),
+        tests=requirements('requirements/tests.txt')),
     license='Apache License 2.0')
