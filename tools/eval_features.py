@@ -28,13 +28,12 @@ from mmengine.config import Config
 from mmpretrain.registry import DATASETS
 from mmpretrain.utils import register_all_modules
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import clusterfit_plugin  # noqa: E402,F401
-from clusterfit_plugin.engine.extractor import (  # noqa: E402
+import clusterfit_plugin  # noqa: F401
+from clusterfit_plugin.engine.extractor import (
     STAGES, build_source_model, extract_features, load_source_config)
-from clusterfit_plugin.evaluation import (evaluate_features,  # noqa: E402
+from clusterfit_plugin.evaluation import (evaluate_features,
                                           markdown_table)
-from clusterfit_plugin.fileio import (atomic_save_json,  # noqa: E402
+from clusterfit_plugin.fileio import (atomic_save_json,
                                       atomic_save_text, sha256_file)
 
 

@@ -6,12 +6,9 @@ Example:
 """
 import argparse
 import json
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from clusterfit_plugin.evaluation.leaderboard import \
-    markdown_table  # noqa: E402
+    markdown_table
 
 
 def main():

@@ -5,17 +5,14 @@ Example:
     python tools/test.py configs/benchmarks/CONFIG.py work_dirs/x/epoch_100.pth
 """
 import argparse
-import os.path as osp
-import sys
 
 from mmengine.config import Config
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import clusterfit_plugin  # noqa: E402,F401  (registers the plugin)
-from clusterfit_plugin.utils import (add_runner_args,  # noqa: E402
+import clusterfit_plugin  # noqa: F401  (registers the plugin)
+from clusterfit_plugin.utils import (add_runner_args,
                                      apply_runner_args)
 
 

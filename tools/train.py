@@ -7,16 +7,13 @@ Example:
         --num-clusters 50 --cfg-options train_cfg.max_epochs=8
 """
 import argparse
-import os.path as osp
-import sys
 
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import clusterfit_plugin  # noqa: E402,F401  (registers the plugin)
-from clusterfit_plugin.utils import (add_runner_args,  # noqa: E402
+import clusterfit_plugin  # noqa: F401  (registers the plugin)
+from clusterfit_plugin.utils import (add_runner_args,
                                      apply_runner_args, set_num_clusters)
 
 

