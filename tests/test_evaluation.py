@@ -21,7 +21,7 @@ from clusterfit_plugin.engine.extractor import (build_source_model,
                                                 extract_features)
 from clusterfit_plugin.evaluation import (evaluate_features,
                                           few_shot_indices, markdown_table)
-from clusterfit_plugin.visualization import agreement
+from clusterfit_plugin.visualization import agreement, to_tile
 from conftest import BACKBONE, NUM_IMAGES, PIPELINE, ROOT, make_cfg
 
 
@@ -143,9 +143,16 @@ def test_diagnostics_files(tmp_path, image_root, source_checkpoint):
     assert metrics['num_labelled'] == NUM_IMAGES
     hist = cv2.imread(osp.join(d, 'cluster_sizes_source.png'))
     assert hist is not None and hist.shape[2] == 3
-    grid = cv2.imread(osp.join(d, 'cluster_grid_source.png'))
-    # 3 non-empty clusters of at most 8 tiles of 64 px (+2 px borders).
-    assert grid.shape[0] == 3 * 66 + 2 and grid.shape[1] == 8 * 66 + 2
+    grid = cv2.imread(osp.join(d, 'cluster_grid_source.png'))[..., ::-1]
+    # Row r shows the first members of the r-th largest cluster, each tile
+    # the sample as the extraction pipeline loads it (64 px, 2 px borders).
+    inner = runner.train_dataloader.dataset.dataset
+    order = np.argsort(-np.bincount(labels), kind='stable')
+    for row, k in enumerate(order[:3]):
+        for col, idx in enumerate(np.flatnonzero(labels == k)[:8]):
+            y, x = 2 + row * 66, 2 + col * 66
+            want = to_tile(inner[int(idx)]['inputs'])
+            np.testing.assert_array_equal(grid[y:y + 64, x:x + 64], want)
 
 
 ROTNET = dict(
