@@ -1,5 +1,6 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """ClusterFitDataset: label injection, label files, shared-memory labels."""
+import os
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ import torch
 from mmpretrain.registry import DATASETS
 from torch.utils.data import DataLoader
 
+import transforms_for_tests  # noqa: F401  (registers RecordLabel)
 from clusterfit_plugin.datasets import ClusterFitDataset
 from conftest import NUM_IMAGES, PIPELINE
 
@@ -76,22 +78,33 @@ def _labels_of_batch(batch):
     return [int(s.gt_label) for s in batch['data_samples']]
 
 
-def test_persistent_workers_see_new_labels(image_root):
-    """Labels changed in the main process reach live persistent workers."""
+def test_persistent_workers_see_new_labels(image_root, tmp_path):
+    """Labels changed in the main process reach live persistent workers:
+    one worker process (recorded by the pipeline itself) serves both
+    epochs, the second with the new labels."""
     from mmengine.dataset import default_collate
-    ds = build(image_root)
+    record = str(tmp_path / 'served.txt')
+    inner = dict(inner_cfg(image_root), pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='RecordLabel', out=record),
+        dict(type='PackInputs')
+    ])
+    ds = DATASETS.build(dict(type='ClusterFitDataset', dataset=inner))
     ds.set_labels(np.zeros(NUM_IMAGES, np.int64), num_clusters=3)
     loader = DataLoader(ds, batch_size=NUM_IMAGES, num_workers=1,
                         persistent_workers=True, collate_fn=default_collate)
     first = next(iter(loader))
-    worker_pids = {w.pid for w in loader._iterator._workers}
     assert set(_labels_of_batch(first)) == {0}
     new = np.arange(NUM_IMAGES) % 3
     ds.set_labels(new)
     second = next(iter(loader))
-    # The same worker process served both epochs.
-    assert {w.pid for w in loader._iterator._workers} == worker_pids
     assert _labels_of_batch(second) == new.tolist()
+    lines = [line.split() for line in open(record)]
+    assert len(lines) == 2 * NUM_IMAGES
+    pids = {pid for pid, _, _ in lines}
+    assert len(pids) == 1 and int(pids.pop()) != os.getpid()
+    served = [int(label) for _, _, label in lines[NUM_IMAGES:]]
+    assert served == new.tolist()
 
 
 def test_requires_mmengine_dataset():
