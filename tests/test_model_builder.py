@@ -44,8 +44,9 @@ STOCK_SOURCES = [
 ]
 
 
-def colour_images(root: str, size: int, num: int = 4) -> str:
-    """``num`` random colour images (channel order matters on them)."""
+def colour_dataset(root: str, size: int, num: int = 4):
+    """``num`` random colour images (channel order matters on them), as an
+    unlabelled CustomDataset loaded by :data:`PIPELINE`."""
     rng = np.random.default_rng(1)
     lines = []
     for i in range(num):
@@ -55,7 +56,9 @@ def colour_images(root: str, size: int, num: int = 4) -> str:
         lines.append(f'{i}.png\n')
     with open(osp.join(root, 'ann.txt'), 'w') as f:
         f.writelines(lines)
-    return root
+    return DATASETS.build(
+        dict(type='CustomDataset', data_root=root, ann_file='ann.txt',
+             with_label=False, pipeline=PIPELINE))
 
 
 def runner_model(config: str, work_dir: str) -> torch.nn.Module:
@@ -81,7 +84,7 @@ def preprocessing(model) -> dict:
 def test_built_like_the_runner(config, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     size = 224 if 'vit' in config else 64
-    data_root = colour_images(str(tmp_path), size)
+    dataset = colour_dataset(str(tmp_path), size)
     torch.manual_seed(0)
     reference = runner_model(config, str(tmp_path / 'runner'))
     checkpoint = str(tmp_path / 'weights.pth')
@@ -95,10 +98,6 @@ def test_built_like_the_runner(config, tmp_path, monkeypatch):
         assert preprocessing(model)['mean'] == pytest.approx(
             [123.675, 116.28, 103.53])
 
-    dataset = DATASETS.build(
-        dict(type='CustomDataset', data_root=data_root, ann_file='ann.txt',
-             with_label=False,
-             pipeline=PIPELINE))
     feats = extract_features(model, dataset, PIPELINE,
                              np.arange(len(dataset)), 'backbone',
                              batch_size=2, num_workers=0, progress=False)
@@ -164,13 +163,9 @@ def test_mae_runs_unmasked_and_its_neck_is_refused(tmp_path):
     its unmasked tokens), not its random patch order; its neck (the pixel
     decoder) is refused with a clear message."""
     config = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py'
-    data_root = colour_images(str(tmp_path), 224, num=2)
+    dataset = colour_dataset(str(tmp_path), 224, num=2)
     torch.manual_seed(0)
     model = build_source_model(dict(config=config, stage='backbone'))
-    dataset = DATASETS.build(
-        dict(type='CustomDataset', data_root=data_root, ann_file='ann.txt',
-             with_label=False,
-             pipeline=PIPELINE))
     feats = extract_features(model, dataset, PIPELINE, np.arange(2),
                              'backbone', batch_size=2, num_workers=0,
                              progress=False)
@@ -190,12 +185,8 @@ def test_mae_runs_unmasked_and_its_neck_is_refused(tmp_path):
 def test_mocov3_vit_neck_features(tmp_path):
     config = ('mmpretrain::mocov3/'
               'mocov3_vit-small-p16_16xb256-amp-coslr-300e_in1k.py')
-    data_root = colour_images(str(tmp_path), 224, num=2)
+    dataset = colour_dataset(str(tmp_path), 224, num=2)
     model = build_source_model(dict(config=config, stage='neck'))
-    dataset = DATASETS.build(
-        dict(type='CustomDataset', data_root=data_root, ann_file='ann.txt',
-             with_label=False,
-             pipeline=PIPELINE))
     feats = extract_features(model, dataset, PIPELINE, np.arange(2), 'neck',
                              batch_size=2, num_workers=0, progress=False)
     assert feats.shape == (2, 256) and np.isfinite(feats).all()
@@ -209,17 +200,13 @@ def test_mocov3_vit_neck_features(tmp_path):
 def test_non_feature_outputs_are_refused(output, message, tmp_path):
     """What a backbone returns that is not (N, D) floating-point features is
     an error naming the model and stage, not clustered."""
-    data_root = colour_images(str(tmp_path), 16, num=2)
+    dataset = colour_dataset(str(tmp_path), 16, num=2)
     model = build_source_model(
         dict(model=dict(type='ImageClassifier',
                         backbone=dict(type='ResNet_CIFAR', depth=18,
                                       base_channels=4)),
              stage='backbone'))
     model.backbone.forward = output
-    dataset = DATASETS.build(
-        dict(type='CustomDataset', data_root=data_root, ann_file='ann.txt',
-             with_label=False,
-             pipeline=PIPELINE))
     with pytest.raises(ValueError,
                        match=r"ImageClassifier at stage 'backbone'.*"
                        + message):
