@@ -3,9 +3,10 @@
 #   make test   the test suite
 #   make demo-video  ClusterFit on generated video clips (R(2+1)D-18)
 #   make study  the multi-seed study of docs/results.md (resumable)
+#   make lint   the pre-commit hooks (flake8, isort, yapf; settings in setup.cfg)
 PY := .venv/bin/python
 
-.PHONY: venv demo demo-video study test
+.PHONY: venv demo demo-video study test test-fast lint
 venv:
 	@bash tools/setup_env.sh
 
@@ -20,3 +21,12 @@ study: venv
 
 test: venv
 	$(PY) -m pytest tests -q
+
+test-fast: venv
+	$(PY) -m pytest tests -q -m "not slow"
+
+# pre-commit in its own environment; it installs each hook's tool from the
+# package registry (.pre-commit-config.yaml), no repository is cloned.
+lint:
+	@[ -x .venv-lint/bin/pre-commit ] || { python3 -m venv .venv-lint && .venv-lint/bin/pip install -q pre-commit==4.7.0; }
+	.venv-lint/bin/pre-commit run --all-files --show-diff-on-failure

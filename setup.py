@@ -30,7 +30,8 @@ setup(
     description='ClusterFit (Yan et al., CVPR 2020) as an OpenMMLab plugin',
     long_description=readme(),
     long_description_content_type='text/markdown',
-    packages=find_packages(include=['clusterfit_plugin', 'clusterfit_plugin.*']),
+    packages=find_packages(
+        include=['clusterfit_plugin', 'clusterfit_plugin.*']),
     python_requires='>=3.9',
     install_requires=requirements('requirements/runtime.txt'),
     extras_require=dict(

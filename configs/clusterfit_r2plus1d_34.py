@@ -12,7 +12,8 @@
 # Run:
 #   tools/dist_train.sh configs/clusterfit_r2plus1d_34.py 8
 _base_ = 'mmpretrain::_base_/default_runtime.py'
-custom_imports = dict(imports=['clusterfit_plugin'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['clusterfit_plugin'], allow_failed_imports=False)
 
 num_clusters = 4000
 source_checkpoint = 'checkpoints/r2plus1d_34_weakly_supervised.pth'
@@ -39,8 +40,8 @@ model = dict(
 
 train_pipeline = [
     dict(type='VideoInit', backend='auto'),
-    dict(type='SampleFrames', clip_len=clip_len,
-         frame_interval=frame_interval),
+    dict(
+        type='SampleFrames', clip_len=clip_len, frame_interval=frame_interval),
     dict(type='VideoDecode'),
     dict(type='ClipResize', scale=128),
     dict(type='ClipRandomResizedCrop', size=112, scale=(0.25, 1.0)),
@@ -49,8 +50,11 @@ train_pipeline = [
 ]
 extract_pipeline = [
     dict(type='VideoInit', backend='auto'),
-    dict(type='SampleFrames', clip_len=clip_len,
-         frame_interval=frame_interval, test_mode=True),
+    dict(
+        type='SampleFrames',
+        clip_len=clip_len,
+        frame_interval=frame_interval,
+        test_mode=True),
     dict(type='VideoDecode'),
     dict(type='ClipResize', scale=128),
     dict(type='ClipCenterCrop', crop_size=112),
@@ -78,8 +82,8 @@ custom_hooks = [
         num_clusters=num_clusters,
         source=dict(
             model=dict(
-                head=dict(type='LinearClsHead', num_classes=400,
-                          in_channels=512),
+                head=dict(
+                    type='LinearClsHead', num_classes=400, in_channels=512),
                 **video_model),
             checkpoint=source_checkpoint,
             stage='backbone'),
@@ -106,10 +110,19 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4),
     clip_grad=dict(max_norm=40, norm_type=2))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=5,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 5, by_epoch=True,
-         begin=5, end=max_epochs),
+    dict(
+        type='LinearLR',
+        start_factor=0.1,
+        by_epoch=True,
+        begin=0,
+        end=5,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - 5,
+        by_epoch=True,
+        begin=5,
+        end=max_epochs),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs)
 auto_scale_lr = dict(base_batch_size=128)

@@ -13,7 +13,8 @@ _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs32.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['clusterfit_plugin'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['clusterfit_plugin'], allow_failed_imports=False)
 
 num_clusters = 16000
 source_checkpoint = ('checkpoints/mocov2_resnet50_8xb32-coslr-200e_in1k_'
@@ -51,7 +52,8 @@ custom_hooks = [
         type='ClusterFitHook',
         num_clusters=num_clusters,
         source=dict(
-            config='mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py',
+            config=('mmpretrain::mocov2/'
+                    'mocov2_resnet50_8xb32-coslr-200e_in1k.py'),
             checkpoint=source_checkpoint,
             stage='backbone'),
         # Deterministic: resize 256 + center crop 224 (the default).
@@ -76,8 +78,7 @@ test_cfg = None
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4))
 param_scheduler = dict(
-    type='MultiStepLR', by_epoch=True, milestones=[30, 60, 90, 100],
-    gamma=0.1)
+    type='MultiStepLR', by_epoch=True, milestones=[30, 60, 90, 100], gamma=0.1)
 train_cfg = dict(by_epoch=True, max_epochs=105)
 auto_scale_lr = dict(base_batch_size=256)
 default_hooks = dict(

@@ -3,7 +3,8 @@
 # your config"). The source is a MoCo v2 ResNet-50 checkpoint of yours.
 #   python tools/train.py configs/clusterfit_resnet18_8xb16_cifar10.py
 _base_ = 'mmpretrain::resnet/resnet18_8xb16_cifar10.py'
-custom_imports = dict(imports=['clusterfit_plugin'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['clusterfit_plugin'], allow_failed_imports=False)
 num_clusters = 100
 
 # 1. The head classifies the K clusters; it replaces the recipe's head.
@@ -27,7 +28,8 @@ custom_hooks = [
         type='ClusterFitHook',
         num_clusters=num_clusters,
         source=dict(
-            config='mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py',
+            config=('mmpretrain::mocov2/'
+                    'mocov2_resnet50_8xb32-coslr-200e_in1k.py'),
             checkpoint='checkpoints/mocov2_resnet50.pth',
             stage='backbone'),
         extract_pipeline={{_base_.test_pipeline}},

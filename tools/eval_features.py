@@ -29,30 +29,37 @@ from mmpretrain.registry import DATASETS
 from mmpretrain.utils import register_all_modules
 
 import clusterfit_plugin  # noqa: F401
-from clusterfit_plugin.engine.extractor import (
-    STAGES, build_source_model, extract_features, load_source_config)
-from clusterfit_plugin.evaluation import (evaluate_features,
-                                          markdown_table)
-from clusterfit_plugin.fileio import (atomic_save_json,
-                                      atomic_save_text, sha256_file)
+from clusterfit_plugin.engine.extractor import (STAGES, build_source_model,
+                                                extract_features,
+                                                load_source_config)
+from clusterfit_plugin.evaluation import evaluate_features, markdown_table
+from clusterfit_plugin.fileio import (atomic_save_json, atomic_save_text,
+                                      sha256_file)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='config of the model to evaluate')
     parser.add_argument('checkpoint', help="checkpoint file, or 'none'")
-    parser.add_argument('--data', required=True,
-                        help='config file with eval_train_dataset and '
-                        'eval_test_dataset')
+    parser.add_argument(
+        '--data',
+        required=True,
+        help='config file with eval_train_dataset and '
+        'eval_test_dataset')
     parser.add_argument('--name', required=True, help='method name (row)')
-    parser.add_argument('--source-name', default='-',
-                        help='the source this model came from (row)')
+    parser.add_argument(
+        '--source-name',
+        default='-',
+        help='the source this model came from (row)')
     parser.add_argument('--stage', default='backbone', choices=STAGES)
-    parser.add_argument('--init-seed', type=int, default=0,
-                        help="seed of the random initialisation when "
-                        "CHECKPOINT is 'none'")
-    parser.add_argument('--protocols', nargs='+',
-                        default=['linear', 'fewshot', 'knn'])
+    parser.add_argument(
+        '--init-seed',
+        type=int,
+        default=0,
+        help='seed of the random initialisation when '
+        "CHECKPOINT is 'none'")
+    parser.add_argument(
+        '--protocols', nargs='+', default=['linear', 'fewshot', 'knn'])
     parser.add_argument('--shots', type=int, default=10)
     parser.add_argument('--k', type=int, default=20)
     parser.add_argument('--batch-size', type=int, default=256)
@@ -66,13 +73,17 @@ def split_features(model, dataset_cfg: dict, stage: str, batch_size: int,
     """Features and labels of one labelled split."""
     dataset = DATASETS.build(dataset_cfg)
     labels = np.array([
-        int(dataset.get_data_info(i)['gt_label'])
-        for i in range(len(dataset))
+        int(dataset.get_data_info(i)['gt_label']) for i in range(len(dataset))
     ])
     feats = extract_features(
-        model, dataset, dataset_cfg['pipeline'],
-        np.arange(len(dataset)), stage, batch_size=batch_size,
-        num_workers=num_workers, progress=False)
+        model,
+        dataset,
+        dataset_cfg['pipeline'],
+        np.arange(len(dataset)),
+        stage,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        progress=False)
     return feats, labels
 
 
@@ -81,17 +92,25 @@ def main():
     register_all_modules(init_default_scope=True)
     data = Config.fromfile(args.data)
     checkpoint = None if args.checkpoint == 'none' else args.checkpoint
-    source = dict(config=args.config, checkpoint=checkpoint,
-                  stage=args.stage, init_seed=args.init_seed)
+    source = dict(
+        config=args.config,
+        checkpoint=checkpoint,
+        stage=args.stage,
+        init_seed=args.init_seed)
     model = build_source_model(source)
     train_x, train_y = split_features(model, data.eval_train_dataset,
                                       args.stage, args.batch_size,
                                       args.num_workers)
-    test_x, test_y = split_features(model, data.eval_test_dataset,
-                                    args.stage, args.batch_size,
-                                    args.num_workers)
-    top1 = evaluate_features(train_x, train_y, test_x, test_y,
-                             args.protocols, shots=args.shots, k=args.k)
+    test_x, test_y = split_features(model, data.eval_test_dataset, args.stage,
+                                    args.batch_size, args.num_workers)
+    top1 = evaluate_features(
+        train_x,
+        train_y,
+        test_x,
+        test_y,
+        args.protocols,
+        shots=args.shots,
+        k=args.k)
     model_cfg = load_source_config(source)
     head = model_cfg.get('head') or {}
     row = dict(
@@ -102,7 +121,10 @@ def main():
         dataset=osp.splitext(osp.basename(args.data))[0],
         protocol=f'frozen {args.stage}, {len(train_y)} train / '
         f'{len(test_y)} test',
-        top1={k: round(v, 2) for k, v in top1.items()},
+        top1={
+            k: round(v, 2)
+            for k, v in top1.items()
+        },
         checkpoint=(sha256_file(checkpoint)[:8]
                     if checkpoint else f'random-init-{args.init_seed}'),
         command=' '.join(shlex.quote(a) for a in ['python'] + sys.argv))

@@ -7,8 +7,7 @@ Example:
 import argparse
 import json
 
-from clusterfit_plugin.evaluation.leaderboard import \
-    markdown_table
+from clusterfit_plugin.evaluation.leaderboard import markdown_table
 
 
 def main():

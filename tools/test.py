@@ -12,8 +12,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
-from clusterfit_plugin.utils import (add_runner_args,
-                                     apply_runner_args)
+from clusterfit_plugin.utils import add_runner_args, apply_runner_args
 
 
 def parse_args():
@@ -34,8 +33,9 @@ def main():
     if args.amp:
         cfg.test_cfg.fp16 = True
     apply_runner_args(cfg, args)
-    runner = (Runner.from_cfg(cfg)
-              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner = (
+        Runner.from_cfg(cfg)
+        if 'runner_type' not in cfg else RUNNERS.build(cfg))
     if args.out:
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))

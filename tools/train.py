@@ -13,8 +13,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
-from clusterfit_plugin.utils import (add_runner_args,
-                                     apply_runner_args, set_num_clusters)
+from clusterfit_plugin.utils import (add_runner_args, apply_runner_args,
+                                     set_num_clusters)
 
 
 def parse_args():
@@ -81,8 +81,9 @@ def merge_args(cfg, args):
 def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    runner = (Runner.from_cfg(cfg)
-              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner = (
+        Runner.from_cfg(cfg)
+        if 'runner_type' not in cfg else RUNNERS.build(cfg))
     runner.train()
 
 

@@ -146,8 +146,7 @@ class FeatureStore:
         if osp.exists(self.progress_path):
             os.remove(self.progress_path)
         self.array = np.lib.format.open_memmap(
-            self.path, mode='w+', dtype=self.dtype,
-            shape=(self.num_rows, dim))
+            self.path, mode='w+', dtype=self.dtype, shape=(self.num_rows, dim))
         self._record()
 
     def _record(self) -> None:
@@ -155,8 +154,12 @@ class FeatureStore:
         _release(self.array)
         atomic_save_json(
             self.progress_path,
-            dict(key=self.key, num_rows=self.num_rows, dtype=self.dtype,
-                 dim=int(self.array.shape[1]), rows_done=self.rows_done))
+            dict(
+                key=self.key,
+                num_rows=self.num_rows,
+                dtype=self.dtype,
+                dim=int(self.array.shape[1]),
+                rows_done=self.rows_done))
         self._since_flush = 0
 
     def append(self, features: np.ndarray) -> None:
@@ -212,7 +215,9 @@ class Preprocessor:
         l2_normalize (bool): L2-normalise rows last. Defaults to True.
     """
 
-    def __init__(self, pca_dim: Optional[int] = None, whiten: bool = True,
+    def __init__(self,
+                 pca_dim: Optional[int] = None,
+                 whiten: bool = True,
                  l2_normalize: bool = True):
         self.pca_dim = pca_dim
         self.whiten = whiten
@@ -241,8 +246,7 @@ class Preprocessor:
         order = np.argsort(eigval)[::-1][:self.pca_dim]
         projection = eigvec[:, order]
         if self.whiten:
-            projection = projection / np.sqrt(
-                np.maximum(eigval[order], 1e-12))
+            projection = projection / np.sqrt(np.maximum(eigval[order], 1e-12))
         self.projection = projection.astype(np.float32)
         self.mean = self.mean.astype(np.float32)
         return self
@@ -260,6 +264,5 @@ class Preprocessor:
         if self.projection is not None:
             x = (x - self.mean) @ self.projection
         if self.l2_normalize:
-            x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True),
-                               1e-12)
+            x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         return np.ascontiguousarray(x, dtype=np.float32)

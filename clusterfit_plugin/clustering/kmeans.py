@@ -99,8 +99,8 @@ def faiss_rand_perm(n: int, m: int, seed: int) -> np.ndarray:
     bitgen = np.random.MT19937()
     bitgen.state = dict(
         bit_generator='MT19937',
-        state=np.random.RandomState(seed % 2**32).get_state(
-            legacy=False)['state'])
+        state=np.random.RandomState(seed %
+                                    2**32).get_state(legacy=False)['state'])
     steps = np.arange(m, dtype=np.uint64)
     # faiss's rand_int(max) is mt() % max; step i swaps i with i + draw.
     swap_with = (steps + bitgen.random_raw(m) % (np.uint64(n) - steps))
@@ -241,7 +241,8 @@ def kmeans_plus_plus(x: np.ndarray,
             cand = rng.integers(n, size=trials)
         else:
             cand = np.minimum(
-                np.searchsorted(cdf, rng.random(trials) * cdf[-1]), n - 1)
+                np.searchsorted(cdf,
+                                rng.random(trials) * cdf[-1]), n - 1)
         dist = np.minimum(closest[None], sq_dists(cand))
         best = int(dist.sum(1, dtype=np.float64).argmin())
         chosen.append(int(cand[best]))
@@ -302,8 +303,10 @@ def _torch_lloyd(x: np.ndarray, init: np.ndarray, niter: int,
         if spherical:
             centroids /= centroids.norm(dim=1, keepdim=True).clamp_min(1e-12)
         if verbose:
-            print(f'  torch k-means iter {it + 1}/{niter}: '
-                  f'objective {objective:.6g}', flush=True)
+            print(
+                f'  torch k-means iter {it + 1}/{niter}: '
+                f'objective {objective:.6g}',
+                flush=True)
         # faiss's early stop, checked after the update as faiss does.
         if it > 0 and previous - objective <= early_stop_threshold * previous:
             break
@@ -366,7 +369,7 @@ class KMeans:
                 f'{max_points_per_centroid}, {init_points_per_centroid}, '
                 f'{chunk_size}.')
         if init not in ('random', 'kmeans++'):
-            raise ValueError(f"kmeans init={init!r} is unknown; use "
+            raise ValueError(f'kmeans init={init!r} is unknown; use '
                              "'random' or 'kmeans++'.")
         self.num_clusters = int(num_clusters)
         self.niter = int(niter)
@@ -433,16 +436,16 @@ class KMeans:
         start = time.perf_counter()
         idx = fit_sample_indices(x.shape[0], self.num_clusters,
                                  self.max_points_per_centroid, self.seed)
-        sample = (np.ascontiguousarray(x, dtype=np.float32) if idx is None
-                  else take_rows(x, idx, self.chunk_size))
+        sample = (
+            np.ascontiguousarray(x, dtype=np.float32)
+            if idx is None else take_rows(x, idx, self.chunk_size))
         self.fit_size = sample.shape[0]
         (self.centroids, self.fit_objective,
          self.fit_iterations) = self.fit_sample(sample)
         self.fit_seconds = time.perf_counter() - start
         return self
 
-    def fit_sample(self,
-                   sample: np.ndarray) -> Tuple[np.ndarray, float, int]:
+    def fit_sample(self, sample: np.ndarray) -> Tuple[np.ndarray, float, int]:
         """Run the backend's k-means on an already drawn sample.
 
         Args:
@@ -454,20 +457,19 @@ class KMeans:
         """
         init = None
         if self.init == 'kmeans++':
-            seeding = fit_sample_indices(len(sample), self.num_clusters,
-                                         self.init_points_per_centroid,
-                                         self.seed)
+            seeding = fit_sample_indices(
+                len(sample), self.num_clusters, self.init_points_per_centroid,
+                self.seed)
             init = kmeans_plus_plus(
                 sample if seeding is None else sample[seeding],
                 self.num_clusters, self.seed)
         if self.backend == 'torch':
             if init is None:  # faiss's draw: rand_perm(M, seed + 1)
-                init = sample[faiss_rand_perm(len(sample), self.num_clusters,
-                                              self.seed + 1)]
+                init = sample[faiss_rand_perm(
+                    len(sample), self.num_clusters, self.seed + 1)]
             return _torch_lloyd(sample, init, self.niter,
                                 self.early_stop_threshold, self.seed,
-                                self.spherical, self.chunk_size,
-                                self.verbose)
+                                self.spherical, self.chunk_size, self.verbose)
         km = faiss.Kmeans(
             sample.shape[1],
             self.num_clusters,
@@ -539,8 +541,8 @@ def assign_to_centroids(x: np.ndarray, centroids: np.ndarray, backend: str,
     index = faiss.IndexFlatL2(centroids.shape[1])
     if backend == 'faiss-gpu':
         device = torch.cuda.current_device()
-        index = faiss.index_cpu_to_gpu(_faiss_gpu_resources(device), device,
-                                       index)
+        index = faiss.index_cpu_to_gpu(
+            _faiss_gpu_resources(device), device, index)
     index.add(centroids)
     for sl in iter_chunks(n, chunk_size):
         xc = np.ascontiguousarray(x[sl], dtype=np.float32)

@@ -40,9 +40,11 @@ def normalized_mutual_info(a: np.ndarray, b: np.ndarray) -> float:
     """
     _, a = np.unique(a, return_inverse=True)
     _, b = np.unique(b, return_inverse=True)
-    joint = np.bincount(a * (b.max() + 1) + b,
-                        minlength=(a.max() + 1) * (b.max() + 1)).reshape(
-                            a.max() + 1, b.max() + 1).astype(np.float64)
+    joint = np.bincount(
+        a * (b.max() + 1) + b,
+        minlength=(a.max() + 1) * (b.max() + 1)).reshape(
+            a.max() + 1,
+            b.max() + 1).astype(np.float64)
     ha, hb = _entropy(joint.sum(1)), _entropy(joint.sum(0))
     if ha == 0 and hb == 0:
         return 1.0

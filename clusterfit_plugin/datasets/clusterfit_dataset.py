@@ -10,7 +10,8 @@ from mmengine.dataset import BaseDataset, Compose
 from mmpretrain.registry import DATASETS
 
 
-def load_label_file(path: str, num_samples: int,
+def load_label_file(path: str,
+                    num_samples: int,
                     num_clusters: Optional[int] = None) -> np.ndarray:
     """Read and check a ClusterFit labels file.
 
@@ -142,7 +143,8 @@ class ClusterFitDataset:
         """np.ndarray: a copy of the current (N,) int64 labels."""
         return self._labels.numpy().copy()
 
-    def set_labels(self, labels: np.ndarray,
+    def set_labels(self,
+                   labels: np.ndarray,
                    num_clusters: Optional[int] = None) -> None:
         """Replace the labels in place (workers see the change).
 

@@ -80,8 +80,8 @@ class VideoDataset(BaseDataset):
                 fields = line.split()
                 if not fields:
                     continue
-                bad_label = (len(fields) == 2
-                             and not fields[1].lstrip('-').isdigit())
+                bad_label = (
+                    len(fields) == 2 and not fields[1].lstrip('-').isdigit())
                 if len(fields) > 2 or bad_label:
                     raise ValueError(
                         f'{self.ann_file}:{number}: expected '
@@ -97,15 +97,16 @@ class VideoDataset(BaseDataset):
             raise FileNotFoundError(
                 f'VideoDataset: no ann_file and {prefix!r} is not a folder '
                 'of class sub-folders.')
-        classes = sorted(d for d in os.listdir(prefix)
-                         if osp.isdir(osp.join(prefix, d)))
+        classes = sorted(
+            d for d in os.listdir(prefix) if osp.isdir(osp.join(prefix, d)))
         data_list = []
         for label, name in enumerate(classes):
             for file in sorted(os.listdir(osp.join(prefix, name))):
                 if file.lower().endswith(self.extensions):
                     data_list.append(
-                        dict(video_path=osp.join(prefix, name, file),
-                             gt_label=label))
+                        dict(
+                            video_path=osp.join(prefix, name, file),
+                            gt_label=label))
         if not data_list:
             raise FileNotFoundError(
                 f'VideoDataset found no {self.extensions} videos in class '

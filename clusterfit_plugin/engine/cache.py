@@ -141,8 +141,9 @@ class ClusterCache:
         if manifest is None:
             return None
         cached = manifest.get('fingerprint_parts', {})
-        return sorted(k for k in set(parts) | set(cached)
-                      if parts.get(k) != cached.get(k))
+        return sorted(
+            k for k in set(parts) | set(cached)
+            if parts.get(k) != cached.get(k))
 
     def load(self, fingerprint: str,
              num_samples: int) -> Optional[Tuple[np.ndarray, dict]]:
@@ -217,13 +218,16 @@ class ClusterCache:
             if ROUND_PATTERN.fullmatch(name):
                 os.remove(self.path(name))
         atomic_save_npy(self.path(LABELS_FILE), labels.astype(np.int64))
-        atomic_save_npy(self.path(CENTROIDS_FILE),
-                        centroids.astype(np.float32))
+        atomic_save_npy(
+            self.path(CENTROIDS_FILE), centroids.astype(np.float32))
         atomic_save_json(
             self.path(MANIFEST_FILE),
-            dict(info, fingerprint=combine_fingerprint(parts),
-                 fingerprint_parts=parts, versions=package_versions(),
-                 created=time.strftime('%Y-%m-%dT%H:%M:%S%z')))
+            dict(
+                info,
+                fingerprint=combine_fingerprint(parts),
+                fingerprint_parts=parts,
+                versions=package_versions(),
+                created=time.strftime('%Y-%m-%dT%H:%M:%S%z')))
 
     def save_round(self, epoch: int, labels: np.ndarray) -> str:
         """Write the labels of the re-clustering round at ``epoch``.
@@ -280,5 +284,9 @@ class ClusterCache:
             for old in os.listdir(directory):
                 if shard in old and not old.startswith(name):
                     os.remove(osp.join(directory, old))
-        return FeatureStore(num_rows, dtype, osp.join(directory, name),
-                            key=key, flush_every=flush_every)
+        return FeatureStore(
+            num_rows,
+            dtype,
+            osp.join(directory, name),
+            key=key,
+            flush_every=flush_every)

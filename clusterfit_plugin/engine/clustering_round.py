@@ -112,7 +112,7 @@ class ClusteringRound:
                  wait_poll_s: float = 60.0):
         self.features = dict(FEATURE_DEFAULTS, **(features or {}))
         if self.features['storage'] not in ('memory', 'disk'):
-            raise ValueError(f"features.storage="
+            raise ValueError(f'features.storage='
                              f"{self.features['storage']!r} is unknown; use "
                              "'memory' or 'disk'.")
         if self.features['dtype'] not in DTYPES:
@@ -221,7 +221,7 @@ class ClusteringRound:
         start = time.perf_counter()
         hint = ''
         if self.kmeans.backend == 'faiss-cpu' and torch.cuda.is_available():
-            hint = ("; this faiss has no GPU support: kmeans=dict(backend="
+            hint = ('; this faiss has no GPU support: kmeans=dict(backend='
                     "'torch') runs k-means on CUDA")
         print_log(
             f'k-means K={self.kmeans.num_clusters} on {features.shape[1]}-d '

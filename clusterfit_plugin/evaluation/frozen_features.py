@@ -18,8 +18,11 @@ def _l2(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def knn_top1(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
-             test_y: np.ndarray, k: int = 20,
+def knn_top1(train_x: np.ndarray,
+             train_y: np.ndarray,
+             test_x: np.ndarray,
+             test_y: np.ndarray,
+             k: int = 20,
              temperature: float = 0.07) -> float:
     """Top-1 of a weighted kNN classifier on cosine similarity.
 
@@ -53,8 +56,10 @@ def knn_top1(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
     return 100.0 * correct / len(test_x)
 
 
-def linear_top1(train_x: np.ndarray, train_y: np.ndarray,
-                test_x: np.ndarray, test_y: np.ndarray,
+def linear_top1(train_x: np.ndarray,
+                train_y: np.ndarray,
+                test_x: np.ndarray,
+                test_y: np.ndarray,
                 max_iter: int = 1000) -> float:
     """Top-1 of a logistic regression on standardised features.
 
@@ -76,8 +81,7 @@ def linear_top1(train_x: np.ndarray, train_y: np.ndarray,
     return 100.0 * float((pred == test_y).mean())
 
 
-def few_shot_indices(labels: np.ndarray, shots: int,
-                     seed: int) -> np.ndarray:
+def few_shot_indices(labels: np.ndarray, shots: int, seed: int) -> np.ndarray:
     """``shots`` random samples of each class.
 
     Args:

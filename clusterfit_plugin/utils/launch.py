@@ -64,7 +64,8 @@ def apply_runner_args(cfg: Config, args: argparse.Namespace) -> None:
     setup_launcher(cfg, args.launcher)
 
 
-def set_dataloader_defaults(cfg: Config, pin_memory: bool = True,
+def set_dataloader_defaults(cfg: Config,
+                            pin_memory: bool = True,
                             persistent_workers: bool = True) -> None:
     """mmpretrain's dataloader defaults for every dataloader in ``cfg``.
 

@@ -95,8 +95,9 @@ def to_tile(inputs, size: int = 64) -> np.ndarray:
     if frame.shape[2] == 1:
         frame = np.repeat(frame, 3, axis=2)
     frame = np.clip(frame, 0, 255).astype(np.uint8)
-    return cv2.resize(np.ascontiguousarray(frame), (size, size),
-                      interpolation=cv2.INTER_NEAREST)
+    return cv2.resize(
+        np.ascontiguousarray(frame), (size, size),
+        interpolation=cv2.INTER_NEAREST)
 
 
 def cluster_grid(labels: np.ndarray,
@@ -124,8 +125,8 @@ def cluster_grid(labels: np.ndarray,
         clusters = np.argsort(-sizes, kind='stable')[:num_clusters_shown]
         clusters = clusters[sizes[clusters] > 0]
     pad = 2
-    grid = np.full((len(clusters) * (tile + pad) + pad,
-                    per_cluster * (tile + pad) + pad, 3), 255, np.uint8)
+    grid = np.full((len(clusters) * (tile + pad) + pad, per_cluster *
+                    (tile + pad) + pad, 3), 255, np.uint8)
     for row, k in enumerate(clusters):
         for col, idx in enumerate(np.flatnonzero(labels == k)[:per_cluster]):
             y, x = pad + row * (tile + pad), pad + col * (tile + pad)
@@ -176,9 +177,11 @@ def write_diagnostics(labels: np.ndarray,
             f'{scores["purity"]:.4f}.',
             logger='current')
     if scores and visualizer is not None:
-        visualizer.add_scalars({f'clusterfit/{k}': v
-                                for k, v in scores.items()},
-                               step=step)
+        visualizer.add_scalars(
+            {
+                f'clusterfit/{k}': v
+                for k, v in scores.items()
+            }, step=step)
     atomic_save_json(
         osp.join(directory, f'metrics_{tag}.json'),
         dict(scores, cluster_size=cluster_size_stats(labels, num_clusters)))
@@ -192,6 +195,5 @@ def write_diagnostics(labels: np.ndarray,
     for name, image in images.items():
         save_png(osp.join(directory, f'{name}_{tag}.png'), image)
         if visualizer is not None:
-            visualizer.add_image(f'clusterfit_{name}_{tag}', image,
-                                 step=step)
+            visualizer.add_image(f'clusterfit_{name}_{tag}', image, step=step)
     return scores

@@ -1,9 +1,10 @@
 # Linear probe of a ClusterFit R(2+1)D-34 on Kinetics-400: frozen backbone
 # from a ClusterFit checkpoint, a linear classifier over the 400 classes,
 # evaluated on the centre clip of each validation video. Run:
-#   tools/dist_train.sh \
-#       configs/benchmarks/linear-probe_clusterfit-r2plus1d-34_kinetics400.py 8 \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/clusterfit_r2plus1d_34/epoch_45.pth
+#   CONFIG=configs/benchmarks/linear-probe_clusterfit-r2plus1d-34_kinetics400.py
+#   CKPT=work_dirs/clusterfit_r2plus1d_34/epoch_45.pth
+#   tools/dist_train.sh $CONFIG 8 \
+#       --cfg-options model.backbone.init_cfg.checkpoint=$CKPT
 _base_ = '../clusterfit_r2plus1d_34.py'
 
 clusterfit_checkpoint = 'work_dirs/clusterfit_r2plus1d_34/epoch_45.pth'
@@ -17,8 +18,12 @@ model = dict(
             type='Pretrained',
             checkpoint=clusterfit_checkpoint,
             prefix='backbone.')),
-    head=dict(_delete_=True, type='LinearClsHead', num_classes=400,
-              in_channels=512, topk=(1, 5)))
+    head=dict(
+        _delete_=True,
+        type='LinearClsHead',
+        num_classes=400,
+        in_channels=512,
+        topk=(1, 5)))
 custom_hooks = []
 
 kinetics_train = dict(

@@ -1,7 +1,8 @@
 # Linear probe (mmpretrain style, the long protocol) of the demo's ClusterFit
 # backbone on MNIST-5k: the frozen backbone of a ClusterFit checkpoint and a
 # linear head over the 10 digits, trained on the true labels.
-#   python tools/train.py configs/benchmarks/linear-probe_clusterfit-resnet18-mini_mnist5k.py
+#   python tools/train.py \
+#       configs/benchmarks/linear-probe_clusterfit-resnet18-mini_mnist5k.py
 # tools/eval_features.py is the quick protocol on the same features.
 _base_ = '../demo/clusterfit_resnet18-mini_mnist5k.py'
 
@@ -17,8 +18,11 @@ model = dict(
             type='Pretrained',
             checkpoint=clusterfit_checkpoint,
             prefix='backbone.')),
-    head=dict(_delete_=True, type='LinearClsHead', num_classes=10,
-              in_channels={{_base_.mnist_feat_dim}}))
+    head=dict(
+        _delete_=True,
+        type='LinearClsHead',
+        num_classes=10,
+        in_channels={{_base_.mnist_feat_dim}}))
 custom_hooks = []
 
 # The ClusterFitDataset of the base is replaced, not merged into.

@@ -1,13 +1,15 @@
 # The video demo's source: R(2+1)D-18 trained on weak, coarse labels, the
 # axis of motion (0 horizontal, 1 vertical), so it has no reason to tell
 # left from right or up from down.
-#   python tools/train.py configs/demo/axis-label_r2plus1d-18_moving-squares.py \
+#   python tools/train.py \
+#       configs/demo/axis-label_r2plus1d-18_moving-squares.py \
 #       --work-dir work_dirs/video_demo/source
 _base_ = [
     'mmpretrain::_base_/default_runtime.py',
     './_base_/moving_squares.py',
 ]
-custom_imports = dict(imports=['clusterfit_plugin'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['clusterfit_plugin'], allow_failed_imports=False)
 
 max_epochs = 6
 model = dict(

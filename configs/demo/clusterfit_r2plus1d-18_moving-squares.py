@@ -1,13 +1,15 @@
 # ClusterFit on generated clips: cluster the axis-label source's features
 # into K=8 groups and train a new R(2+1)D-18 from scratch on the cluster ids.
 # Run after the source (tools/run_video_demo.sh does both):
-#   python tools/train.py configs/demo/clusterfit_r2plus1d-18_moving-squares.py \
+#   python tools/train.py \
+#       configs/demo/clusterfit_r2plus1d-18_moving-squares.py \
 #       --work-dir work_dirs/video_demo/clusterfit
 _base_ = [
     'mmpretrain::_base_/default_runtime.py',
     './_base_/moving_squares.py',
 ]
-custom_imports = dict(imports=['clusterfit_plugin'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['clusterfit_plugin'], allow_failed_imports=False)
 
 num_clusters = 8
 max_epochs = 8

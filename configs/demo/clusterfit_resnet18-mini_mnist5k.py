@@ -7,13 +7,15 @@
 #   python tools/train.py configs/demo/clusterfit_resnet18-mini_mnist5k.py \
 #       --work-dir work_dirs/demo/clusterfit
 # The SimCLR source (simclr_resnet18-mini_mnist5k.py) plugs in the same way:
-#   --cfg-options custom_hooks.0.source.config=configs/demo/simclr_resnet18-mini_mnist5k.py \
-#                 custom_hooks.0.source.checkpoint=work_dirs/demo/simclr/epoch_8.pth
+#   --cfg-options \
+#   custom_hooks.0.source.config=configs/demo/simclr_resnet18-mini_mnist5k.py \
+#   custom_hooks.0.source.checkpoint=work_dirs/demo/simclr/epoch_8.pth
 _base_ = [
     'mmpretrain::_base_/default_runtime.py',
     './_base_/mnist5k.py',
 ]
-custom_imports = dict(imports=['clusterfit_plugin'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['clusterfit_plugin'], allow_failed_imports=False)
 
 num_clusters = 200
 max_epochs = 17

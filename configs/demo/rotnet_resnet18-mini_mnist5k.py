@@ -3,13 +3,15 @@
 #   python tools/train.py configs/demo/rotnet_resnet18-mini_mnist5k.py \
 #       --work-dir work_dirs/rotnet
 #   python tools/train.py configs/demo/clusterfit_resnet18-mini_mnist5k.py \
-#       --cfg-options custom_hooks.0.source.config=configs/demo/rotnet_resnet18-mini_mnist5k.py \
-#       custom_hooks.0.source.checkpoint=work_dirs/rotnet/epoch_4.pth
+#       --cfg-options \
+#   custom_hooks.0.source.config=configs/demo/rotnet_resnet18-mini_mnist5k.py \
+#   custom_hooks.0.source.checkpoint=work_dirs/rotnet/epoch_4.pth
 _base_ = [
     'mmpretrain::_base_/default_runtime.py',
     './_base_/mnist5k.py',
 ]
-custom_imports = dict(imports=['clusterfit_plugin'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['clusterfit_plugin'], allow_failed_imports=False)
 
 # Every image is shown at its 4 rotations, so an epoch costs about 4 epochs
 # of a classifier (about 40 s on 2 CPU cores).
@@ -38,8 +40,11 @@ train_dataloader = dict(
         ann_file='train.txt',
         pipeline=[
             dict(type='LoadImageFromFile'),
-            dict(type='RandomResizedCrop', scale=28,
-                 crop_ratio_range=(0.6, 1.0), backend='pillow'),
+            dict(
+                type='RandomResizedCrop',
+                scale=28,
+                crop_ratio_range=(0.6, 1.0),
+                backend='pillow'),
             dict(type='PackInputs'),
         ]))
 

@@ -8,7 +8,8 @@ _base_ = [
 max_epochs = 8
 
 model = dict(
-    data_preprocessor=dict(mean={{_base_.mnist_norm.mean}}, std={{_base_.mnist_norm.std}}),
+    data_preprocessor=dict(
+        mean={{_base_.mnist_norm.mean}}, std={{_base_.mnist_norm.std}}),
     # Merged into SimCLR's backbone (keeps its zero_init_residual=True).
     backbone={{_base_.mnist_backbone}},
     neck=dict(in_channels=128, hid_channels=128, out_channels=64),
@@ -44,10 +45,19 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.3, momentum=0.9, weight_decay=1e-4))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, by_epoch=True,
-         begin=1, end=max_epochs),
+    dict(
+        type='LinearLR',
+        start_factor=0.1,
+        by_epoch=True,
+        begin=0,
+        end=1,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - 1,
+        by_epoch=True,
+        begin=1,
+        end=max_epochs),
 ]
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(

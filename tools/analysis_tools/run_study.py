@@ -28,8 +28,9 @@ import subprocess
 import sys
 import time
 
-from clusterfit_plugin.fileio import atomic_save_json, atomic_save_text
 from study_report import plot_k_ablation, results_tables, summarize
+
+from clusterfit_plugin.fileio import atomic_save_json, atomic_save_text
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA = 'configs/demo/_base_/mnist5k.py'
@@ -40,8 +41,8 @@ SOURCES = {
                     'noisy labels (40% wrong)'),
     'rotnet': ('configs/demo/rotnet_resnet18-mini_mnist5k.py', 'RotNet'),
     'simclr': ('configs/demo/simclr_resnet18-mini_mnist5k.py', 'SimCLR'),
-    'random-init': ('configs/demo/noisy-label_resnet18-mini_mnist5k.py',
-                    'random init'),
+    'random-init':
+    ('configs/demo/noisy-label_resnet18-mini_mnist5k.py', 'random init'),
 }
 BEGIN, END = '<!-- study:begin -->', '<!-- study:end -->'
 
@@ -50,27 +51,43 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default='work_dirs/study')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--ks', type=int, nargs='+',
-                        default=[200, 10, 500, 50],
-                        help='K values, run in this order')
-    parser.add_argument('--sources', nargs='+', choices=list(SOURCES),
-                        default=list(SOURCES))
-    parser.add_argument('--random-init-ks', type=int, nargs='*',
-                        default=[200, 10],
-                        help='K values of ClusterFit from random init')
-    parser.add_argument('--cf-epochs', type=int, default=8,
-                        help='ClusterFit schedule of the K grid')
-    parser.add_argument('--long-cf-epochs', type=int, nargs='*',
-                        default=[17],
-                        help='longer ClusterFit schedules, run at --long-ks')
+    parser.add_argument(
+        '--ks',
+        type=int,
+        nargs='+',
+        default=[200, 10, 500, 50],
+        help='K values, run in this order')
+    parser.add_argument(
+        '--sources', nargs='+', choices=list(SOURCES), default=list(SOURCES))
+    parser.add_argument(
+        '--random-init-ks',
+        type=int,
+        nargs='*',
+        default=[200, 10],
+        help='K values of ClusterFit from random init')
+    parser.add_argument(
+        '--cf-epochs',
+        type=int,
+        default=8,
+        help='ClusterFit schedule of the K grid')
+    parser.add_argument(
+        '--long-cf-epochs',
+        type=int,
+        nargs='*',
+        default=[17],
+        help='longer ClusterFit schedules, run at --long-ks')
     parser.add_argument('--long-ks', type=int, nargs='*', default=[200, 10])
-    parser.add_argument('--doc', default='docs/results.md',
-                        help='Markdown file whose study section is '
-                        'rewritten (text outside its markers is kept)')
-    parser.add_argument('--dry-run', action='store_true',
-                        help='list the steps left and stop')
-    parser.add_argument('--report-only', action='store_true',
-                        help='only rewrite the doc from finished steps')
+    parser.add_argument(
+        '--doc',
+        default='docs/results.md',
+        help='Markdown file whose study section is '
+        'rewritten (text outside its markers is kept)')
+    parser.add_argument(
+        '--dry-run', action='store_true', help='list the steps left and stop')
+    parser.add_argument(
+        '--report-only',
+        action='store_true',
+        help='only rewrite the doc from finished steps')
     return parser.parse_args()
 
 
@@ -95,9 +112,12 @@ def plan(args) -> list:
         file the step must leave behind).
     """
     py, wd = sys.executable, args.work_dir
-    steps = [dict(name='data', cmd=[py, 'tools/demo/prepare_mnist.py',
-                                    '--out', 'data/mnist5k'],
-                  output='data/mnist5k/train_noisy40.txt')]
+    steps = [
+        dict(
+            name='data',
+            cmd=[py, 'tools/demo/prepare_mnist.py', '--out', 'data/mnist5k'],
+            output='data/mnist5k/train_noisy40.txt')
+    ]
     ckpts = {}
     # Parsing a config imports its mmpretrain bases: once per source.
     epochs_of = {
@@ -107,13 +127,17 @@ def plan(args) -> list:
 
     def evaluate(seed, name, config, ckpt, source, role, epochs='-'):
         out_dir = osp.join(wd, 'eval', f'seed{seed}')
-        steps.append(dict(
-            name=f'eval/seed{seed}/{name}',
-            cmd=[py, 'tools/eval_features.py', config, ckpt or 'none',
-                 '--data', DATA, '--name', name, '--source-name', source,
-                 '--init-seed', str(seed), '--out-dir', out_dir],
-            output=osp.join(out_dir, f'{name}.json'),
-            row=dict(seed=seed, role=role, source=source, epochs=epochs)))
+        steps.append(
+            dict(
+                name=f'eval/seed{seed}/{name}',
+                cmd=[
+                    py, 'tools/eval_features.py', config, ckpt or 'none',
+                    '--data', DATA, '--name', name, '--source-name', source,
+                    '--init-seed',
+                    str(seed), '--out-dir', out_dir
+                ],
+                output=osp.join(out_dir, f'{name}.json'),
+                row=dict(seed=seed, role=role, source=source, epochs=epochs)))
 
     for seed in args.seeds:
         for source in args.sources:
@@ -122,11 +146,14 @@ def plan(args) -> list:
             if source != 'random-init':
                 run_dir = osp.join(wd, f'seed{seed}', source)
                 ckpt = osp.join(run_dir, f'epoch_{epochs_of[source]}.pth')
-                steps.append(dict(
-                    name=f'train/seed{seed}/{source}',
-                    cmd=[py, 'tools/train.py', config, '--work-dir', run_dir,
-                         '--cfg-options', f'randomness.seed={seed}'],
-                    output=ckpt))
+                steps.append(
+                    dict(
+                        name=f'train/seed{seed}/{source}',
+                        cmd=[
+                            py, 'tools/train.py', config, '--work-dir',
+                            run_dir, '--cfg-options', f'randomness.seed={seed}'
+                        ],
+                        output=ckpt))
             ckpts[(seed, source)] = ckpt
             evaluate(seed, source, config, ckpt, source, 'source')
     runs = [(k, seed, source, args.cf_epochs, '') for k in args.ks
@@ -140,21 +167,24 @@ def plan(args) -> list:
         run_dir = osp.join(wd, f'seed{seed}', name)
         ckpt = ckpts[(seed, source)]
         cf_ckpt = osp.join(run_dir, f'epoch_{epochs}.pth')
-        steps.append(dict(
-            name=f'train/seed{seed}/{name}',
-            cmd=[py, 'tools/train.py', CF_CONFIG, '--work-dir',
-                 run_dir, '--cfg-options', f'num_clusters={k}',
-                 f'model.head.num_clusters={k}',
-                 f'custom_hooks.0.num_clusters={k}',
-                 f'custom_hooks.0.source.config={SOURCES[source][0]}',
-                 f'custom_hooks.0.source.checkpoint={ckpt}',
-                 f'custom_hooks.0.source.init_seed={seed}',
-                 f'custom_hooks.0.kmeans.seed={seed}',
-                 f'randomness.seed={seed}',
-                 f'train_cfg.max_epochs={epochs}',
-                 f'param_scheduler.T_max={epochs}',
-                 f'default_hooks.checkpoint.interval={epochs}'],
-            output=cf_ckpt))
+        steps.append(
+            dict(
+                name=f'train/seed{seed}/{name}',
+                cmd=[
+                    py, 'tools/train.py', CF_CONFIG, '--work-dir', run_dir,
+                    '--cfg-options', f'num_clusters={k}',
+                    f'model.head.num_clusters={k}',
+                    f'custom_hooks.0.num_clusters={k}',
+                    f'custom_hooks.0.source.config={SOURCES[source][0]}',
+                    f'custom_hooks.0.source.checkpoint={ckpt}',
+                    f'custom_hooks.0.source.init_seed={seed}',
+                    f'custom_hooks.0.kmeans.seed={seed}',
+                    f'randomness.seed={seed}',
+                    f'train_cfg.max_epochs={epochs}',
+                    f'param_scheduler.T_max={epochs}',
+                    f'default_hooks.checkpoint.interval={epochs}'
+                ],
+                output=cf_ckpt))
         # The config dumped by the run carries K for the row.
         evaluate(seed, name, osp.join(run_dir, osp.basename(CF_CONFIG)),
                  cf_ckpt, source, 'clusterfit', epochs)
@@ -179,18 +209,25 @@ def run_steps(steps: list, record_path: str) -> None:
     """Run the steps not done yet, recording each one's seconds."""
     record = load_record(record_path)
     todo = [s for s in steps if not is_done(s, record)]
-    print(f'{len(steps) - len(todo)} of {len(steps)} steps done, '
-          f'{len(todo)} to run', flush=True)
+    print(
+        f'{len(steps) - len(todo)} of {len(steps)} steps done, '
+        f'{len(todo)} to run',
+        flush=True)
     env = dict(os.environ, PYTHONWARNINGS='ignore', PYTHONUNBUFFERED='1')
     for i, step in enumerate(todo, 1):
-        log_path = osp.join(osp.dirname(record_path), 'logs',
-                            step['name'].replace('/', '_') + '.log')
+        log_path = osp.join(
+            osp.dirname(record_path), 'logs',
+            step['name'].replace('/', '_') + '.log')
         os.makedirs(osp.dirname(log_path), exist_ok=True)
         print(f'[{i}/{len(todo)}] {step["name"]} ...', end=' ', flush=True)
         start = time.time()
         with open(log_path, 'w', encoding='utf-8') as log:
-            proc = subprocess.run(step['cmd'], cwd=ROOT, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT)
+            proc = subprocess.run(
+                step['cmd'],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT)
         seconds = time.time() - start
         if proc.returncode != 0 or not osp.isfile(
                 osp.join(ROOT, step['output'])):
@@ -200,8 +237,9 @@ def run_steps(steps: list, record_path: str) -> None:
                 f'log is {log_path}. Fix the cause and run this command '
                 'again: finished steps are kept.')
         print(f'{seconds:.0f}s', flush=True)
-        record[step['name']] = dict(seconds=round(seconds, 1),
-                                    finished=time.strftime('%Y-%m-%d %H:%M'))
+        record[step['name']] = dict(
+            seconds=round(seconds, 1),
+            finished=time.strftime('%Y-%m-%d %H:%M'))
         atomic_save_json(record_path, record)
 
 
@@ -239,26 +277,23 @@ def write_doc(args, steps: list, record: dict) -> None:
         f'with {args.long_cf_epochs}). Steps finished: '
         f'{len(done)} of {len(steps)}; their run time adds up to '
         f'{seconds / 60:.0f} min on this machine '
-        f'({os.cpu_count()} CPU cores).',
-        '',
+        f'({os.cpu_count()} CPU cores).', '',
         'Top-1 % of frozen backbone features (MNIST-5k, 4,000 train / 1,000 '
-        'test), mean ± std over seeds:',
-        '',
-        results_tables(summary, source_titles=titles),
-        '',
+        'test), mean ± std over seeds:', '',
+        results_tables(summary, source_titles=titles), '',
         'Second table: ClusterFit minus its own source of the same seed, '
-        'mean ± std, (seeds where ClusterFit was higher / seeds).',
-        '',
-        f'![K ablation]({osp.basename(plot)})',
-        END])
+        'mean ± std, (seeds where ClusterFit was higher / seeds).', '',
+        f'![K ablation]({osp.basename(plot)})', END
+    ])
     path = osp.join(ROOT, args.doc)
     text = ''
     if osp.isfile(path):
         with open(path, encoding='utf-8') as f:
             text = f.read()
     if BEGIN in text and END in text:
-        text = (text[:text.index(BEGIN)] + section +
-                text[text.index(END) + len(END):])
+        text = (
+            text[:text.index(BEGIN)] + section +
+            text[text.index(END) + len(END):])
     else:
         text = (text or '# Results: the ClusterFit claim in miniature\n\n'
                 ) + section + '\n'

@@ -14,8 +14,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-PROTOCOL_TITLES = {'linear': 'linear', '10shot': '10-shot linear',
-                   'knn20': '20-NN'}
+PROTOCOL_TITLES = {
+    'linear': 'linear',
+    '10shot': '10-shot linear',
+    'knn20': '20-NN'
+}
 
 
 def mean_std(values: Sequence[float]) -> Tuple[float, float]:
@@ -32,8 +35,7 @@ def mean_std(values: Sequence[float]) -> Tuple[float, float]:
     return float(arr.mean()), std
 
 
-def summarize(rows: List[dict]) -> Dict[Tuple[str, str, object, object],
-                                        dict]:
+def summarize(rows: List[dict]) -> Dict[Tuple[str, str, object, object], dict]:
     """Group rows by (source, role, K, epochs) and aggregate every protocol.
 
     Args:
@@ -63,8 +65,14 @@ def summarize(rows: List[dict]) -> Dict[Tuple[str, str, object, object],
         for p in protocols:
             values = [r['top1'][p] for r in members if p in r['top1']]
             mean, std = mean_std(values)
-            entry = dict(mean=mean, std=std, n=len(values), gain=None,
-                         gain_std=None, gain_n=0, wins=None)
+            entry = dict(
+                mean=mean,
+                std=std,
+                n=len(values),
+                gain=None,
+                gain_std=None,
+                gain_n=0,
+                wins=None)
             if role == 'clusterfit':
                 diffs = [
                     r['top1'][p] - source_top1[(source, r['seed'])][p]
@@ -82,8 +90,9 @@ def summarize(rows: List[dict]) -> Dict[Tuple[str, str, object, object],
 
 def _group_order(item):
     (source, role, k, epochs), _ = item
-    return (source, role != 'source', epochs if isinstance(epochs, int) else
-            -1, k if isinstance(k, int) else -1)
+    return (source, role
+            != 'source', epochs if isinstance(epochs, int) else -1,
+            k if isinstance(k, int) else -1)
 
 
 def _cell(entry: Optional[dict]) -> str:
@@ -115,17 +124,20 @@ def results_tables(summary: dict,
     """
     titles = source_titles or {}
     names = [PROTOCOL_TITLES.get(p, p) for p in protocols]
-    lines = ['| source | network | epochs | K | seeds | ' +
-             ' | '.join(names) + ' |',
-             '|---|---|---|---|---|' + '---|' * len(protocols)]
+    lines = [
+        '| source | network | epochs | K | seeds | ' + ' | '.join(names) +
+        ' |', '|---|---|---|---|---|' + '---|' * len(protocols)
+    ]
     for (source, role, k, epochs), stats in summary.items():
         n = max(e['n'] for e in stats.values())
         network = 'source' if role == 'source' else 'ClusterFit'
         lines.append(f'| {titles.get(source, source)} | {network} | '
-                     f'{epochs} | {k} | {n} | ' + ' | '.join(
-                         _cell(stats.get(p)) for p in protocols) + ' |')
-    gains = ['| source | epochs | K | ' + ' | '.join(names) + ' |',
-             '|---|---|---|' + '---|' * len(protocols)]
+                     f'{epochs} | {k} | {n} | ' +
+                     ' | '.join(_cell(stats.get(p)) for p in protocols) + ' |')
+    gains = [
+        '| source | epochs | K | ' + ' | '.join(names) + ' |',
+        '|---|---|---|' + '---|' * len(protocols)
+    ]
     for (source, role, k, epochs), stats in summary.items():
         if role != 'clusterfit':
             continue
@@ -135,7 +147,8 @@ def results_tables(summary: dict,
     return '\n'.join(lines) + '\n\n' + '\n'.join(gains)
 
 
-def plot_k_ablation(summary: dict, path: str,
+def plot_k_ablation(summary: dict,
+                    path: str,
                     protocols: Sequence[str] = ('linear', '10shot', 'knn20'),
                     source_titles: Optional[Dict[str, str]] = None) -> None:
     """Plot ClusterFit top-1 against K, one panel per protocol.
@@ -165,29 +178,29 @@ def plot_k_ablation(summary: dict, path: str,
         for i, source in enumerate(sources):
             color = f'C{i}'
             for j, epochs in enumerate(schedules):
-                keys = sorted(
-                    (key for key in summary
-                     if key[0] == source and key[1] == 'clusterfit'
-                     and key[3] == epochs and p in summary[key]),
-                    key=lambda key: key[2])
+                keys = sorted((key for key in summary
+                               if key[0] == source and key[1] == 'clusterfit'
+                               and key[3] == epochs and p in summary[key]),
+                              key=lambda key: key[2])
                 if not keys:
                     continue
                 stats = [summary[key][p] for key in keys]
                 ax.errorbar([key[2] for key in keys],
                             [e['mean'] for e in stats],
-                            yerr=[e['std'] for e in stats], color=color,
+                            yerr=[e['std'] for e in stats],
+                            color=color,
                             marker='o' if j == 0 else '*',
                             markersize=5 if j == 0 else 9,
-                            linestyle='-' if j == 0 else ':', capsize=3,
+                            linestyle='-' if j == 0 else ':',
+                            capsize=3,
                             label=f'ClusterFit ({epochs} ep) from '
                             f'{titles.get(source, source)}')
             src = summary.get((source, 'source', '-', '-'), {}).get(p)
             if src is not None:
-                ax.axhline(src['mean'], color=color, linestyle='--',
-                           linewidth=1)
+                ax.axhline(
+                    src['mean'], color=color, linestyle='--', linewidth=1)
         ax.set_xscale('log')
-        all_ks = sorted({key[2] for key in summary
-                         if key[1] == 'clusterfit'})
+        all_ks = sorted({key[2] for key in summary if key[1] == 'clusterfit'})
         ax.set_xticks(all_ks, [str(k) for k in all_ks])
         ax.minorticks_off()
         ax.set_xlabel('K (clusters)')
@@ -196,9 +209,15 @@ def plot_k_ablation(summary: dict, path: str,
         ax.grid(True, alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     rows = -(-len(labels) // 4)
-    fig.legend(handles, labels, loc='lower center', ncol=4, fontsize=7,
-               title='dashed: the source network itself; bars: ± std over '
-               'seeds', title_fontsize=7)
+    fig.legend(
+        handles,
+        labels,
+        loc='lower center',
+        ncol=4,
+        fontsize=7,
+        title='dashed: the source network itself; bars: ± std over '
+        'seeds',
+        title_fontsize=7)
     fig.tight_layout(rect=(0, 0.06 + 0.045 * rows, 1, 1))
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=110)

@@ -3,7 +3,10 @@
 import numpy as np
 
 
-def synthetic_chunk(start: int, stop: int, dim: int, num_modes: int = 2000,
+def synthetic_chunk(start: int,
+                    stop: int,
+                    dim: int,
+                    num_modes: int = 2000,
                     seed: int = 0) -> np.ndarray:
     """Rows ``start:stop`` of a fixed Gaussian mixture, generated chunk by
     chunk (any chunking gives the same rows), float32.
@@ -18,8 +21,8 @@ def synthetic_chunk(start: int, stop: int, dim: int, num_modes: int = 2000,
     Returns:
         np.ndarray: (stop - start, D) float32.
     """
-    centers = np.random.default_rng(seed).normal(
-        size=(num_modes, dim)).astype(np.float32)
+    centers = np.random.default_rng(seed).normal(size=(num_modes,
+                                                       dim)).astype(np.float32)
     rows = np.arange(start, stop)
     rng = np.random.default_rng([seed, start])
     modes = rows * 7919 % num_modes

@@ -22,23 +22,19 @@ Usage:
 import argparse
 import os
 import os.path as osp
-import sys
 import tempfile
 import time
 
 import cv2
 import numpy as np
 import torch
+from mmengine.dataset import default_collate
+from mmpretrain.registry import DATASETS, MODELS
+from mmpretrain.utils import register_all_modules
+from torch.utils.data import DataLoader
 
-HERE = osp.dirname(osp.abspath(__file__))
-sys.path[:0] = [HERE, osp.dirname(osp.dirname(HERE))]
-import clusterfit_plugin  # noqa: E402,F401
-from clusterfit_plugin.engine.extractor import (ExtractionSet,  # noqa: E402
-                                                extract_features)
-from mmengine.dataset import default_collate  # noqa: E402
-from mmpretrain.registry import DATASETS, MODELS  # noqa: E402
-from mmpretrain.utils import register_all_modules  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
+import clusterfit_plugin  # noqa: F401
+from clusterfit_plugin.engine.extractor import ExtractionSet, extract_features
 
 PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 
@@ -106,12 +102,16 @@ def main():
     parser.add_argument('--num-workers', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--ext', default='.png', choices=['.png', '.jpg'])
-    parser.add_argument('--device', default=None,
-                        help='cuda or cpu (default: cuda when available)')
-    parser.add_argument('--amp', action='store_true',
-                        help='autocast on CUDA, in both loops')
-    parser.add_argument('--channels-last', action='store_true',
-                        help='channels-last on CUDA, in both loops')
+    parser.add_argument(
+        '--device',
+        default=None,
+        help='cuda or cpu (default: cuda when available)')
+    parser.add_argument(
+        '--amp', action='store_true', help='autocast on CUDA, in both loops')
+    parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='channels-last on CUDA, in both loops')
     args = parser.parse_args()
     args.device = args.device or ('cuda'
                                   if torch.cuda.is_available() else 'cpu')
@@ -119,33 +119,45 @@ def main():
         parser.error('--amp and --channels-last act on CUDA only')
     register_all_modules(init_default_scope=True)
     model = MODELS.build(
-        dict(type='ImageClassifier',
-             backbone=dict(type='ResNet', depth=args.depth),
-             data_preprocessor=dict(mean=[123.675, 116.28, 103.53],
-                                    std=[58.395, 57.12, 57.375])))
+        dict(
+            type='ImageClassifier',
+            backbone=dict(type='ResNet', depth=args.depth),
+            data_preprocessor=dict(
+                mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])))
     model.to(args.device).eval()
     if args.channels_last:
         model.to(memory_format=torch.channels_last)
     with tempfile.TemporaryDirectory() as root:
         write_images(root, args.num_images, args.size, args.ext)
         dataset = DATASETS.build(
-            dict(type='CustomDataset', data_root=root, ann_file='ann.txt',
-                 pipeline=PIPELINE))
+            dict(
+                type='CustomDataset',
+                data_root=root,
+                ann_file='ann.txt',
+                pipeline=PIPELINE))
         indices = np.arange(len(dataset))
         best = dict.fromkeys(
-            ('plugin', 'bare loop', 'loader only', 'model only'),
-            float('inf'))
+            ('plugin', 'bare loop', 'loader only', 'model only'), float('inf'))
         batch = next(iter(make_loader(dataset, indices, args)))
         runs = {
-            'plugin': lambda: extract_features(
-                model, dataset, PIPELINE, indices, 'backbone',
-                batch_size=args.batch_size, num_workers=args.num_workers,
-                amp=args.amp, channels_last=args.channels_last,
+            'plugin':
+            lambda: extract_features(
+                model,
+                dataset,
+                PIPELINE,
+                indices,
+                'backbone',
+                batch_size=args.batch_size,
+                num_workers=args.num_workers,
+                amp=args.amp,
+                channels_last=args.channels_last,
                 progress=False),
-            'bare loop': lambda: bare_loop(model, dataset, indices, args),
-            'loader only': lambda: loader_only(dataset, indices, args),
-            'model only': lambda: model_only(model, batch, args.num_images,
-                                             args),
+            'bare loop':
+            lambda: bare_loop(model, dataset, indices, args),
+            'loader only':
+            lambda: loader_only(dataset, indices, args),
+            'model only':
+            lambda: model_only(model, batch, args.num_images, args),
         }
         features = {}
         for repeat in range(args.repeats):
@@ -155,9 +167,10 @@ def main():
                 features[name] = runs[name]()
                 best[name] = min(best[name], time.perf_counter() - start)
         ours, bare = features['plugin'], features['bare loop']
-    device = (torch.cuda.get_device_name()
-              if args.device == 'cuda' else f'CPU, {torch.get_num_threads()} '
-              'threads')
+    device = (
+        torch.cuda.get_device_name()
+        if args.device == 'cuda' else f'CPU, {torch.get_num_threads()} '
+        'threads')
     print(f'ResNet-{args.depth}, {args.num_images} {args.ext} images of '
           f'{args.size}px, batch {args.batch_size}, {args.num_workers} '
           f'workers, {device}, amp={args.amp}, '

@@ -19,24 +19,24 @@ Usage:
         plugin-random plugin-torch-random plugin-torch-kmeans++ scikit-learn
 """
 import argparse
-import os.path as osp
-import sys
 import time
 
 import faiss
 import numpy as np
 import torch
+from common import objective, synthetic_chunk
 from sklearn.cluster import KMeans as SKKMeans
 
-HERE = osp.dirname(osp.abspath(__file__))
-sys.path[:0] = [HERE, osp.dirname(osp.dirname(HERE))]
-from clusterfit_plugin.clustering import KMeans  # noqa: E402
-from common import objective, synthetic_chunk  # noqa: E402
+from clusterfit_plugin.clustering import KMeans
 
 
 def run_faiss(x, args):
-    raw = faiss.Kmeans(args.d, args.k, niter=args.niter, seed=args.seed,
-                       early_stop_threshold=args.early_stop_threshold)
+    raw = faiss.Kmeans(
+        args.d,
+        args.k,
+        niter=args.niter,
+        seed=args.seed,
+        early_stop_threshold=args.early_stop_threshold)
     raw.train(x)
     raw.index.search(x, 1)
     return raw.centroids, len(raw.obj)
@@ -45,10 +45,14 @@ def run_faiss(x, args):
 def run_plugin(init, backend='faiss-cpu'):
 
     def run(x, args):
-        km = KMeans(args.k, niter=args.niter, seed=args.seed, init=init,
-                    init_points_per_centroid=args.init_points_per_centroid,
-                    early_stop_threshold=args.early_stop_threshold,
-                    backend=backend)
+        km = KMeans(
+            args.k,
+            niter=args.niter,
+            seed=args.seed,
+            init=init,
+            init_points_per_centroid=args.init_points_per_centroid,
+            early_stop_threshold=args.early_stop_threshold,
+            backend=backend)
         km.fit(x)
         km.assign(x)
         return km.centroids, km.fit_iterations
@@ -57,8 +61,8 @@ def run_plugin(init, backend='faiss-cpu'):
 
 
 def run_sklearn(x, args):
-    sk = SKKMeans(args.k, n_init=1, max_iter=args.niter,
-                  random_state=args.seed).fit(x)
+    sk = SKKMeans(
+        args.k, n_init=1, max_iter=args.niter, random_state=args.seed).fit(x)
     sk.predict(x)
     return sk.cluster_centers_, sk.n_iter_
 
@@ -86,13 +90,18 @@ def main():
     parser.add_argument('--k', type=int, default=1000)
     parser.add_argument('--niter', type=int, default=20)
     parser.add_argument(
-        '--early-stop-threshold', type=float, default=0.0,
+        '--early-stop-threshold',
+        type=float,
+        default=0.0,
         help='faiss and the plugin (faiss 1.15 default 0: stop once the '
         'objective no longer decreases; -1: always --niter)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--repeats', type=int, default=1)
-    parser.add_argument('--init-points-per-centroid', type=int, default=4,
-                        help="k-means++ seeding sub-sample of plugin-kmeans++")
+    parser.add_argument(
+        '--init-points-per-centroid',
+        type=int,
+        default=4,
+        help='k-means++ seeding sub-sample of plugin-kmeans++')
     parser.add_argument(
         '--methods',
         nargs='+',

@@ -27,34 +27,35 @@ import tempfile
 
 import numpy as np
 
-HERE = osp.dirname(osp.abspath(__file__))
-sys.path[:0] = [HERE, osp.dirname(osp.dirname(HERE))]
 CHUNK = 65536
 
 
 def child_plugin(n: int, d: int, k: int, niter: int, workdir: str) -> None:
+    from common import synthetic_chunk
+
     from clusterfit_plugin.clustering import (FeatureStore, KMeans,
                                               Preprocessor, iter_chunks)
     from clusterfit_plugin.engine.dist_clustering import cluster_by_index
-    from common import synthetic_chunk
-    store = FeatureStore(n, path=osp.join(workdir, 'features.npy'),
-                         key='bench', flush_every=CHUNK)
+    store = FeatureStore(
+        n,
+        path=osp.join(workdir, 'features.npy'),
+        key='bench',
+        flush_every=CHUNK)
     for sl in iter_chunks(n, CHUNK):
         store.append(synthetic_chunk(sl.start, sl.stop, d))
     features = store.finish()
     km = KMeans(k, niter=niter, seed=0, backend='faiss-cpu')
-    labels, _ = cluster_by_index(features, np.arange(n), n, km,
-                                 Preprocessor())
+    labels, _ = cluster_by_index(features, np.arange(n), n, km, Preprocessor())
     assert labels.min() >= 0
     store.remove()
 
 
 def child_in_memory(n: int, d: int, k: int, niter: int, workdir: str) -> None:
     import faiss
+    from common import synthetic_chunk
 
     import clusterfit_plugin.engine.dist_clustering  # noqa: F401 same imports
     from clusterfit_plugin.clustering import iter_chunks
-    from common import synthetic_chunk
     x = np.empty((n, d), dtype=np.float32)
     for sl in iter_chunks(n, CHUNK):
         x[sl] = synthetic_chunk(sl.start, sl.stop, d)
@@ -75,7 +76,9 @@ def peak_rss_mb(method: str, n: int, args) -> float:
         proc = subprocess.Popen([
             sys.executable, *[f'-W{w}' for w in sys.warnoptions], __file__,
             '--child', method, '--n',
-            str(n), '--d', str(args.d), '--k', str(args.k), '--niter',
+            str(n), '--d',
+            str(args.d), '--k',
+            str(args.k), '--niter',
             str(args.niter), '--workdir', workdir
         ])
         _, status, usage = os.wait4(proc.pid, 0)
@@ -87,13 +90,13 @@ def peak_rss_mb(method: str, n: int, args) -> float:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--sizes', type=int, nargs='+',
-                        default=[200000, 2000000])
+    parser.add_argument(
+        '--sizes', type=int, nargs='+', default=[200000, 2000000])
     parser.add_argument('--d', type=int, default=256)
     parser.add_argument('--k', type=int, default=1000)
     parser.add_argument('--niter', type=int, default=10)
-    parser.add_argument('--tmp', default=None,
-                        help='where the plugin writes its feature file')
+    parser.add_argument(
+        '--tmp', default=None, help='where the plugin writes its feature file')
     parser.add_argument('--child', choices=list(CHILDREN))
     parser.add_argument('--n', type=int)
     parser.add_argument('--workdir')
@@ -107,18 +110,20 @@ def main():
     for n in args.sizes:
         for method in CHILDREN:
             rss[method][n] = peak_rss_mb(method, n, args)
-            print(f'  N={n:>9}  {method:<14} peak RSS {rss[method][n]:8.0f} '
-                  f'MiB', flush=True)
+            print(
+                f'  N={n:>9}  {method:<14} peak RSS {rss[method][n]:8.0f} '
+                f'MiB',
+                flush=True)
     lo, hi = min(args.sizes), max(args.sizes)
-    print(f'{"method":<14}' + ''.join(f'{f"N={n}":>14}' for n in args.sizes)
-          + f'{f"N={hi}/N={lo}":>22}')
+    print(f'{"method":<14}' + ''.join(f'{f"N={n}":>14}' for n in args.sizes) +
+          f'{f"N={hi}/N={lo}":>22}')
     for method in CHILDREN:
-        print(f'{method:<14}' +
-              ''.join(f'{rss[method][n]:14.0f}' for n in args.sizes) +
+        print(f'{method:<14}' + ''.join(f'{rss[method][n]:14.0f}'
+                                        for n in args.sizes) +
               f'{rss[method][hi] / rss[method][lo]:22.2f}')
-    print('plugin / all-in-memory: ' + ', '.join(
-        f'N={n}: {rss["plugin"][n] / rss["all-in-memory"][n]:.2f}'
-        for n in args.sizes))
+    print('plugin / all-in-memory: ' +
+          ', '.join(f'N={n}: {rss["plugin"][n] / rss["all-in-memory"][n]:.2f}'
+                    for n in args.sizes))
 
 
 if __name__ == '__main__':

@@ -47,8 +47,10 @@ def write_clip(path: str, frames: np.ndarray, fps: int = 8) -> None:
     container.close()
 
 
-def moving_square(direction: str, rng: np.random.Generator,
-                  num_frames: int = 16, size: int = 32) -> np.ndarray:
+def moving_square(direction: str,
+                  rng: np.random.Generator,
+                  num_frames: int = 16,
+                  size: int = 32) -> np.ndarray:
     """Frames of a square moving in ``direction``.
 
     Args:
@@ -75,8 +77,11 @@ def moving_square(direction: str, rng: np.random.Generator,
     return frames.astype(np.uint8)
 
 
-def make_videos(out: str, per_class: int = 24, num_frames: int = 16,
-                test_fraction: float = 0.25, seed: int = 0) -> None:
+def make_videos(out: str,
+                per_class: int = 24,
+                num_frames: int = 16,
+                test_fraction: float = 0.25,
+                seed: int = 0) -> None:
     """Write the clips and annotation lists (skipped when complete).
 
     Args:
@@ -97,15 +102,16 @@ def make_videos(out: str, per_class: int = 24, num_frames: int = 16,
         os.makedirs(osp.join(out, 'videos', direction), exist_ok=True)
         for i in range(per_class):
             name = f'{direction}/{i:03d}.mp4'
-            write_clip(osp.join(out, 'videos', name),
-                       moving_square(direction, rng, num_frames))
+            write_clip(
+                osp.join(out, 'videos', name),
+                moving_square(direction, rng, num_frames))
             if i < num_test:
                 test.append(f'{name} {label}\n')
             else:
                 train.append(f'{name} {label}\n')
                 axis.append(f'{name} {int(DIRECTIONS[direction][0] != 0)}\n')
-    for split, lines in (('train', train), ('test', test),
-                         ('train_axis', axis)):
+    for split, lines in (('train', train), ('test', test), ('train_axis',
+                                                            axis)):
         atomic_save_text(osp.join(out, f'{split}.txt'), ''.join(lines))
     print(f'wrote {len(train) + len(test)} clips to {out} '
           f'({len(train)} train / {len(test)} test)')

@@ -57,8 +57,8 @@ def write_mnist(out: str) -> None:
     flip = rng.permutation(train)[:int(NOISE * len(train))]
     noisy[flip] = (labels[flip] + rng.integers(1, 10, size=len(flip))) % 10
     for split, members, lab in (('train', train, labels),
-                                ('test', test, labels),
-                                ('train_noisy40', train, noisy)):
+                                ('test', test, labels), ('train_noisy40',
+                                                         train, noisy)):
         atomic_save_text(
             osp.join(out, f'{split}.txt'),
             ''.join(f'images/{i:05d}.png {int(lab[i])}\n' for i in members))

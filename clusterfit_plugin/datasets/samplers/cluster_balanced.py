@@ -32,7 +32,9 @@ class ClusterBalancedSampler(Sampler):
             when None. Defaults to None.
     """
 
-    def __init__(self, dataset, num_samples: Optional[int] = None,
+    def __init__(self,
+                 dataset,
+                 num_samples: Optional[int] = None,
                  seed: Optional[int] = None):
         if not hasattr(dataset, 'has_labels'):
             raise TypeError('ClusterBalancedSampler needs a '

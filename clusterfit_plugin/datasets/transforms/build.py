@@ -16,6 +16,5 @@ def build_pipeline(pipeline: Sequence[Union[dict, Callable]]) -> Compose:
     Returns:
         Compose: the pipeline.
     """
-    return Compose([
-        TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline
-    ])
+    return Compose(
+        [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline])

@@ -64,8 +64,11 @@ class SampleFrames(BaseTransform):
         test_mode (bool): deterministic offsets. Defaults to False.
     """
 
-    def __init__(self, clip_len: int, frame_interval: int = 1,
-                 num_clips: int = 1, test_mode: bool = False):
+    def __init__(self,
+                 clip_len: int,
+                 frame_interval: int = 1,
+                 num_clips: int = 1,
+                 test_mode: bool = False):
         if clip_len < 1 or frame_interval < 1 or num_clips < 1:
             raise ValueError('clip_len, frame_interval and num_clips must be '
                              f'>= 1, got {clip_len}, {frame_interval}, '
@@ -114,9 +117,8 @@ class VideoDecode(BaseTransform):
 def _resize(imgs: np.ndarray, size_wh: Tuple[int, int]) -> np.ndarray:
     if (imgs.shape[2], imgs.shape[1]) == tuple(size_wh):
         return imgs
-    return np.stack([
-        cv2.resize(f, size_wh, interpolation=cv2.INTER_LINEAR) for f in imgs
-    ])
+    return np.stack(
+        [cv2.resize(f, size_wh, interpolation=cv2.INTER_LINEAR) for f in imgs])
 
 
 @TRANSFORMS.register_module()
@@ -153,8 +155,8 @@ class ClipCenterCrop(BaseTransform):
     """
 
     def __init__(self, crop_size: Union[int, Tuple[int, int]]):
-        self.crop_size = ((crop_size, crop_size) if isinstance(crop_size, int)
-                          else tuple(crop_size))
+        self.crop_size = ((crop_size, crop_size)
+                          if isinstance(crop_size, int) else tuple(crop_size))
 
     def transform(self, results: dict) -> dict:
         imgs = results['imgs']
@@ -179,7 +181,8 @@ class ClipRandomResizedCrop(BaseTransform):
             (3/4, 4/3).
     """
 
-    def __init__(self, size: Union[int, Tuple[int, int]],
+    def __init__(self,
+                 size: Union[int, Tuple[int, int]],
                  scale: Tuple[float, float] = (0.08, 1.0),
                  ratio: Tuple[float, float] = (3 / 4, 4 / 3)):
         self.size = (size, size) if isinstance(size, int) else tuple(size)

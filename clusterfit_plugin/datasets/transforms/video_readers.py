@@ -82,8 +82,7 @@ class VideoReader:
         stream = self._reader.streams.video[0]
         if stream.frames:
             return int(stream.frames)
-        count = sum(1 for packet in self._reader.demux(stream)
-                    if packet.size)
+        count = sum(1 for packet in self._reader.demux(stream) if packet.size)
         self._reader.seek(0)
         return count
 

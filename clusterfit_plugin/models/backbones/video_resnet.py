@@ -33,8 +33,8 @@ class VideoResNetBackbone(BaseModule):
 
     arch_settings = {
         'r3d_18': ([Conv3DSimple] * 4, [2, 2, 2, 2], BasicStem),
-        'mc3_18': ([Conv3DSimple] + [Conv3DNoTemporal] * 3, [2, 2, 2, 2],
-                   BasicStem),
+        'mc3_18': ([Conv3DSimple] + [Conv3DNoTemporal] * 3, [2, 2, 2,
+                                                             2], BasicStem),
         'r2plus1d_18': ([Conv2Plus1D] * 4, [2, 2, 2, 2], R2Plus1dStem),
         'r2plus1d_34': ([Conv2Plus1D] * 4, [3, 4, 6, 3], R2Plus1dStem),
     }
@@ -59,8 +59,9 @@ class VideoResNetBackbone(BaseModule):
         self._freeze_stages()
 
     def _freeze_stages(self) -> None:
-        modules = [self.stem, self.layer1, self.layer2, self.layer3,
-                   self.layer4][:self.frozen_stages + 1]
+        modules = [
+            self.stem, self.layer1, self.layer2, self.layer3, self.layer4
+        ][:self.frozen_stages + 1]
         for module in modules:
             module.eval()
             for p in module.parameters():

@@ -36,5 +36,5 @@ class VideoClsDataPreprocessor(VideoDataPreprocessor):
             raise ValueError('VideoClsDataPreprocessor: batch augmentations '
                              f'({batch_augments}) are not supported for '
                              'clips; remove train_cfg.augments.')
-        super().__init__(mean=mean, std=std, to_rgb=to_rgb,
-                         format_shape=format_shape)
+        super().__init__(
+            mean=mean, std=std, to_rgb=to_rgb, format_shape=format_shape)

@@ -27,8 +27,7 @@ class RotNet(BaseSelfSupervisor):
             ``init_cfg``, ...).
     """
 
-    def loss(self, inputs, data_samples: List[DataSample],
-             **kwargs) -> dict:
+    def loss(self, inputs, data_samples: List[DataSample], **kwargs) -> dict:
         """The rotation-classification loss of a batch.
 
         Args:

@@ -26,8 +26,11 @@ video_train_pipeline = [
 # Deterministic: the centre clip, centre crop (extraction and evaluation).
 video_test_pipeline = [
     dict(type='VideoInit', backend=video_backend),
-    dict(type='SampleFrames', clip_len=video_clip_len, frame_interval=1,
-         test_mode=True),
+    dict(
+        type='SampleFrames',
+        clip_len=video_clip_len,
+        frame_interval=1,
+        test_mode=True),
     dict(type='VideoDecode'),
     dict(type='ClipCenterCrop', crop_size=28),
     dict(type='PackVideoInputs'),
