@@ -4,7 +4,8 @@
 Importing this package registers ``ClusterFitHook`` (HOOKS),
 ``ClusterFitDataset`` (DATASETS) and ``ClusterFitHead`` (MODELS) in
 mmpretrain's registries, and allow-lists mmengine's checkpoint contents for
-``torch.load(weights_only=True)`` (see :mod:`clusterfit_plugin.compat`).
+``torch.load(weights_only=True)`` where the installed torch needs it (see
+:mod:`clusterfit_plugin.compat`).
 """
 from .compat import allow_mmengine_checkpoints
 from .datasets import *  # noqa: F401,F403

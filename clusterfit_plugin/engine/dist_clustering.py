@@ -70,8 +70,8 @@ def _default_store():
     """The default process group's store, or None without a process group.
 
     ``torch.distributed`` has no public accessor for it; the private one is
-    checked by ``tests/test_scale.py`` so that a torch without it fails
-    there, not in a user's run.
+    checked by ``tests/test_engine/test_dist_clustering.py``, so that a
+    torch without it fails there, not in a user's run.
     """
     if not (torch_dist.is_available() and torch_dist.is_initialized()):
         return None
@@ -95,7 +95,8 @@ def wait_for_rank0(store, key: str, poll_s: float) -> None:
         except RuntimeError:  # this slice timed out; keep waiting
             print_log(
                 f'waiting for rank 0 to fit k-means '
-                f'({time.perf_counter() - start:.0f}s)', logger='current')
+                f'({time.perf_counter() - start:.0f}s)',
+                logger='current')
 
 
 def assemble_sample(parts: list, chosen: Optional[np.ndarray],
@@ -127,8 +128,8 @@ def assemble_sample(parts: list, chosen: Optional[np.ndarray],
         idx, rows = parts.pop()
         if not len(idx):
             continue
-        sample[idx if chosen is None else
-               order[np.searchsorted(sorted_chosen, idx)]] = rows
+        sample[idx if chosen is
+               None else order[np.searchsorted(sorted_chosen, idx)]] = rows
         filled += len(idx)
     if filled != size:
         raise RuntimeError(f'the ranks sent {filled} of the {size} sample '
@@ -136,14 +137,14 @@ def assemble_sample(parts: list, chosen: Optional[np.ndarray],
     return sample
 
 
-def cluster_by_index(features: np.ndarray,
-                     indices: np.ndarray,
-                     num_samples: int,
-                     kmeans: KMeans,
-                     preprocessor: Preprocessor,
-                     round_id: int = 0,
-                     wait_poll_s: float = 60.0
-                     ) -> Tuple[np.ndarray, FitResult]:
+def cluster_by_index(
+        features: np.ndarray,
+        indices: np.ndarray,
+        num_samples: int,
+        kmeans: KMeans,
+        preprocessor: Preprocessor,
+        round_id: int = 0,
+        wait_poll_s: float = 60.0) -> Tuple[np.ndarray, FitResult]:
     """Fit k-means across ranks and label every sample.
 
     Args:
@@ -163,11 +164,12 @@ def cluster_by_index(features: np.ndarray,
     kmeans.check_size(num_samples)
     # Drawn on rank 0 only (the draw holds one int32 per sample while it
     # runs) and sent to the others: at most max_points_per_centroid * K ints.
-    chosen = rank0_then_broadcast(lambda: fit_sample_indices(
-        num_samples, kmeans.num_clusters, kmeans.max_points_per_centroid,
-        kmeans.seed))
-    mask = (np.ones(len(indices), dtype=bool)
-            if chosen is None else np.isin(indices, chosen))
+    chosen = rank0_then_broadcast(
+        lambda: fit_sample_indices(num_samples, kmeans.num_clusters, kmeans.
+                                   max_points_per_centroid, kmeans.seed))
+    mask = (
+        np.ones(len(indices), dtype=bool) if chosen is None else np.isin(
+            indices, chosen))
     rows = [
         features[sl][mask[sl]]
         for sl in iter_chunks(len(indices), kmeans.chunk_size)
@@ -184,10 +186,11 @@ def cluster_by_index(features: np.ndarray,
         preprocessor.fit(sample)
         kmeans.fit(preprocessor(sample))
         payload = [(preprocessor, kmeans.centroids,
-                    dict(fit_objective=kmeans.fit_objective,
-                         fit_size=kmeans.fit_size,
-                         fit_iterations=kmeans.fit_iterations,
-                         fit_seconds=kmeans.fit_seconds))]
+                    dict(
+                        fit_objective=kmeans.fit_objective,
+                        fit_size=kmeans.fit_size,
+                        fit_iterations=kmeans.fit_iterations,
+                        fit_seconds=kmeans.fit_seconds))]
         if store is not None:
             store.set(key, '1')
     elif store is not None:

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..clustering import FeatureStore, check_finite
 from ..datasets.sample_keys import sample_path
 from ..datasets.transforms import build_pipeline
+from ..fileio import sha256_file, sha256_of
 from ..models.builder import (build_model_from_cfg, load_config,
                               model_cfg_from_config, strip_pretrained_init)
 
@@ -188,8 +189,7 @@ def build_source_model(source: dict) -> torch.nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(source.get('init_seed', 0))
         model = build_model_from_cfg(load_source_config(source))
-        if source.get('checkpoint') is None and hasattr(
-                model, 'init_weights'):
+        if source.get('checkpoint') is None and hasattr(model, 'init_weights'):
             model.init_weights()
     if source.get('checkpoint') is not None:
         load_source_weights(model, source['checkpoint'], source['stage'])
@@ -223,7 +223,10 @@ def forward_features(model: torch.nn.Module, inputs: torch.Tensor,
 
     Works for mmpretrain classifiers and self-supervised algorithms (any
     model with ``backbone`` and optional ``neck`` / ``head``), image or video.
-    Masked-image-modelling backbones are run unmasked (``mask=None``).
+    (N, C, ...) maps are averaged over their spatial and temporal dims,
+    (N, L, C) token sequences over their tokens. Masked-image-modelling
+    backbones are run unmasked (``mask=None``); their neck (the
+    pre-training decoder) is refused when the source is built.
 
     Args:
         model (nn.Module): the source.
@@ -386,8 +389,29 @@ def source_summary(source: dict) -> dict:
     """
     return dict(
         config=source.get('config'),
-        model=None if source.get('model') is None else
-        source['model'].get('type'),
-        checkpoint=None if source.get('checkpoint') is None else
-        osp.abspath(source['checkpoint']),
+        model=None
+        if source.get('model') is None else source['model'].get('type'),
+        checkpoint=None if source.get('checkpoint') is None else osp.abspath(
+            source['checkpoint']),
+        stage=source['stage'])
+
+
+def source_fingerprint(source: dict) -> dict:
+    """The fingerprint parts of the source: its weights, model and stage.
+
+    Args:
+        source (dict): the hook's source setting.
+
+    Returns:
+        dict: ``source_weights`` (the checkpoint's sha256, or the seed of a
+        random init), ``source_model`` (hash of the built config) and
+        ``stage``.
+    """
+    checkpoint = source['checkpoint']
+    weights = (
+        sha256_file(checkpoint) if checkpoint is not None else
+        f"random-init seed={source.get('init_seed', 0)}")
+    return dict(
+        source_weights=weights,
+        source_model=sha256_of(load_source_config(source)),
         stage=source['stage'])

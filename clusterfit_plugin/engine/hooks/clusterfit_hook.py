@@ -10,21 +10,20 @@ import torch
 from mmengine.dist import barrier, is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmengine.optim import OptimWrapperDict
 from mmpretrain.registry import HOOKS
 
 from ...clustering import KMeans, normalized_mutual_info
 from ...datasets import ClusterFitDataset, scan_samples
 from ...datasets.transforms import build_pipeline
-from ...fileio import sha256_file, sha256_of
-from ...models.heads import (num_outputs, reset_classifier,
+from ...fileio import sha256_of
+from ...models.heads import (check_num_outputs, reset_classifier,
                              weight_loss_by_cluster_size)
 from ...visualization import to_tile, write_diagnostics
 from ..cache import ClusterCache, feature_key, round_file
 from ..clustering_round import ClusteringRound
 from ..dist_clustering import rank0_then_broadcast
 from ..extractor import (DEFAULT_EXTRACT_PIPELINE, STAGES, build_source_model,
-                         check_checkpoint, check_source, load_source_config,
+                         check_checkpoint, check_source, source_fingerprint,
                          source_summary)
 
 
@@ -48,40 +47,33 @@ class ClusterFitHook(Hook):
 
     Args:
         num_clusters (int): K. Must equal the head's number of outputs.
-        source (dict): ``config`` (file or ``'mmpretrain::...'``) or
-            ``model`` (a model dict); ``checkpoint`` (None: randomly
-            initialised with ``init_seed``, default 0, a baseline);
-            ``stage`` (``'backbone'``, ``'neck'`` or ``'pre_logits'``;
-            default ``'backbone'``).
+        source (dict): the source network. ``config``: its config file or
+            ``'mmpretrain::...'``, built as the Runner builds it (top-level
+            ``data_preprocessor`` merged into ``model``, no ``Pretrained``
+            init fetched, the normalisation checked against the config);
+            or ``model``: a model dict. ``checkpoint``: its weights (every
+            parameter of the modules ``stage`` uses, with the right shape),
+            or None for a random init seeded by ``init_seed`` (default 0).
+            ``stage``: ``'backbone'`` (default), ``'neck'`` or
+            ``'pre_logits'``; see :func:`forward_features` for the pooling.
         extract_pipeline (list[dict], optional): deterministic extraction
             pipeline. Defaults to resize 256 + center crop 224.
-        kmeans (dict, optional): :class:`KMeans` settings: ``niter`` (20),
-            ``early_stop_threshold`` (0.0), ``seed`` (0), ``init``
-            (``'random'`` or ``'kmeans++'``), ``init_points_per_centroid``,
-            ``max_points_per_centroid`` (256), ``spherical``, ``backend``
-            (``'auto'``), ``chunk_size``, ``verbose``.
-        batch_size, num_workers (int): of the extraction DataLoader.
-            Default to 64 and 2.
-        l2_normalize (bool): L2-normalise features before k-means (True).
-        amp (bool): autocast extraction on CUDA (False).
+        kmeans (dict, optional): arguments of :class:`KMeans` (``niter``,
+            ``early_stop_threshold``, ``init``, ``seed``, ``backend``, ...),
+            documented there with their defaults.
+        batch_size, num_workers, l2_normalize, amp, features, pca,
+            channels_last, wait_poll_s: arguments of
+            :class:`ClusteringRound`, documented there with their defaults.
         cache_dir (str, optional): defaults to ``{work_dir}/clusterfit``.
         interval (int): re-cluster with the trained model every ``interval``
             epochs; 0 (default) clusters once.
         recluster_stage (str): the trained model's stage (``'backbone'``).
         reweight_loss (bool): weight the loss by 1 / cluster size (False).
-        features (dict, optional): ``storage`` (``'memory'`` or ``'disk'``:
-            a resumable memory-mapped file per rank), ``dtype``
-            (``'float32'`` or ``'float16'``), ``keep`` (keep disk files) and
-            ``flush_every`` (rows between progress records, 8192).
-        pca (dict, optional): ``dim`` and ``whiten`` (True): PCA before L2,
-            fitted on the k-means sample. Defaults to None.
-        channels_last (bool): channels-last extraction on CUDA (False).
-        wait_poll_s (float): wait slices of the other ranks while rank 0
-            fits (each logged). Defaults to 60.
         diagnostics (dict, optional): ``grid_clusters`` and ``per_cluster``
             of the sample grid written with the scores to
-            ``{cache_dir}/diagnostics/`` and the visualizer; None turns it
-            off. Defaults to ``dict(grid_clusters=8, per_cluster=8)``.
+            ``{cache_dir}/diagnostics/`` and the visualizer (see
+            :func:`write_diagnostics`); None turns it off. Defaults to
+            ``dict(grid_clusters=8, per_cluster=8)``.
     """
 
     priority = 'VERY_HIGH'
@@ -105,14 +97,16 @@ class ClusterFitHook(Hook):
                  wait_poll_s: float = 60.0,
                  diagnostics: Optional[dict] = dict(
                      grid_clusters=8, per_cluster=8)):
-        _check(int(interval) >= 0,
-               f'interval={interval} must be >= 0 (0: cluster once).')
-        _check(recluster_stage in STAGES, f'recluster_stage='
-               f'{recluster_stage!r} is unknown; use one of {STAGES}.')
+        _check(
+            int(interval) >= 0,
+            f'interval={interval} must be >= 0 (0: cluster once).')
+        _check(
+            recluster_stage in STAGES, f'recluster_stage='
+            f'{recluster_stage!r} is unknown; use one of {STAGES}.')
         self.num_clusters = int(num_clusters)
         self.source = check_source(source)
-        self.extract_pipeline = copy.deepcopy(
-            extract_pipeline or DEFAULT_EXTRACT_PIPELINE)
+        self.extract_pipeline = copy.deepcopy(extract_pipeline
+                                              or DEFAULT_EXTRACT_PIPELINE)
         self.kmeans = KMeans(self.num_clusters, **(kmeans or {}))
         self.round = ClusteringRound(self.kmeans, self.extract_pipeline,
                                      batch_size, num_workers, l2_normalize,
@@ -130,19 +124,10 @@ class ClusterFitHook(Hook):
         """Check the setup before anything runs, and give the dataset K
         (so its metainfo equals the one a resumed checkpoint recorded)."""
         dataset = self._find_dataset(runner)
-        head = self._head(runner)
-        outputs = num_outputs(head)
-        _check(outputs is not None,
-               'cannot find the number of outputs of model.head '
-               f"({type(head).__name__}); use head=dict(type='ClusterFitHead'"
-               f', num_clusters={self.num_clusters}, ...).')
-        if outputs != self.num_clusters:
-            raise ValueError(
-                f'model.head has {outputs} outputs but ClusterFitHook has '
-                f'num_clusters={self.num_clusters}. Set the same K in both '
-                f'(model.head.num_clusters={self.num_clusters}, or the '
-                f"hook's num_clusters={outputs}), or use tools/train.py "
-                '--num-clusters K.')
+        try:
+            check_num_outputs(self._head(runner), self.num_clusters)
+        except ValueError as e:
+            raise ValueError(f'ClusterFitHook: {e}') from e
         self.kmeans.check_size(len(dataset))
         check_checkpoint(self.source)
         dataset.num_clusters = self.num_clusters
@@ -169,9 +154,14 @@ class ClusterFitHook(Hook):
             torch.cuda.empty_cache()  # a no-op without CUDA
             labels = result.labels
             if is_main_process():
-                self._write(cache.save, labels, result.centroids, parts,
-                            source=source_summary(self.source),
-                            **self.round.settings(), **result.summary())
+                self._write(
+                    cache.save,
+                    labels,
+                    result.centroids,
+                    parts,
+                    source=source_summary(self.source),
+                    **self.round.settings(),
+                    **result.summary())
                 runner.logger.info(f'ClusterFitHook: wrote {cache.directory}.')
                 self._diagnose(runner, cache, labels, 'source')
             barrier()
@@ -191,9 +181,9 @@ class ClusterFitHook(Hook):
                            're-clustering with the model being trained.')
         model.eval()
         try:
-            labels = self.round.run(model, dataset.dataset,
-                                    self.recluster_stage,
-                                    round_id=epoch).labels
+            labels = self.round.run(
+                model, dataset.dataset, self.recluster_stage,
+                round_id=epoch).labels
         finally:
             model.train()
         if is_main_process():
@@ -219,8 +209,8 @@ class ClusterFitHook(Hook):
                 'or --work-dir, at a writable disk with room.)') from e
 
     def _cache(self, runner) -> ClusterCache:
-        return ClusterCache(self.cache_dir
-                            or osp.join(runner.work_dir, 'clusterfit'))
+        return ClusterCache(
+            self.cache_dir or osp.join(runner.work_dir, 'clusterfit'))
 
     def _restore_round(self, runner, cache: ClusterCache,
                        labels: np.ndarray) -> np.ndarray:
@@ -245,18 +235,17 @@ class ClusterFitHook(Hook):
         return dataset
 
     def _fingerprint_parts(self, sample_keys: list) -> Dict[str, str]:
-        checkpoint = self.source['checkpoint']
-        weights = (sha256_file(checkpoint) if checkpoint is not None else
-                   f"random-init seed={self.source.get('init_seed', 0)}")
         return dict(
             samples=sha256_of([len(sample_keys)] + sample_keys),
-            source_weights=weights,
-            source_model=sha256_of(load_source_config(self.source)),
-            stage=self.source['stage'],
+            **source_fingerprint(self.source),
             **self.round.fingerprint_parts())
 
-    def _diagnose(self, runner, cache: ClusterCache, labels: np.ndarray,
-                  tag: str, pictures: bool = True) -> None:
+    def _diagnose(self,
+                  runner,
+                  cache: ClusterCache,
+                  labels: np.ndarray,
+                  tag: str,
+                  pictures: bool = True) -> None:
         """Scores (and pictures) of a clustering, on rank 0."""
         if self.diagnostics is None:
             return
@@ -267,28 +256,23 @@ class ClusterFitHook(Hook):
             cache.path('diagnostics'), tag,
             (lambda i: to_tile(pipeline(inner.get_data_info(i))['inputs']))
             if pictures else None, self.diagnostics.get('grid_clusters', 8),
-            self.diagnostics.get('per_cluster', 8), runner.visualizer,
-            runner.epoch)
+            self.diagnostics.get('per_cluster',
+                                 8), runner.visualizer, runner.epoch)
 
     def _apply_labels(self, runner, dataset: ClusterFitDataset,
                       labels: np.ndarray) -> None:
         dataset.set_labels(labels, self.num_clusters)
         self._labels = labels
         if self.reweight_loss:
-            weight_loss_by_cluster_size(self._head(runner), labels,
-                                        self.num_clusters)
+            weight_loss_by_cluster_size(
+                self._head(runner), labels, self.num_clusters)
 
     def _reset_head(self, runner, epoch: int) -> None:
         """Re-initialise the classifier (seeded, the same on every rank) and
         drop its optimizer state (momentum)."""
-        params = reset_classifier(self._head(runner),
-                                  self.kmeans.seed * 100003 + epoch)
-        wrappers = (runner.optim_wrapper.values() if isinstance(
-            runner.optim_wrapper, OptimWrapperDict) else
-                    [runner.optim_wrapper])
-        for wrapper in wrappers:
-            for param in params:
-                wrapper.optimizer.state.pop(param, None)
+        reset_classifier(
+            self._head(runner), self.kmeans.seed * 100003 + epoch,
+            runner.optim_wrapper)
 
     @staticmethod
     def _model(runner) -> torch.nn.Module:

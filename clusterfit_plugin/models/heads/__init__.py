@@ -1,9 +1,9 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-from .classifier_ops import (num_outputs, reset_classifier,
+from .classifier_ops import (check_num_outputs, num_outputs, reset_classifier,
                              weight_loss_by_cluster_size)
 from .clusterfit_head import ClusterFitHead
 
 __all__ = [
-    'ClusterFitHead', 'num_outputs', 'reset_classifier',
+    'ClusterFitHead', 'check_num_outputs', 'num_outputs', 'reset_classifier',
     'weight_loss_by_cluster_size'
 ]

@@ -1,10 +1,11 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-"""What ClusterFit does to a classification head: read its number of
+"""What ClusterFit does to a classification head: check its number of
 outputs, re-initialise its classifier, weight its loss by cluster size."""
 from typing import List, Optional
 
 import numpy as np
 import torch
+from mmengine.optim import OptimWrapperDict
 
 
 def num_outputs(head) -> Optional[int]:
@@ -23,16 +24,47 @@ def num_outputs(head) -> Optional[int]:
     return outputs
 
 
-def reset_classifier(head, seed: int) -> List[torch.nn.Parameter]:
+def check_num_outputs(head, num_clusters: int) -> None:
+    """Check that a head predicts ``num_clusters`` classes.
+
+    Args:
+        head: the model's head.
+        num_clusters (int): K of the clustering.
+
+    Raises:
+        ValueError: the outputs cannot be read, or differ from K (the
+            message names both settings and ``--num-clusters``).
+    """
+    outputs = num_outputs(head)
+    if outputs is None:
+        raise ValueError(
+            'cannot find the number of outputs of model.head '
+            f"({type(head).__name__}); use head=dict(type='ClusterFitHead'"
+            f', num_clusters={num_clusters}, ...).')
+    if outputs != num_clusters:
+        raise ValueError(
+            f'model.head has {outputs} outputs but the clustering has '
+            f'num_clusters={num_clusters}. Set the same K in both '
+            f'(model.head.num_clusters={num_clusters}, or the '
+            f"hook's num_clusters={outputs}), or use tools/train.py "
+            '--num-clusters K.')
+
+
+def reset_classifier(head,
+                     seed: int,
+                     optim_wrapper=None) -> List[torch.nn.Parameter]:
     """Re-initialise the head's ``nn.Linear`` fc from ``seed`` (normal, std
-    0.01, zero bias): the same weights on every rank.
+    0.01, zero bias): the same weights on every rank. Its parameters' state
+    in ``optim_wrapper`` (momentum) is dropped.
 
     Args:
         head: a head with an ``nn.Linear`` ``fc``.
         seed (int): seed of the draw.
+        optim_wrapper (OptimWrapper | OptimWrapperDict, optional): the
+            runner's optimizer wrapper(s).
 
     Returns:
-        list: the re-initialised parameters (drop their optimizer state).
+        list: the re-initialised parameters.
     """
     fc = getattr(head, 'fc', None)
     if not isinstance(fc, torch.nn.Linear):
@@ -42,7 +74,14 @@ def reset_classifier(head, seed: int) -> List[torch.nn.Parameter]:
     with torch.no_grad():
         fc.weight.copy_(torch.randn(fc.weight.shape, generator=gen) * 0.01)
         fc.bias.zero_()
-    return list(fc.parameters())
+    params = list(fc.parameters())
+    wrappers = (
+        optim_wrapper.values() if isinstance(optim_wrapper, OptimWrapperDict)
+        else [optim_wrapper] if optim_wrapper is not None else [])
+    for wrapper in wrappers:
+        for param in params:
+            wrapper.optimizer.state.pop(param, None)
+    return params
 
 
 def weight_loss_by_cluster_size(head, labels: np.ndarray,
