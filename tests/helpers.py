@@ -1,6 +1,173 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-"""Helpers shared by the tests (import them from here, not from conftest)."""
+"""What the tests share: tiny real image data, the tiny source model, a
+complete ClusterFit config for the Runner, and process helpers.
+
+Import from here (``from helpers import ...``); conftest.py holds only
+fixtures.
+"""
+import copy
+import importlib.util
+import os
+import os.path as osp
+import signal
 import socket
+import subprocess
+import sys
+import time
+import uuid
+from types import ModuleType
+
+import cv2
+import numpy as np
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+TESTS = osp.dirname(osp.abspath(__file__))
+ROOT = osp.dirname(TESTS)
+
+# 45 images: not divisible by world size x batch size (2 x 4).
+NUM_IMAGES = 45
+NUM_CLUSTERS = 3
+
+BACKBONE = dict(
+    type='ResNet_CIFAR',
+    depth=18,
+    base_channels=4,
+    stem_channels=4,
+    norm_cfg=dict(type='BN'))
+SOURCE_MODEL = dict(
+    type='ImageClassifier',
+    backbone=BACKBONE,
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=5, in_channels=32))
+PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+
+
+def write_images(root: str, num: int = NUM_IMAGES) -> str:
+    """Three visibly different kinds of 16x16 image; returns the ann file."""
+    rng = np.random.default_rng(0)
+    os.makedirs(osp.join(root, 'img'), exist_ok=True)
+    lines = []
+    for i in range(num):
+        kind = i % 3
+        img = rng.integers(0, 40, size=(16, 16, 3)).astype(np.uint8)
+        if kind == 0:
+            img[:, :8] += 200
+        elif kind == 1:
+            img[8:, :] += 200
+        else:
+            img[4:12, 4:12, 1] += 210
+        cv2.imwrite(osp.join(root, 'img', f'{i:03d}.png'), img)
+        lines.append(f'img/{i:03d}.png {kind}\n')
+    with open(osp.join(root, 'ann.txt'), 'w') as f:
+        f.writelines(lines)
+    return osp.join(root, 'ann.txt')
+
+
+def make_cfg(work_dir: str,
+             image_root: str,
+             checkpoint: str,
+             num_clusters: int = NUM_CLUSTERS,
+             max_epochs: int = 1,
+             **hook_overrides) -> dict:
+    """A complete tiny ClusterFit config for the mmengine Runner."""
+    hook = dict(
+        type='ClusterFitHook',
+        num_clusters=num_clusters,
+        source=dict(
+            model=copy.deepcopy(SOURCE_MODEL),
+            checkpoint=checkpoint,
+            stage='backbone'),
+        extract_pipeline=copy.deepcopy(PIPELINE),
+        kmeans=dict(niter=10, seed=0),
+        batch_size=8,
+        num_workers=0)
+    hook.update(hook_overrides)
+    return dict(
+        default_scope='mmpretrain',
+        custom_imports=dict(imports=['clusterfit_plugin']),
+        work_dir=work_dir,
+        experiment_name=f'test_{uuid.uuid4().hex[:8]}',
+        model=dict(
+            type='ImageClassifier',
+            backbone=copy.deepcopy(BACKBONE),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(
+                type='ClusterFitHead',
+                num_clusters=num_clusters,
+                in_channels=32)),
+        train_dataloader=dict(
+            batch_size=4,
+            num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            collate_fn=dict(type='default_collate'),
+            dataset=dict(
+                type='ClusterFitDataset',
+                dataset=dict(
+                    type='CustomDataset',
+                    data_root=image_root,
+                    ann_file='ann.txt',
+                    pipeline=copy.deepcopy(PIPELINE)))),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=1),
+            logger=dict(type='LoggerHook', interval=5)),
+        custom_hooks=[hook],
+        env_cfg=dict(dist_cfg=dict(backend='gloo')),
+        randomness=dict(seed=0),
+        log_level='INFO')
+
+
+def run_runner(cfg: dict, resume: bool = False) -> Runner:
+    """Train ``cfg`` with the stock mmengine Runner.
+
+    Args:
+        cfg (dict): a complete config.
+        resume (bool): resume from the work dir's last checkpoint.
+
+    Returns:
+        Runner: the runner, after ``train()``.
+    """
+    cfg = Config(cfg)
+    cfg.resume = resume
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner
+
+
+def cache_files(work_dir: str) -> list:
+    """The names in a run's ``clusterfit/`` cache directory (sorted)."""
+    d = osp.join(work_dir, 'clusterfit')
+    return sorted(os.listdir(d)) if osp.isdir(d) else []
+
+
+def kill_when(cfg: dict, tmp_path, marker: str, wait: float) -> str:
+    """Start tools/train.py on ``cfg``, SIGKILL it ``wait`` s after
+    ``marker`` appears in its output; return the output."""
+    path = str(tmp_path / f'cfg_{abs(hash(marker))}.py')
+    Config(cfg).dump(path)
+    env = dict(os.environ, PYTHONPATH=TESTS, PYTHONUNBUFFERED='1')
+    proc = subprocess.Popen(
+        [sys.executable,
+         osp.join(ROOT, 'tools', 'train.py'), path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True)
+    out = []
+    deadline = time.time() + 120
+    for line in proc.stdout:
+        out.append(line)
+        if marker in line:
+            time.sleep(wait)
+            break
+        assert time.time() < deadline, ''.join(out)[-3000:]
+    assert proc.poll() is None, 'the run ended before it could be killed'
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return ''.join(out)
 
 
 def free_port() -> int:
@@ -12,3 +179,20 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+def load_tool(path: str) -> ModuleType:
+    """A script under tools/ as a module.
+
+    Args:
+        path (str): its path under tools/, without ``.py``
+            (``'demo/make_videos'``).
+
+    Returns:
+        ModuleType: the executed module.
+    """
+    spec = importlib.util.spec_from_file_location(
+        osp.basename(path), osp.join(ROOT, 'tools', f'{path}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -12,7 +12,6 @@ handling and the stock Runner, with only batch size, workers, epochs and K
 (``--num-clusters``) changed.
 """
 import glob
-import importlib.util
 import os
 import os.path as osp
 import pickle
@@ -22,21 +21,21 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from helpers import ROOT, load_tool
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
+from mmpretrain.registry import DATASETS, HOOKS
 
 from clusterfit_plugin.engine.extractor import build_source_model
 from clusterfit_plugin.models.builder import (build_model_from_cfg,
                                               model_cfg_from_config)
 from clusterfit_plugin.utils import set_num_clusters
-from conftest import ROOT
-from mmpretrain.registry import DATASETS, HOOKS
 
 CONFIGS = sorted(
-    osp.relpath(p, ROOT)
-    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                       recursive=True) if '_base_' not in p)
+    osp.relpath(p, ROOT) for p in glob.glob(
+        osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in p)
 # Configs whose training fits a CPU test (the paper-scale ones only build).
 CPU_SIZED = [
     c for c in CONFIGS
@@ -44,15 +43,6 @@ CPU_SIZED = [
 ]
 NUM_TRAIN = 16  # samples in most tiny training sets (CIFAR-10: 20)
 NUM_CLUSTERS = 4
-
-
-def load_tool(path: str):
-    """A script under tools/ as a module (``path`` without ``.py``)."""
-    spec = importlib.util.spec_from_file_location(
-        osp.basename(path), osp.join(ROOT, 'tools', f'{path}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_image(path: str, rng, size: int) -> None:
@@ -76,23 +66,23 @@ def make_data(root: str) -> None:
     train = [f'{n} {i % 10}' for i, n in enumerate(names[:NUM_TRAIN])]
     write_lines(osp.join(mnist, 'train.txt'), train)
     write_lines(osp.join(mnist, 'train_noisy40.txt'), train)
-    write_lines(osp.join(mnist, 'test.txt'),
-                [f'{n} {i}' for i, n in enumerate(names[NUM_TRAIN:])])
+    write_lines(
+        osp.join(mnist, 'test.txt'),
+        [f'{n} {i}' for i, n in enumerate(names[NUM_TRAIN:])])
     # Moving squares (tools/demo/make_videos.py): 4 x 4 train clips.
     make_videos = load_tool('demo/make_videos')
-    make_videos.make_videos(osp.join(root, 'data', 'moving_squares'),
-                            per_class=5, num_frames=8)
+    make_videos.make_videos(
+        osp.join(root, 'data', 'moving_squares'), per_class=5, num_frames=8)
     clips = sorted(
-        glob.glob(osp.join(root, 'data', 'moving_squares', 'videos', '*',
-                           '*.mp4')))
+        glob.glob(
+            osp.join(root, 'data', 'moving_squares', 'videos', '*', '*.mp4')))
     # Kinetics-400 lists (mmaction2's layout).
     kinetics = osp.join(root, 'data', 'kinetics400')
     for split in ('train', 'val'):
         os.makedirs(osp.join(kinetics, f'videos_{split}'), exist_ok=True)
         lines = []
         for i, clip in enumerate(clips[:NUM_TRAIN]):
-            os.symlink(clip, osp.join(kinetics, f'videos_{split}',
-                                      f'{i}.mp4'))
+            os.symlink(clip, osp.join(kinetics, f'videos_{split}', f'{i}.mp4'))
             lines.append(f'{i}.mp4 {i % 400}')
         write_lines(
             osp.join(kinetics, f'kinetics400_{split}_list_videos.txt'), lines)
@@ -114,9 +104,10 @@ def make_data(root: str) -> None:
     for name in batches:
         with open(osp.join(cifar, name), 'wb') as f:
             pickle.dump(
-                dict(data=rng.integers(0, 256, (per_batch, 3072),
-                                       dtype=np.uint8),
-                     labels=list(range(per_batch))), f)
+                dict(
+                    data=rng.integers(
+                        0, 256, (per_batch, 3072), dtype=np.uint8),
+                    labels=list(range(per_batch))), f)
     with open(osp.join(cifar, 'batches.meta'), 'wb') as f:
         pickle.dump(dict(label_names=[f'c{i}' for i in range(10)]), f)
 
@@ -153,8 +144,7 @@ def make_checkpoints(cfg: Config, pretrained: bool = False) -> None:
         if osp.exists(path):
             continue
         torch.manual_seed(0)
-        model = build_source_model(
-            dict(source, checkpoint=None, init_seed=0))
+        model = build_source_model(dict(source, checkpoint=None, init_seed=0))
         os.makedirs(osp.dirname(path) or '.', exist_ok=True)
         torch.save(dict(state_dict=model.state_dict()), path)
 
@@ -184,6 +174,7 @@ def test_configs_found():
     assert len(CPU_SIZED) == 8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', CONFIGS)
 def test_config_builds(path, in_workspace):
     cfg = Config.fromfile(path)
@@ -191,8 +182,7 @@ def test_config_builds(path, in_workspace):
     model = build_model_from_cfg(model_cfg_from_config(cfg))
     assert sum(p.numel() for p in model.parameters()) > 0
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        for field in ('train_dataloader', 'val_dataloader',
-                      'test_dataloader'):
+        for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
             if cfg.get(field):
                 assert len(DATASETS.build(cfg[field].dataset)) > 0
         for hook_cfg in cfg.get('custom_hooks', []):
@@ -203,6 +193,7 @@ def test_config_builds(path, in_workspace):
                 assert not source.training
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', CPU_SIZED)
 def test_config_trains_one_iteration(path, in_workspace, monkeypatch):
     """One training iteration through tools/train.py's argument handling."""
@@ -217,8 +208,10 @@ def test_config_trains_one_iteration(path, in_workspace, monkeypatch):
     options = [
         f'train_dataloader.batch_size={num_train}',
         'train_dataloader.num_workers=0', 'train_cfg.max_epochs=1'
-    ] + [f'custom_hooks.{i}.num_workers=0'
-         for i in range(len(cfg.get('custom_hooks', [])))]
+    ] + [
+        f'custom_hooks.{i}.num_workers=0'
+        for i in range(len(cfg.get('custom_hooks', [])))
+    ]
     monkeypatch.setattr(sys, 'argv',
                         ['train.py'] + argv + ['--cfg-options'] + options)
     cfg = train.merge_args(cfg, train.parse_args())
@@ -241,36 +234,40 @@ def test_num_clusters_sets_k_everywhere(tmp_path):
     assert cfg.model.head.num_clusters == 7
     assert cfg.data_preprocessor.num_classes == 7
     assert cfg.num_clusters == 7
-    (tmp_path / 'plain.py').write_text(
-        "model = dict(head=dict(type='LinearClsHead'))\n")
+    (tmp_path /
+     'plain.py').write_text("model = dict(head=dict(type='LinearClsHead'))\n")
     plain = Config.fromfile(str(tmp_path / 'plain.py'))
-    with pytest.raises(ValueError, match='plain.py: --num-clusters needs a '
-                       'ClusterFitHook or a ClusterFitHead'):
+    with pytest.raises(
+            ValueError,
+            match='plain.py: --num-clusters needs a '
+            'ClusterFitHook or a ClusterFitHead'):
         set_num_clusters(plain, 7)
 
 
 def test_auto_scale_lr_works_on_every_trainable_config(monkeypatch):
     train = load_tool('train')
     for path in CPU_SIZED:
-        monkeypatch.setattr(sys, 'argv', ['train.py', path,
-                                          '--auto-scale-lr'])
-        cfg = train.merge_args(Config.fromfile(osp.join(ROOT, path)),
-                               train.parse_args())
+        monkeypatch.setattr(sys, 'argv', ['train.py', path, '--auto-scale-lr'])
+        cfg = train.merge_args(
+            Config.fromfile(osp.join(ROOT, path)), train.parse_args())
         assert cfg.auto_scale_lr.enable
         if 'cifar10' not in path:  # the stock recipe's is 8 GPUs x 16
             assert cfg.auto_scale_lr.base_batch_size == (
                 cfg.train_dataloader.batch_size), path
     monkeypatch.setattr(sys, 'argv', ['train.py', 'x.py', '--auto-scale-lr'])
-    with pytest.raises(ValueError, match=r'x\.py: --auto-scale-lr needs '
-                       r'.*auto_scale_lr = dict\(base_batch_size=N\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'x\.py: --auto-scale-lr needs '
+            r'.*auto_scale_lr = dict\(base_batch_size=N\)'):
         train.merge_args(Config(dict(model=dict())), train.parse_args())
 
 
 def test_readme_snippet_is_the_shipped_config():
     """The README's "Using it in your config" example is a real config
     (built and trained above), quoted verbatim."""
-    with open(osp.join(ROOT, 'configs',
-                       'clusterfit_resnet18_8xb16_cifar10.py')) as f:
+    with open(
+            osp.join(ROOT, 'configs',
+                     'clusterfit_resnet18_8xb16_cifar10.py')) as f:
         config = f.read()
     with open(osp.join(ROOT, 'README.md')) as f:
         readme = f.read()

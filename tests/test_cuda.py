@@ -13,21 +13,21 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+import transforms_for_tests  # noqa: F401
+from helpers import NUM_IMAGES, PIPELINE, SOURCE_MODEL, make_cfg
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS
 from sklearn.metrics import adjusted_rand_score
+from test_kmeans import blobs
 
-import transforms_for_tests  # noqa: F401
 from clusterfit_plugin.clustering import KMeans
 from clusterfit_plugin.clustering import kmeans as kmeans_module
 from clusterfit_plugin.engine.extractor import (build_source_model,
                                                 extract_features)
-from conftest import NUM_IMAGES, PIPELINE, SOURCE_MODEL, make_cfg
-from test_kmeans import blobs
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
-                                reason='needs CUDA')
+pytestmark = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason='needs CUDA')
 
 
 def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
@@ -36,23 +36,34 @@ def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
 
 def cpu_features(source: dict, dataset) -> np.ndarray:
     """The fp32 reference: the source's features extracted on the CPU."""
-    return extract_features(build_source_model(source).cpu(), dataset,
-                            PIPELINE, np.arange(len(dataset)), 'backbone',
-                            batch_size=8, num_workers=0, progress=False)
+    return extract_features(
+        build_source_model(source).cpu(),
+        dataset,
+        PIPELINE,
+        np.arange(len(dataset)),
+        'backbone',
+        batch_size=8,
+        num_workers=0,
+        progress=False)
 
 
 def test_torch_kmeans_on_cuda_equals_cpu(monkeypatch):
     x, truth = blobs()
-    settings = dict(niter=25, seed=3, backend='torch', chunk_size=700,
-                    init='kmeans++', init_points_per_centroid=150)
+    settings = dict(
+        niter=25,
+        seed=3,
+        backend='torch',
+        chunk_size=700,
+        init='kmeans++',
+        init_points_per_centroid=150)
     gpu = KMeans(20, **settings).fit(x)
     gpu_labels, gpu_dists = gpu.assign(x)
     monkeypatch.setattr(kmeans_module, '_device', lambda: 'cpu')
     cpu = KMeans(20, **settings).fit(x)
     cpu_labels, cpu_dists = cpu.assign(x)
     np.testing.assert_array_equal(gpu_labels, cpu_labels)
-    np.testing.assert_allclose(gpu.centroids, cpu.centroids, rtol=1e-4,
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        gpu.centroids, cpu.centroids, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(gpu_dists, cpu_dists, rtol=1e-3, atol=1e-3)
     assert gpu.fit_objective == pytest.approx(cpu.fit_objective, rel=1e-5)
     assert adjusted_rand_score(truth, gpu_labels) > 0.99
@@ -61,8 +72,8 @@ def test_torch_kmeans_on_cuda_equals_cpu(monkeypatch):
 def test_torch_assignment_on_cuda_equals_faiss():
     x, _ = blobs(n=5000, d=64, k=50)
     fa = KMeans(50, niter=10, seed=0, backend='faiss-cpu').fit(x)
-    labels, dists = kmeans_module.assign_to_centroids(x, fa.centroids,
-                                                      'torch', 1234)
+    labels, dists = kmeans_module.assign_to_centroids(x, fa.centroids, 'torch',
+                                                      1234)
     ref_labels, ref_dists = fa.assign(x)
     np.testing.assert_array_equal(labels, ref_labels)
     np.testing.assert_allclose(dists, ref_dists, rtol=1e-3, atol=1e-3)
@@ -86,8 +97,15 @@ def test_extraction_amp_and_channels_last(image_root, source_checkpoint, amp,
     ref = cpu_features(source, dataset)
     model = build_source_model(source)
     assert next(model.parameters()).is_cuda
-    out = extract_features(model, dataset, PIPELINE, indices, 'backbone',
-                           amp=amp, channels_last=channels_last, **kwargs)
+    out = extract_features(
+        model,
+        dataset,
+        PIPELINE,
+        indices,
+        'backbone',
+        amp=amp,
+        channels_last=channels_last,
+        **kwargs)
     assert out.dtype == np.float32 and out.shape == ref.shape
     assert np.isfinite(out).all()
     assert relative_difference(out, ref) < tol
@@ -96,10 +114,14 @@ def test_extraction_amp_and_channels_last(image_root, source_checkpoint, amp,
 def test_runner_on_cuda_with_amp_and_torch_kmeans(tmp_path, image_root,
                                                   source_checkpoint):
     work = str(tmp_path / 'w')
-    cfg = make_cfg(work, image_root, source_checkpoint, amp=True,
-                   channels_last=True,
-                   kmeans=dict(niter=10, seed=0, backend='torch'),
-                   features=dict(storage='disk', keep=True))
+    cfg = make_cfg(
+        work,
+        image_root,
+        source_checkpoint,
+        amp=True,
+        channels_last=True,
+        kmeans=dict(niter=10, seed=0, backend='torch'),
+        features=dict(storage='disk', keep=True))
     runner = Runner.from_cfg(Config(cfg))
     runner.train()
     assert next(runner.model.parameters()).is_cuda
@@ -136,5 +158,5 @@ def test_auto_backend_on_cuda_suggests_torch(tmp_path, image_root,
     Runner.from_cfg(Config(make_cfg(work, image_root,
                                     source_checkpoint))).train()
     log = open(glob.glob(osp.join(work, '*', '*.log'))[0]).read()
-    assert ("(faiss-cpu; this faiss has no GPU support: kmeans=dict("
+    assert ('(faiss-cpu; this faiss has no GPU support: kmeans=dict('
             "backend='torch') runs k-means on CUDA)") in log

@@ -2,63 +2,20 @@
 """Faults and bad input: killed runs restart cleanly, stale caches are never
 used, and each bad input gets a clear error with nothing half-written."""
 import copy
-import os
 import os.path as osp
 import shutil
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 import torch
+import transforms_for_tests  # noqa: F401,E402  (SlowDown in-process)
+from helpers import (BACKBONE, NUM_IMAGES, SOURCE_MODEL, cache_files,
+                     kill_when, make_cfg, run_runner, write_images)
 from mmengine.config import Config
-from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
-import transforms_for_tests  # noqa: F401,E402  (SlowDown in-process)
-from conftest import (BACKBONE, NUM_IMAGES, ROOT, SOURCE_MODEL, make_cfg,
-                      write_images)
 
-TESTS = osp.dirname(osp.abspath(__file__))
-
-
-def run(cfg):
-    runner = Runner.from_cfg(Config(cfg))
-    runner.train()
-    return runner
-
-
-def cache_listing(work):
-    d = osp.join(work, 'clusterfit')
-    return sorted(os.listdir(d)) if osp.isdir(d) else []
-
-
-def kill_when(cfg: dict, tmp_path, marker: str, wait: float) -> str:
-    """Start tools/train.py on ``cfg``, SIGKILL it ``wait`` s after
-    ``marker`` appears in its output; return the output."""
-    path = str(tmp_path / f'cfg_{abs(hash(marker))}.py')
-    Config(cfg).dump(path)
-    env = dict(os.environ, PYTHONPATH=TESTS, PYTHONUNBUFFERED='1')
-    proc = subprocess.Popen(
-        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), path],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        start_new_session=True)
-    out = []
-    deadline = time.time() + 120
-    for line in proc.stdout:
-        out.append(line)
-        if marker in line:
-            time.sleep(wait)
-            break
-        assert time.time() < deadline, ''.join(out)[-3000:]
-    assert proc.poll() is None, 'the run ended before it could be killed'
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    return ''.join(out)
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize('stage', ['extraction', 'kmeans'])
 def test_kill_and_restart(stage, tmp_path, image_root, source_checkpoint):
     if stage == 'extraction':
@@ -71,8 +28,9 @@ def test_kill_and_restart(stage, tmp_path, image_root, source_checkpoint):
     else:
         # ~3 s of Lloyd iterations on the torch backend (0.17 ms each here),
         # all of them: no early stop.
-        overrides = dict(kmeans=dict(niter=20000, early_stop_threshold=-1,
-                                     seed=0, backend='torch'))
+        overrides = dict(
+            kmeans=dict(
+                niter=20000, early_stop_threshold=-1, seed=0, backend='torch'))
         marker, wait = 'k-means K=', 0.5
     work = str(tmp_path / 'killed')
     cfg = make_cfg(work, image_root, source_checkpoint, **overrides)
@@ -80,13 +38,14 @@ def test_kill_and_restart(stage, tmp_path, image_root, source_checkpoint):
         imports=['clusterfit_plugin', 'transforms_for_tests'])
     kill_when(cfg, tmp_path, marker, wait)
     # Nothing that could pass for a result, and no temporary files.
-    assert cache_listing(work) == []
+    assert cache_files(work) == []
 
-    run(cfg)
+    run_runner(cfg)
     reference = str(tmp_path / 'reference')
-    run(dict(copy.deepcopy(cfg), work_dir=reference))
-    assert cache_listing(work) == ['centroids.npy', 'diagnostics',
-                                   'labels.npy', 'manifest.json']
+    run_runner(dict(copy.deepcopy(cfg), work_dir=reference))
+    assert cache_files(work) == [
+        'centroids.npy', 'diagnostics', 'labels.npy', 'manifest.json'
+    ]
     np.testing.assert_array_equal(
         np.load(osp.join(work, 'clusterfit', 'labels.npy')),
         np.load(osp.join(reference, 'clusterfit', 'labels.npy')))
@@ -101,12 +60,14 @@ def other_checkpoint(tmp_path, model_cfg=SOURCE_MODEL, seed=1, name='o.pth'):
     return path
 
 
-@pytest.mark.parametrize('change', ['source_weights', 'samples',
-                                    'num_clusters'])
+@pytest.mark.slow
+@pytest.mark.parametrize('change',
+                         ['source_weights', 'samples', 'num_clusters'])
 def test_stale_cache_is_reported_and_replaced(change, tmp_path, image_root,
-                                              source_checkpoint, capsys):
+                                              source_checkpoint, capsys,
+                                              rounds):
     work = str(tmp_path / 'w')
-    run(make_cfg(work, image_root, source_checkpoint))
+    run_runner(make_cfg(work, image_root, source_checkpoint))
     first = np.load(osp.join(work, 'clusterfit', 'labels.npy'))
     capsys.readouterr()
     if change == 'source_weights':
@@ -117,10 +78,10 @@ def test_stale_cache_is_reported_and_replaced(change, tmp_path, image_root,
         cfg = make_cfg(work, root, source_checkpoint)
     else:
         cfg = make_cfg(work, image_root, source_checkpoint, num_clusters=4)
-    run(cfg)
-    out = capsys.readouterr().out
-    assert f'was made with another {change}' in out
-    assert 'no extraction, no k-means' not in out
+    run_runner(cfg)
+    # The user is told which part changed, and the clustering is redone.
+    assert f'was made with another {change}' in capsys.readouterr().out
+    assert len(rounds) == 2
     manifest = Config.fromfile(osp.join(work, 'clusterfit', 'manifest.json'))
     assert manifest.fingerprint_parts[change] != ''
     if change == 'samples':
@@ -134,10 +95,13 @@ def test_stale_cache_is_reported_and_replaced(change, tmp_path, image_root,
 def test_unwritable_cache_dir(tmp_path, image_root, source_checkpoint):
     blocker = tmp_path / 'a_file'
     blocker.write_text('not a directory')
-    cfg = make_cfg(str(tmp_path / 'w'), image_root, source_checkpoint,
-                   cache_dir=str(blocker / 'clusterfit'))
+    cfg = make_cfg(
+        str(tmp_path / 'w'),
+        image_root,
+        source_checkpoint,
+        cache_dir=str(blocker / 'clusterfit'))
     with pytest.raises(OSError, match=r'could not write .*a_file/clusterfit'):
-        run(cfg)
+        run_runner(cfg)
 
 
 def test_nan_features(tmp_path, image_root):
@@ -149,17 +113,19 @@ def test_nan_features(tmp_path, image_root):
     torch.save(dict(state_dict=state), path)
     work = str(tmp_path / 'w')
     with pytest.raises(ValueError, match=r'NaN/inf features for 45 sample'):
-        run(make_cfg(work, image_root, path))
-    assert cache_listing(work) == []
+        run_runner(make_cfg(work, image_root, path))
+    assert cache_files(work) == []
 
 
 def test_k_at_most_one(tmp_path, image_root, source_checkpoint):
-    cfg = make_cfg(str(tmp_path / 'w'), image_root, source_checkpoint,
-                   num_clusters=1)
+    cfg = make_cfg(
+        str(tmp_path / 'w'), image_root, source_checkpoint, num_clusters=1)
     cfg['model']['head']['num_clusters'] = 3
-    with pytest.raises(ValueError, match='num_clusters=1: k-means needs at '
-                       'least 2 clusters'):
-        run(cfg)
+    with pytest.raises(
+            ValueError,
+            match='num_clusters=1: k-means needs at '
+            'least 2 clusters'):
+        run_runner(cfg)
 
 
 def test_one_sample_dataset(tmp_path, source_checkpoint):
@@ -167,8 +133,8 @@ def test_one_sample_dataset(tmp_path, source_checkpoint):
     write_images(root, 1)
     work = str(tmp_path / 'w')
     with pytest.raises(ValueError, match=r'num_clusters=3 .* dataset has 1'):
-        run(make_cfg(work, root, source_checkpoint))
-    assert cache_listing(work) == []
+        run_runner(make_cfg(work, root, source_checkpoint))
+    assert cache_files(work) == []
 
 
 def test_duplicate_sample_paths(tmp_path, image_root, source_checkpoint):
@@ -178,34 +144,38 @@ def test_duplicate_sample_paths(tmp_path, image_root, source_checkpoint):
         f.write('img/007.png 1\n')
     work = str(tmp_path / 'w')
     with pytest.raises(ValueError, match=r'samples 7 and 45 .*img/007.png'):
-        run(make_cfg(work, root, source_checkpoint))
-    assert cache_listing(work) == []
+        run_runner(make_cfg(work, root, source_checkpoint))
+    assert cache_files(work) == []
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_architecture(tmp_path, image_root):
     wider = copy.deepcopy(SOURCE_MODEL)
     wider['backbone'] = dict(BACKBONE, base_channels=8, stem_channels=8)
     wider['head']['in_channels'] = 64
     path = other_checkpoint(tmp_path, wider, name='wider.pth')
-    with pytest.raises(ValueError, match=r'does not fit the source model '
-                       r'.*of another shape'):
-        run(make_cfg(str(tmp_path / 'w'), image_root, path))
+    with pytest.raises(
+            ValueError,
+            match=r'does not fit the source model '
+            r'.*of another shape'):
+        run_runner(make_cfg(str(tmp_path / 'w'), image_root, path))
 
     head_only = str(tmp_path / 'head_only.pth')
-    torch.save(dict(state_dict={'head.fc.weight': torch.zeros(5, 32)}),
-               head_only)
+    torch.save(
+        dict(state_dict={'head.fc.weight': torch.zeros(5, 32)}), head_only)
     with pytest.raises(ValueError, match=r'missing \(e.g. \[.backbone'):
-        run(make_cfg(str(tmp_path / 'w2'), image_root, head_only))
+        run_runner(make_cfg(str(tmp_path / 'w2'), image_root, head_only))
 
 
+@pytest.mark.slow
 def test_source_config_that_does_not_exist(tmp_path, image_root,
                                            source_checkpoint):
     cfg = make_cfg(str(tmp_path / 'w'), image_root, source_checkpoint)
     cfg['custom_hooks'][0]['source'] = dict(
         config=str(tmp_path / 'nowhere.py'), checkpoint=source_checkpoint)
     with pytest.raises(FileNotFoundError, match='nowhere.py'):
-        run(cfg)
+        run_runner(cfg)
     cfg['custom_hooks'][0]['source'] = dict(
         config='mmpretrain::nosuch/config.py', checkpoint=source_checkpoint)
     with pytest.raises(FileNotFoundError, match='nosuch/config.py'):
-        run(cfg)
+        run_runner(cfg)

@@ -3,11 +3,11 @@
 sampling, clip transforms, bad files, and ClusterFit on clips through a
 real Runner with both backends."""
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 import torch
+from helpers import load_tool
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
@@ -15,10 +15,8 @@ from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
 from clusterfit_plugin.datasets.transforms import VideoReader, VideoReadError
 from clusterfit_plugin.engine.extractor import (build_source_model,
                                                 extract_features)
-from conftest import ROOT
 
-sys.path.insert(0, osp.join(ROOT, 'tools', 'demo'))
-from make_videos import make_videos, moving_square, write_clip  # noqa: E402
+make_videos = load_tool('demo/make_videos')
 
 BACKENDS = ['decord', 'pyav']
 
@@ -26,8 +24,11 @@ BACKENDS = ['decord', 'pyav']
 def clip_pipeline(backend, clip_len=8, test_mode=True, size=32):
     return [
         dict(type='VideoInit', backend=backend),
-        dict(type='SampleFrames', clip_len=clip_len, frame_interval=1,
-             test_mode=test_mode),
+        dict(
+            type='SampleFrames',
+            clip_len=clip_len,
+            frame_interval=1,
+            test_mode=test_mode),
         dict(type='VideoDecode'),
         dict(type='ClipCenterCrop', crop_size=size),
         dict(type='PackVideoInputs'),
@@ -37,15 +38,15 @@ def clip_pipeline(backend, clip_len=8, test_mode=True, size=32):
 @pytest.fixture(scope='module')
 def video_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('videos'))
-    make_videos(root, per_class=5, num_frames=16)
+    make_videos.make_videos(root, per_class=5, num_frames=16)
     return root
 
 
 @pytest.fixture(scope='module')
 def clip(tmp_path_factory):
-    frames = moving_square('right', np.random.default_rng(0), 16)
+    frames = make_videos.moving_square('right', np.random.default_rng(0), 16)
     path = str(tmp_path_factory.mktemp('clip') / 'clip.mp4')
-    write_clip(path, frames)
+    make_videos.write_clip(path, frames)
     return path, frames
 
 
@@ -64,20 +65,23 @@ def test_decord_and_pyav_return_the_same_frames(clip):
 
 
 def test_sample_frames_rules():
-    sample = TRANSFORMS.build(dict(type='SampleFrames', clip_len=4,
-                                   frame_interval=2, test_mode=True))
+    sample = TRANSFORMS.build(
+        dict(
+            type='SampleFrames', clip_len=4, frame_interval=2, test_mode=True))
     out = sample(dict(total_frames=20))
     np.testing.assert_array_equal(out['frame_inds'], [6, 8, 10, 12])
     short = sample(dict(total_frames=5))  # fewer frames than the clip spans
     np.testing.assert_array_equal(short['frame_inds'], [0, 2, 4, 1])
-    three = TRANSFORMS.build(dict(type='SampleFrames', clip_len=2,
-                                  num_clips=3, test_mode=True))
+    three = TRANSFORMS.build(
+        dict(type='SampleFrames', clip_len=2, num_clips=3, test_mode=True))
     np.testing.assert_array_equal(
         three(dict(total_frames=11))['frame_inds'], [0, 1, 4, 5, 9, 10])
-    train = TRANSFORMS.build(dict(type='SampleFrames', clip_len=4,
-                                  frame_interval=2))
-    starts = {int(train(dict(total_frames=20))['frame_inds'][0])
-              for _ in range(200)}
+    train = TRANSFORMS.build(
+        dict(type='SampleFrames', clip_len=4, frame_interval=2))
+    starts = {
+        int(train(dict(total_frames=20))['frame_inds'][0])
+        for _ in range(200)
+    }
     assert starts == set(range(0, 14))
     with pytest.raises(ValueError, match='clip_len'):
         TRANSFORMS.build(dict(type='SampleFrames', clip_len=0))
@@ -89,8 +93,7 @@ def test_clip_transforms_apply_to_every_frame_alike():
     results = dict(imgs=imgs.copy(), img_shape=(40, 60))
     np.random.seed(0)
     for cfg in (dict(type='ClipRandomResizedCrop', size=24,
-                     scale=(0.3, 1.0)),
-                dict(type='ClipFlip', prob=1.0),
+                     scale=(0.3, 1.0)), dict(type='ClipFlip', prob=1.0),
                 dict(type='ClipResize', scale=16)):
         results = TRANSFORMS.build(cfg)(results)
         frames = results['imgs']
@@ -106,11 +109,17 @@ def test_clip_transforms_apply_to_every_frame_alike():
 @pytest.mark.parametrize('backend', BACKENDS)
 def test_dataset_layouts(video_root, backend):
     listed = DATASETS.build(
-        dict(type='VideoDataset', data_root=video_root, ann_file='train.txt',
-             data_prefix='videos', pipeline=clip_pipeline(backend)))
+        dict(
+            type='VideoDataset',
+            data_root=video_root,
+            ann_file='train.txt',
+            data_prefix='videos',
+            pipeline=clip_pipeline(backend)))
     folders = DATASETS.build(
-        dict(type='VideoDataset', data_prefix=osp.join(video_root, 'videos'),
-             pipeline=clip_pipeline(backend)))
+        dict(
+            type='VideoDataset',
+            data_prefix=osp.join(video_root, 'videos'),
+            pipeline=clip_pipeline(backend)))
     assert len(listed) == 16 and len(folders) == 20
     assert folders.metainfo['classes'] == ('down', 'left', 'right', 'up')
     item = listed[0]
@@ -134,7 +143,7 @@ def test_bad_videos_name_file_and_backend(tmp_path, clip, backend):
     data = open(clip[0], 'rb').read()
     truncated.write_bytes(data[:len(data) // 3])
     empty = str(tmp_path / 'empty.mp4')
-    write_clip(empty, np.zeros((0, 32, 32, 3), np.uint8))
+    make_videos.write_clip(empty, np.zeros((0, 32, 32, 3), np.uint8))
     for path in (str(garbage), str(truncated), empty):
         with pytest.raises(VideoReadError) as err:
             VideoReader(path, backend).read([0, 1])
@@ -142,37 +151,59 @@ def test_bad_videos_name_file_and_backend(tmp_path, clip, backend):
         assert path in message and f'backend {backend}' in message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('backend', BACKENDS)
 def test_extraction_of_a_clip_is_deterministic(video_root, backend):
     model_cfg = video_model(num_clusters=4)
     model = build_source_model(dict(model=model_cfg, stage='backbone'))
     ds = DATASETS.build(
-        dict(type='VideoDataset', data_root=video_root, ann_file='train.txt',
-             data_prefix='videos', pipeline=clip_pipeline(backend)))
+        dict(
+            type='VideoDataset',
+            data_root=video_root,
+            ann_file='train.txt',
+            data_prefix='videos',
+            pipeline=clip_pipeline(backend)))
     idx = np.arange(len(ds))
-    a = extract_features(model, ds, clip_pipeline(backend), idx, 'backbone',
-                         batch_size=4, num_workers=0, progress=False)
-    b = extract_features(model, ds, clip_pipeline(backend), idx, 'backbone',
-                         batch_size=4, num_workers=0, progress=False)
+    a = extract_features(
+        model,
+        ds,
+        clip_pipeline(backend),
+        idx,
+        'backbone',
+        batch_size=4,
+        num_workers=0,
+        progress=False)
+    b = extract_features(
+        model,
+        ds,
+        clip_pipeline(backend),
+        idx,
+        'backbone',
+        batch_size=4,
+        num_workers=0,
+        progress=False)
     assert a.shape == (16, 512)
     np.testing.assert_array_equal(a, b)
 
 
 def video_model(num_clusters=None, num_classes=None):
-    head = (dict(type='ClusterFitHead', num_clusters=num_clusters,
-                 in_channels=512) if num_clusters else
-            dict(type='LinearClsHead', num_classes=num_classes,
-                 in_channels=512))
+    head = (
+        dict(
+            type='ClusterFitHead', num_clusters=num_clusters, in_channels=512)
+        if num_clusters else dict(
+            type='LinearClsHead', num_classes=num_classes, in_channels=512))
     return dict(
         type='ImageClassifier',
         data_preprocessor=dict(
             type='VideoClsDataPreprocessor',
-            mean=[114.75, 114.75, 114.75], std=[57.4, 57.4, 57.4]),
+            mean=[114.75, 114.75, 114.75],
+            std=[57.4, 57.4, 57.4]),
         backbone=dict(type='VideoResNetBackbone', arch='r2plus1d_18'),
         neck=dict(type='GlobalAveragePooling', dim=3),
         head=head)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('backend', BACKENDS)
 def test_clusterfit_runner_on_clips(tmp_path, video_root, backend):
     torch.manual_seed(0)
@@ -194,25 +225,31 @@ def test_clusterfit_runner_on_clips(tmp_path, video_root, backend):
         work_dir=work,
         model=video_model(num_clusters=4),
         train_dataloader=dict(
-            batch_size=4, num_workers=0,
+            batch_size=4,
+            num_workers=0,
             sampler=dict(type='DefaultSampler', shuffle=True),
             collate_fn=dict(type='default_collate'),
             dataset=dict(
                 type='ClusterFitDataset',
-                dataset=dict(type='VideoDataset', data_root=video_root,
-                             ann_file='train.txt', data_prefix='videos',
-                             pipeline=train_pipeline))),
+                dataset=dict(
+                    type='VideoDataset',
+                    data_root=video_root,
+                    ann_file='train.txt',
+                    data_prefix='videos',
+                    pipeline=train_pipeline))),
         train_cfg=dict(by_epoch=True, max_epochs=1),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         custom_hooks=[
-            dict(type='ClusterFitHook', num_clusters=4,
-                 source=dict(model=video_model(num_classes=4),
-                             checkpoint=ckpt),
-                 extract_pipeline=clip_pipeline(backend),
-                 kmeans=dict(niter=10, seed=0), batch_size=4, num_workers=0)
+            dict(
+                type='ClusterFitHook',
+                num_clusters=4,
+                source=dict(model=video_model(num_classes=4), checkpoint=ckpt),
+                extract_pipeline=clip_pipeline(backend),
+                kmeans=dict(niter=10, seed=0),
+                batch_size=4,
+                num_workers=0)
         ],
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook',
-                                           interval=1)),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
         randomness=dict(seed=0))
     runner = Runner.from_cfg(Config(cfg))
     runner.train()
@@ -221,24 +258,3 @@ def test_clusterfit_runner_on_clips(tmp_path, video_root, backend):
     np.testing.assert_array_equal(runner.train_dataloader.dataset.labels,
                                   labels)
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
-
-
-def test_video_backbone_freezing_and_archs():
-    frozen = MODELS.build(dict(type='VideoResNetBackbone', arch='mc3_18',
-                               frozen_stages=1, norm_eval=True))
-    frozen.train()
-    for module in (frozen.stem, frozen.layer1):
-        assert not module.training
-        assert not any(p.requires_grad for p in module.parameters())
-    assert frozen.layer2.training and all(
-        p.requires_grad for p in frozen.layer2.parameters())
-    bns = [m for m in frozen.layer4.modules()
-           if isinstance(m, torch.nn.BatchNorm3d)]
-    assert bns and not any(m.training for m in bns)  # norm_eval
-    deep = MODELS.build(dict(type='VideoResNetBackbone', arch='r2plus1d_34'))
-    assert [len(getattr(deep, f'layer{i}')) for i in range(1, 5)] == \
-        [3, 4, 6, 3]
-    out = deep.eval()(torch.zeros(1, 3, 4, 16, 16))
-    assert isinstance(out, tuple) and out[0].dim() == 5
-    with pytest.raises(ValueError, match='r2plus1d_50'):
-        MODELS.build(dict(type='VideoResNetBackbone', arch='r2plus1d_50'))

@@ -9,18 +9,23 @@ import sys
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
+from helpers import ROOT, load_tool
 
-from conftest import ROOT
-
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
-from study_report import (mean_std, plot_k_ablation,  # noqa: E402
-                          results_tables, summarize)
+study_report = load_tool('analysis_tools/study_report')
+mean_std = study_report.mean_std
+plot_k_ablation = study_report.plot_k_ablation
+results_tables = study_report.results_tables
+summarize = study_report.summarize
 
 
 def row(source, role, k, seed, linear, knn, epochs=8):
-    return dict(source=source, role=role, K=k, seed=seed,
-                epochs='-' if role == 'source' else epochs,
-                top1=dict(linear=linear, knn20=knn))
+    return dict(
+        source=source,
+        role=role,
+        K=k,
+        seed=seed,
+        epochs='-' if role == 'source' else epochs,
+        top1=dict(linear=linear, knn20=knn))
 
 
 ROWS = [
@@ -61,8 +66,10 @@ def test_summarize_pairs_gains_by_seed():
 
 
 def test_results_tables_cells():
-    text = results_tables(summarize(ROWS), protocols=('linear', 'knn20'),
-                          source_titles={'noisy': 'noisy labels'})
+    text = results_tables(
+        summarize(ROWS),
+        protocols=('linear', 'knn20'),
+        source_titles={'noisy': 'noisy labels'})
     assert ('| noisy labels | source | - | - | 2 | 81.0 ± 1.4 | '
             '71.0 ± 1.4 |') in text
     assert '| noisy labels | ClusterFit | 8 | 10 | 1 | 60.0 (1 seed) |' \
@@ -81,21 +88,27 @@ def test_plot_is_a_png_with_one_panel_per_protocol(tmp_path):
     assert image[..., :3].std() > 0.05
 
 
+@pytest.mark.slow
 def test_driver_plan_resumes_and_rewrites_only_its_section(tmp_path):
     """The driver's plan is the documented one, finished steps are skipped,
     and --report-only rewrites the marked section of the doc only."""
     work = tmp_path / 'study'
     doc = tmp_path / 'results.md'
-    base = [sys.executable, 'tools/analysis_tools/run_study.py',
-            '--work-dir', str(work),
-            '--seeds', '0', '1', '--ks', '200', '10',
-            '--sources', 'noisy-label', 'random-init', '--doc', str(doc),
-            '--long-cf-epochs', '12', '--long-ks', '50',
-            '--random-init-ks', '200']
+    base = [
+        sys.executable, 'tools/analysis_tools/run_study.py', '--work-dir',
+        str(work), '--seeds', '0', '1', '--ks', '200', '10', '--sources',
+        'noisy-label', 'random-init', '--doc',
+        str(doc), '--long-cf-epochs', '12', '--long-ks', '50',
+        '--random-init-ks', '200'
+    ]
 
     def left():
-        out = subprocess.run(base + ['--dry-run'], cwd=ROOT, check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            base + ['--dry-run'],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True).stdout
         return out.split()
 
     steps = left()
@@ -104,37 +117,46 @@ def test_driver_plan_resumes_and_rewrites_only_its_section(tmp_path):
     # the long schedule at K=50: 2 per seed, last.
     assert len(steps) == 1 + 2 * 3 + 2 * 4 + 2 * 2 + 2 * 4
     assert steps[-1] == 'eval/seed1/clusterfit-random-init-K50-e12'
-    assert steps[:4] == ['data', 'train/seed0/noisy-label',
-                         'eval/seed0/noisy-label', 'eval/seed0/random-init']
+    assert steps[:4] == [
+        'data', 'train/seed0/noisy-label', 'eval/seed0/noisy-label',
+        'eval/seed0/random-init'
+    ]
     assert 'train/seed1/clusterfit-random-init-K200' in steps
     assert 'train/seed0/clusterfit-random-init-K10' not in steps
     assert steps.index('train/seed1/clusterfit-noisy-label-K200') < \
         steps.index('train/seed0/clusterfit-noisy-label-K10')
 
     # Two evaluations finished (rows on disk and recorded in steps.json).
-    for seed, name, role_k, top1 in [
-            (0, 'random-init', '-', 40.0),
-            (0, 'clusterfit-random-init-K200', 200, 55.0)]:
+    for seed, name, role_k, top1 in [(0, 'random-init', '-', 40.0),
+                                     (0, 'clusterfit-random-init-K200', 200,
+                                      55.0)]:
         out = work / 'eval' / f'seed{seed}' / f'{name}.json'
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(dict(
-            method=name, source='random-init', K=role_k,
-            top1=dict(linear=top1, knn20=top1, **{'10shot': top1}))))
-    (work / 'steps.json').write_text(json.dumps({
-        'eval/seed0/random-init': dict(seconds=60.0, finished='x'),
-        'eval/seed0/clusterfit-random-init-K200': dict(seconds=60.0,
-                                                       finished='x'),
-        # Recorded, but its checkpoint is gone: it must run again.
-        'train/seed0/noisy-label': dict(seconds=60.0, finished='x'),
-    }))
+        out.write_text(
+            json.dumps(
+                dict(
+                    method=name,
+                    source='random-init',
+                    K=role_k,
+                    top1=dict(linear=top1, knn20=top1, **{'10shot': top1}))))
+    (work / 'steps.json').write_text(
+        json.dumps({
+            'eval/seed0/random-init':
+            dict(seconds=60.0, finished='x'),
+            'eval/seed0/clusterfit-random-init-K200':
+            dict(seconds=60.0, finished='x'),
+            # Recorded, but its checkpoint is gone: it must run again.
+            'train/seed0/noisy-label':
+            dict(seconds=60.0, finished='x'),
+        }))
     remaining = left()
     assert len(remaining) == len(steps) - 2
     assert 'train/seed0/noisy-label' in remaining
 
     doc.write_text('# Mine\n\nkept above\n<!-- study:begin -->\nold\n'
                    '<!-- study:end -->\nkept below\n')
-    subprocess.run(base + ['--report-only'], cwd=ROOT, check=True,
-                   capture_output=True)
+    subprocess.run(
+        base + ['--report-only'], cwd=ROOT, check=True, capture_output=True)
     text = doc.read_text()
     assert text.startswith('# Mine\n\nkept above\n<!-- study:begin -->')
     assert text.endswith('<!-- study:end -->\nkept below\n')

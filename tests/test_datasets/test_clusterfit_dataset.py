@@ -5,23 +5,30 @@ import os
 import numpy as np
 import pytest
 import torch
+import transforms_for_tests  # noqa: F401  (registers RecordLabel)
+from helpers import NUM_IMAGES, PIPELINE
 from mmpretrain.registry import DATASETS
 from torch.utils.data import DataLoader
 
-import transforms_for_tests  # noqa: F401  (registers RecordLabel)
 from clusterfit_plugin.datasets import ClusterFitDataset
-from conftest import NUM_IMAGES, PIPELINE
 
 
 def inner_cfg(image_root):
-    return dict(type='CustomDataset', data_root=image_root,
-                ann_file='ann.txt', pipeline=PIPELINE)
+    return dict(
+        type='CustomDataset',
+        data_root=image_root,
+        ann_file='ann.txt',
+        pipeline=PIPELINE)
 
 
 def build(image_root, **kwargs):
     return DATASETS.build(
-        dict(type='ClusterFitDataset', dataset=inner_cfg(image_root),
-             **kwargs))
+        dict(
+            type='ClusterFitDataset', dataset=inner_cfg(image_root), **kwargs))
+
+
+def _labels_of_batch(batch):
+    return [int(s.gt_label) for s in batch['data_samples']]
 
 
 def test_injects_cluster_ids_as_python_int(image_root):
@@ -66,16 +73,13 @@ def test_bad_label_files(image_root, tmp_path, content, match):
 def test_label_file_out_of_range_and_missing(image_root, tmp_path):
     path = str(tmp_path / 'l.npy')
     np.save(path, np.arange(NUM_IMAGES))
-    with pytest.raises(ValueError, match=r'\[0, 44\] but must lie in '
-                       r'\[0, 10\)'):
+    with pytest.raises(
+            ValueError, match=r'\[0, 44\] but must lie in '
+            r'\[0, 10\)'):
         build(image_root, label_file=path, num_clusters=10)
     missing = str(tmp_path / 'nope.npy')
     with pytest.raises(FileNotFoundError, match='nope.npy'):
         build(image_root, label_file=missing)
-
-
-def _labels_of_batch(batch):
-    return [int(s.gt_label) for s in batch['data_samples']]
 
 
 def test_persistent_workers_see_new_labels(image_root, tmp_path):
@@ -84,15 +88,21 @@ def test_persistent_workers_see_new_labels(image_root, tmp_path):
     epochs, the second with the new labels."""
     from mmengine.dataset import default_collate
     record = str(tmp_path / 'served.txt')
-    inner = dict(inner_cfg(image_root), pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='RecordLabel', out=record),
-        dict(type='PackInputs')
-    ])
+    inner = dict(
+        inner_cfg(image_root),
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='RecordLabel', out=record),
+            dict(type='PackInputs')
+        ])
     ds = DATASETS.build(dict(type='ClusterFitDataset', dataset=inner))
     ds.set_labels(np.zeros(NUM_IMAGES, np.int64), num_clusters=3)
-    loader = DataLoader(ds, batch_size=NUM_IMAGES, num_workers=1,
-                        persistent_workers=True, collate_fn=default_collate)
+    loader = DataLoader(
+        ds,
+        batch_size=NUM_IMAGES,
+        num_workers=1,
+        persistent_workers=True,
+        collate_fn=default_collate)
     first = next(iter(loader))
     assert set(_labels_of_batch(first)) == {0}
     new = np.arange(NUM_IMAGES) % 3

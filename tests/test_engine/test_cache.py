@@ -68,11 +68,13 @@ def test_round_files_and_a_new_source_clustering_drops_them(tmp_path):
     path = cache.save_round(2, np.array([1, 0, 1]))
     assert os.path.basename(path) == 'labels_epoch2.npy'
     assert cache.load_round(2).tolist() == [1, 0, 1]
-    cache.save(np.zeros(3, np.int64), np.zeros((2, 2)), dict(v='f'),
-               num_samples=3)
-    with pytest.raises(FileNotFoundError, match=r'labels_epoch2\.npy, the '
-                       'labels of the re-clustering round at epoch 2, is '
-                       'missing'):
+    cache.save(
+        np.zeros(3, np.int64), np.zeros((2, 2)), dict(v='f'), num_samples=3)
+    with pytest.raises(
+            FileNotFoundError,
+            match=r'labels_epoch2\.npy, the '
+            'labels of the re-clustering round at epoch 2, is '
+            'missing'):
         cache.load_round(2)
     manifest = cache.read_manifest()
     assert manifest['fingerprint'] == combine_fingerprint(dict(v='f'))

@@ -28,8 +28,8 @@ def test_faiss_backend_equals_raw_faiss():
     raw_d, raw_i = raw.index.search(x, 1)
 
     np.testing.assert_array_equal(labels, raw_i[:, 0])
-    np.testing.assert_allclose(km.centroids, raw.centroids, rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        km.centroids, raw.centroids, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(dists, raw_d[:, 0], rtol=1e-4, atol=1e-4)
     assert km.fit_objective == pytest.approx(raw.obj[-1], rel=1e-6)
 
@@ -41,7 +41,7 @@ def test_torch_backend_is_lloyd():
     init = x[faiss_rand_perm(500, 8, 5 + 1)]  # faiss's start for seed 5
     ref = init.astype(np.float64)
     for _ in range(2):
-        d = ((x[:, None, :] - ref[None]) ** 2).sum(-1)
+        d = ((x[:, None, :] - ref[None])**2).sum(-1)
         lab = d.argmin(1)
         ref = np.stack([x[lab == k].mean(0) for k in range(8)])
     km = KMeans(8, niter=2, seed=5, backend='torch').fit(x)
@@ -54,8 +54,8 @@ def test_torch_backend_follows_faiss():
     to = KMeans(20, niter=25, seed=0, backend='torch').fit(x)
     # The same start (faiss's draw) and the same Lloyd steps: the same
     # centroids up to float rounding.
-    np.testing.assert_allclose(to.centroids, fa.centroids, rtol=1e-4,
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        to.centroids, fa.centroids, rtol=1e-4, atol=1e-4)
     assert to.fit_objective == pytest.approx(fa.fit_objective, rel=1e-5)
     # Seeded: the same result twice.
     again = KMeans(20, niter=25, seed=0, backend='torch').fit(x)
@@ -67,8 +67,7 @@ def test_faiss_rand_perm_is_faiss():
                        (5000, 64, 2**32 + 9)]:
         perm = np.empty(n, dtype=np.int32)
         faiss.rand_perm(faiss.swig_ptr(perm), n, seed)
-        np.testing.assert_array_equal(faiss_rand_perm(n, m, seed),
-                                      perm[:m])
+        np.testing.assert_array_equal(faiss_rand_perm(n, m, seed), perm[:m])
 
 
 def test_sampled_fit_equals_raw_faiss(tmp_path):
@@ -77,28 +76,39 @@ def test_sampled_fit_equals_raw_faiss(tmp_path):
     x, _ = blobs(n=3000)
     raw = faiss.Kmeans(16, 20, niter=10, seed=11, max_points_per_centroid=40)
     raw.train(x)
-    mm = np.lib.format.open_memmap(tmp_path / 'f.npy', mode='w+',
-                                   dtype=np.float32, shape=x.shape)
+    mm = np.lib.format.open_memmap(
+        tmp_path / 'f.npy', mode='w+', dtype=np.float32, shape=x.shape)
     mm[:] = x
-    km = KMeans(20, niter=10, seed=11, max_points_per_centroid=40,
-                chunk_size=97, backend='faiss-cpu').fit(mm)
+    km = KMeans(
+        20,
+        niter=10,
+        seed=11,
+        max_points_per_centroid=40,
+        chunk_size=97,
+        backend='faiss-cpu').fit(mm)
     assert km.fit_size == 800
     np.testing.assert_array_equal(km.centroids, raw.centroids)
     assert km.fit_objective == raw.obj[-1]
 
 
-@pytest.mark.parametrize('threshold', [0.0, 1e-3, -1.0])
+@pytest.mark.parametrize(
+    'threshold',
+    [0.0, 1e-3, pytest.param(-1.0, marks=pytest.mark.slow)])
 def test_early_stop_as_faiss(threshold):
     # faiss stops once an iteration gains no more than the threshold; the
     # torch backend stops after as many iterations (negative: never).
     x, _ = blobs(n=5000, d=32, k=60)
-    raw = faiss.Kmeans(32, 40, niter=60, seed=0,
-                       early_stop_threshold=threshold)
+    raw = faiss.Kmeans(
+        32, 40, niter=60, seed=0, early_stop_threshold=threshold)
     raw.train(x)
     assert (len(raw.obj) < 60) == (threshold >= 0)
     for backend in ('faiss-cpu', 'torch'):
-        km = KMeans(40, niter=60, seed=0, early_stop_threshold=threshold,
-                    backend=backend).fit(x)
+        km = KMeans(
+            40,
+            niter=60,
+            seed=0,
+            early_stop_threshold=threshold,
+            backend=backend).fit(x)
         assert km.fit_iterations == len(raw.obj)
 
 
@@ -107,8 +117,13 @@ def test_kmeans_plus_plus_init(backend):
     x, truth = blobs()
     rand = KMeans(20, niter=25, seed=0, backend=backend).fit(x)
     # Seeding from all 3,000 points finds every blob.
-    pp = KMeans(20, niter=25, seed=0, init='kmeans++',
-                init_points_per_centroid=150, backend=backend).fit(x)
+    pp = KMeans(
+        20,
+        niter=25,
+        seed=0,
+        init='kmeans++',
+        init_points_per_centroid=150,
+        backend=backend).fit(x)
     assert pp.fit_objective <= rand.fit_objective * 1.001
     assert adjusted_rand_score(truth, pp.assign(x)[0]) > 0.99
     # The default seeds from a sub-sample of 4 points per centroid; it still
@@ -122,8 +137,7 @@ def test_kmeans_plus_plus_distance_table_matches_row_by_row():
     # Small integers: every dot product is exact in float32, so the table
     # of all pairwise distances and the rows computed step by step agree
     # bit for bit and the seeding must pick the same points.
-    x = np.random.default_rng(0).integers(-8, 8, (400, 16)).astype(
-        np.float32)
+    x = np.random.default_rng(0).integers(-8, 8, (400, 16)).astype(np.float32)
     table = kmeans_plus_plus(x, 40, seed=3)
     rows = kmeans_plus_plus(x, 40, seed=3, table_bytes=0)
     np.testing.assert_array_equal(table, rows)
@@ -142,27 +156,38 @@ def test_torch_backend_reseeds_empty_clusters():
 
 def test_sampled_fit_chunked_assign_equals_assign_all():
     x, _ = blobs(n=5000)
-    small = KMeans(20, niter=10, seed=3, max_points_per_centroid=40,
-                   chunk_size=333, backend='faiss-cpu').fit(x)
+    small = KMeans(
+        20,
+        niter=10,
+        seed=3,
+        max_points_per_centroid=40,
+        chunk_size=333,
+        backend='faiss-cpu').fit(x)
     assert small.fit_size == 800
     chunked, chunked_d = small.assign(x)
-    whole = KMeans(20, niter=10, seed=3, max_points_per_centroid=40,
-                   chunk_size=10**6, backend='faiss-cpu')
+    whole = KMeans(
+        20,
+        niter=10,
+        seed=3,
+        max_points_per_centroid=40,
+        chunk_size=10**6,
+        backend='faiss-cpu')
     whole.centroids = small.centroids
     all_at_once, all_d = whole.assign(x)
     np.testing.assert_array_equal(chunked, all_at_once)
     np.testing.assert_allclose(chunked_d, all_d)
     # The fit used exactly the documented seeded sample.
     idx = fit_sample_indices(5000, 20, 40, 3)
-    direct = KMeans(20, niter=10, seed=3, max_points_per_centroid=40,
-                    backend='faiss-cpu').fit(x[idx])
+    direct = KMeans(
+        20, niter=10, seed=3, max_points_per_centroid=40,
+        backend='faiss-cpu').fit(x[idx])
     np.testing.assert_allclose(direct.centroids, small.centroids, rtol=1e-6)
 
 
 def test_memmap_input(tmp_path):
     x, _ = blobs(n=2000)
-    mm = np.lib.format.open_memmap(tmp_path / 'f.npy', mode='w+',
-                                   dtype=np.float16, shape=x.shape)
+    mm = np.lib.format.open_memmap(
+        tmp_path / 'f.npy', mode='w+', dtype=np.float16, shape=x.shape)
     mm[:] = x
     km = KMeans(20, niter=10, seed=0, chunk_size=300).fit(mm)
     labels, _ = km.assign(mm)

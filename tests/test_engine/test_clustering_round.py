@@ -9,23 +9,28 @@ import faiss
 import numpy as np
 import pytest
 import torch
+from helpers import NUM_CLUSTERS, NUM_IMAGES, PIPELINE, SOURCE_MODEL
+from mmpretrain.registry import DATASETS
 
 from clusterfit_plugin.clustering import KMeans
 from clusterfit_plugin.engine.cache import ClusterCache
 from clusterfit_plugin.engine.clustering_round import ClusteringRound
 from clusterfit_plugin.engine.extractor import build_source_model
-from conftest import NUM_CLUSTERS, NUM_IMAGES, PIPELINE, SOURCE_MODEL
-from mmpretrain.registry import DATASETS
 
 
 @pytest.fixture(scope='module')
 def source(image_root, source_checkpoint):
     model = build_source_model(
-        dict(model=copy.deepcopy(SOURCE_MODEL), checkpoint=source_checkpoint,
-             stage='backbone'))
+        dict(
+            model=copy.deepcopy(SOURCE_MODEL),
+            checkpoint=source_checkpoint,
+            stage='backbone'))
     dataset = DATASETS.build(
-        dict(type='CustomDataset', data_root=image_root, ann_file='ann.txt',
-             pipeline=PIPELINE))
+        dict(
+            type='CustomDataset',
+            data_root=image_root,
+            ann_file='ann.txt',
+            pipeline=PIPELINE))
     return model, dataset
 
 
@@ -34,8 +39,9 @@ def bare_features(model, dataset) -> np.ndarray:
     with torch.no_grad():
         for i in range(len(dataset)):
             data = model.data_preprocessor(
-                dict(inputs=[dataset[i]['inputs']],
-                     data_samples=[dataset[i]['data_samples']]), False)
+                dict(
+                    inputs=[dataset[i]['inputs']],
+                    data_samples=[dataset[i]['data_samples']]), False)
             feats.append(model.backbone(data['inputs'])[-1].mean((2, 3)))
     return torch.cat(feats).numpy()
 
@@ -50,19 +56,21 @@ def test_round_equals_bare_features_and_raw_faiss(source):
 
     round_ = ClusteringRound(
         KMeans(NUM_CLUSTERS, niter=10, seed=0, backend='faiss-cpu'),
-        PIPELINE, batch_size=8, num_workers=0)
+        PIPELINE,
+        batch_size=8,
+        num_workers=0)
     result = round_.run(model, dataset, 'backbone')
     np.testing.assert_array_equal(result.labels, want)
-    np.testing.assert_allclose(result.centroids, km.centroids, rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        result.centroids, km.centroids, rtol=1e-5, atol=1e-6)
     dist = ((x - result.centroids[result.labels])**2).sum(1)
     assert result.objective == pytest.approx(float(dist.sum()), rel=1e-4)
     assert result.fit_size == NUM_IMAGES and result.world_size == 1
     sizes = np.bincount(result.labels, minlength=NUM_CLUSTERS)
     assert result.sizes['max'] == sizes.max()
     assert result.sizes['empty'] == int((sizes == 0).sum())
-    assert set(result.timings) == {'extract_s', 'kmeans_fit_s',
-                                   'kmeans_total_s'}
+    assert set(
+        result.timings) == {'extract_s', 'kmeans_fit_s', 'kmeans_total_s'}
     summary = result.summary()
     assert summary['num_samples'] == NUM_IMAGES
     assert summary['feature_dim'] == x.shape[1]
@@ -72,13 +80,16 @@ def test_round_equals_bare_features_and_raw_faiss(source):
 def test_disk_store_gives_the_same_labels(source, tmp_path, keep):
     model, dataset = source
     kmeans = dict(num_clusters=NUM_CLUSTERS, niter=10, seed=0)
-    memory = ClusteringRound(KMeans(**kmeans), PIPELINE, 8, 0).run(
-        model, dataset, 'backbone')
+    memory = ClusteringRound(KMeans(**kmeans), PIPELINE, 8,
+                             0).run(model, dataset, 'backbone')
     disk = ClusteringRound(
-        KMeans(**kmeans), PIPELINE, 8, 0,
-        features=dict(storage='disk', dtype='float32', keep=keep)).run(
-            model, dataset, 'backbone', ClusterCache(str(tmp_path)),
-            'f' * 64)
+        KMeans(**kmeans),
+        PIPELINE,
+        8,
+        0,
+        features=dict(storage='disk', dtype='float32',
+                      keep=keep)).run(model, dataset, 'backbone',
+                                      ClusterCache(str(tmp_path)), 'f' * 64)
     np.testing.assert_array_equal(disk.labels, memory.labels)
     shards = os.listdir(tmp_path / 'features')
     assert bool([s for s in shards if s.endswith('.npy')]) == keep

@@ -1,23 +1,16 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-"""Models built from a config by the plugin are the Runner's models.
-
-Each source config is built twice: by the stock mmengine Runner
-(``Runner.from_cfg``) and by the plugin (``build_source_model``, what the
-hook and tools/eval_features.py use), with the same weights. Both must
-preprocess alike (type, mean, std, channel order) and give the same
-features on the same colour images; the reference features are computed
-from the Runner's model by hand (its data preprocessor, its backbone, a
-global average).
-"""
+"""Models built from a config by the plugin are the Runner's models."""
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from helpers import ROOT
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.runner import Runner
+from mmpretrain.registry import DATASETS
 
 from clusterfit_plugin.engine.extractor import (build_source_model,
                                                 extract_features,
@@ -25,8 +18,6 @@ from clusterfit_plugin.engine.extractor import (build_source_model,
 from clusterfit_plugin.models.builder import (load_config,
                                               model_cfg_from_config,
                                               strip_pretrained_init)
-from conftest import ROOT
-from mmpretrain.registry import DATASETS
 
 PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 
@@ -36,6 +27,7 @@ DEMO_SOURCES = [
     'configs/demo/rotnet_resnet18-mini_mnist5k.py',
     'configs/demo/clusterfit_resnet18-mini_mnist5k.py',
 ]
+
 STOCK_SOURCES = [
     'mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py',
     'mmpretrain::byol/byol_resnet50_16xb256-coslr-200e_in1k.py',
@@ -57,14 +49,17 @@ def colour_dataset(root: str, size: int, num: int = 4):
     with open(osp.join(root, 'ann.txt'), 'w') as f:
         f.writelines(lines)
     return DATASETS.build(
-        dict(type='CustomDataset', data_root=root, ann_file='ann.txt',
-             with_label=False, pipeline=PIPELINE))
+        dict(
+            type='CustomDataset',
+            data_root=root,
+            ann_file='ann.txt',
+            with_label=False,
+            pipeline=PIPELINE))
 
 
 def runner_model(config: str, work_dir: str) -> torch.nn.Module:
     """The model the stock Runner builds from ``config``."""
-    cfg = load_config(osp.join(ROOT, config) if '::' not in config else
-                      config)
+    cfg = load_config(osp.join(ROOT, config) if '::' not in config else config)
     cfg.work_dir = work_dir
     cfg.launcher = 'none'
     return Runner.from_cfg(cfg).model.eval()
@@ -76,11 +71,14 @@ def preprocessing(model) -> dict:
         type=type(pre).__name__,
         mean=pre.mean.reshape(-1).tolist(),
         std=pre.std.reshape(-1).tolist(),
-        to_rgb=bool(getattr(pre, 'to_rgb', None)
-                    or getattr(pre, '_channel_conversion', None)))
+        to_rgb=bool(
+            getattr(pre, 'to_rgb', None)
+            or getattr(pre, '_channel_conversion', None)))
 
 
-@pytest.mark.parametrize('config', DEMO_SOURCES + STOCK_SOURCES)
+@pytest.mark.parametrize(
+    'config', DEMO_SOURCES +
+    [pytest.param(c, marks=pytest.mark.slow) for c in STOCK_SOURCES])
 def test_built_like_the_runner(config, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     size = 224 if 'vit' in config else 64
@@ -98,9 +96,15 @@ def test_built_like_the_runner(config, tmp_path, monkeypatch):
         assert preprocessing(model)['mean'] == pytest.approx(
             [123.675, 116.28, 103.53])
 
-    feats = extract_features(model, dataset, PIPELINE,
-                             np.arange(len(dataset)), 'backbone',
-                             batch_size=2, num_workers=0, progress=False)
+    feats = extract_features(
+        model,
+        dataset,
+        PIPELINE,
+        np.arange(len(dataset)),
+        'backbone',
+        batch_size=2,
+        num_workers=0,
+        progress=False)
     batch = [dataset[i] for i in range(len(dataset))]
     with torch.no_grad():
         data = reference.data_preprocessor(default_collate(batch), False)
@@ -113,12 +117,13 @@ def test_built_like_the_runner(config, tmp_path, monkeypatch):
 def test_top_level_preprocessor_is_merged_and_model_entry_wins():
     cfg = Config(
         dict(
-            model=dict(type='ImageClassifier', init_cfg=dict(
-                type='Pretrained', checkpoint='x.pth')),
+            model=dict(
+                type='ImageClassifier',
+                init_cfg=dict(type='Pretrained', checkpoint='x.pth')),
             data_preprocessor=dict(mean=[1., 2., 3.], std=[4., 5., 6.])))
     model = model_cfg_from_config(cfg)
-    assert model['data_preprocessor'] == dict(mean=[1., 2., 3.],
-                                              std=[4., 5., 6.])
+    assert model['data_preprocessor'] == dict(
+        mean=[1., 2., 3.], std=[4., 5., 6.])
     assert 'init_cfg' not in model
     cfg.model['data_preprocessor'] = dict(mean=[0.] * 3, std=[1.] * 3)
     assert model_cfg_from_config(cfg)['data_preprocessor']['mean'] == [0.] * 3
@@ -145,70 +150,15 @@ def test_builder_refuses_a_preprocessor_that_does_not_normalise():
             type='ImageClassifier',
             backbone=dict(type='ResNet_CIFAR', depth=18, base_channels=4),
             neck=dict(type='GlobalAveragePooling'),
-            data_preprocessor=dict(type='BaseDataPreprocessor', mean=[1.],
-                                   std=[2.])),
+            data_preprocessor=dict(
+                type='BaseDataPreprocessor', mean=[1.], std=[2.])),
         stage='backbone')
     with pytest.raises((TypeError, ValueError)):
         build_source_model(source)
 
 
 def test_missing_config_names_the_file():
-    with pytest.raises(FileNotFoundError, match=r"config 'nope/x\.py' does "
-                       'not exist'):
+    with pytest.raises(
+            FileNotFoundError, match=r"config 'nope/x\.py' does "
+            'not exist'):
         load_source_config(dict(config='nope/x.py'))
-
-
-def test_mae_runs_unmasked_and_its_neck_is_refused(tmp_path):
-    """MAE's backbone at stage 'backbone' gives image features (the mean of
-    its unmasked tokens), not its random patch order; its neck (the pixel
-    decoder) is refused with a clear message."""
-    config = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py'
-    dataset = colour_dataset(str(tmp_path), 224, num=2)
-    torch.manual_seed(0)
-    model = build_source_model(dict(config=config, stage='backbone'))
-    feats = extract_features(model, dataset, PIPELINE, np.arange(2),
-                             'backbone', batch_size=2, num_workers=0,
-                             progress=False)
-    assert feats.dtype == np.float32 and feats.shape == (2, 768)
-    batch = [dataset[i] for i in range(2)]
-    with torch.no_grad():
-        data = model.data_preprocessor(default_collate(batch), False)
-        tokens = model.backbone(data['inputs'], mask=None)[-1]
-    assert tokens.shape == (2, 197, 768)  # all patches and the cls token
-    np.testing.assert_allclose(feats, tokens.mean(1).numpy(), rtol=1e-4,
-                               atol=1e-5)
-    with pytest.raises(ValueError, match=r"stage='neck': MAE is a masked-"
-                       r"image-modelling source.*stage='backbone'"):
-        build_source_model(dict(config=config, stage='neck'))
-
-
-def test_mocov3_vit_neck_features(tmp_path):
-    config = ('mmpretrain::mocov3/'
-              'mocov3_vit-small-p16_16xb256-amp-coslr-300e_in1k.py')
-    dataset = colour_dataset(str(tmp_path), 224, num=2)
-    model = build_source_model(dict(config=config, stage='neck'))
-    feats = extract_features(model, dataset, PIPELINE, np.arange(2), 'neck',
-                             batch_size=2, num_workers=0, progress=False)
-    assert feats.shape == (2, 256) and np.isfinite(feats).all()
-
-
-@pytest.mark.parametrize('output, message', [
-    (lambda x: torch.zeros(len(x), 7, dtype=torch.long), 'torch.int64'),
-    (lambda x: torch.zeros(len(x) + 1, 7), r'shape \(3, 7\).*for 2 inputs'),
-    (lambda x: {'a': x}, 'returned dict, not a feature tensor'),
-])
-def test_non_feature_outputs_are_refused(output, message, tmp_path):
-    """What a backbone returns that is not (N, D) floating-point features is
-    an error naming the model and stage, not clustered."""
-    dataset = colour_dataset(str(tmp_path), 16, num=2)
-    model = build_source_model(
-        dict(model=dict(type='ImageClassifier',
-                        backbone=dict(type='ResNet_CIFAR', depth=18,
-                                      base_channels=4)),
-             stage='backbone'))
-    model.backbone.forward = output
-    with pytest.raises(ValueError,
-                       match=r"ImageClassifier at stage 'backbone'.*"
-                       + message):
-        extract_features(model, dataset, PIPELINE, np.arange(2), 'backbone',
-                         batch_size=2, num_workers=0, progress=False)
