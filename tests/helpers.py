@@ -119,6 +119,59 @@ def make_cfg(work_dir: str,
         log_level='INFO')
 
 
+def image_dataset(image_root: str):
+    """The images of :func:`write_images` as a CustomDataset (PIPELINE).
+
+    Args:
+        image_root (str): the folder :func:`write_images` wrote.
+
+    Returns:
+        CustomDataset: labelled with the image kinds.
+    """
+    from mmpretrain.registry import DATASETS
+    return DATASETS.build(
+        dict(
+            type='CustomDataset',
+            data_root=image_root,
+            ann_file='ann.txt',
+            pipeline=copy.deepcopy(PIPELINE)))
+
+
+def tiny_source(checkpoint: str):
+    """SOURCE_MODEL built by the plugin with ``checkpoint`` (frozen)."""
+    from clusterfit_plugin.engine.extractor import build_source_model
+    return build_source_model(
+        dict(
+            model=copy.deepcopy(SOURCE_MODEL),
+            checkpoint=checkpoint,
+            stage='backbone'))
+
+
+def all_features(model, dataset, **kwargs) -> np.ndarray:
+    """The plugin's backbone features of every sample of ``dataset``, in
+    this process (batch 8, no workers, no progress bar).
+
+    Args:
+        model (nn.Module): the frozen source.
+        dataset: an mmengine dataset loaded by PIPELINE.
+        **kwargs: more arguments of ``extract_features`` (``amp``, ...).
+
+    Returns:
+        np.ndarray: (N, D) features.
+    """
+    from clusterfit_plugin.engine.extractor import extract_features
+    return extract_features(
+        model,
+        dataset,
+        PIPELINE,
+        np.arange(len(dataset)),
+        'backbone',
+        batch_size=8,
+        num_workers=0,
+        progress=False,
+        **kwargs)
+
+
 def run_runner(cfg: dict, resume: bool = False) -> Runner:
     """Train ``cfg`` with the stock mmengine Runner.
 

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 import transforms_for_tests  # noqa: F401
-from helpers import NUM_IMAGES, PIPELINE, SOURCE_MODEL, make_cfg
+from helpers import (NUM_IMAGES, PIPELINE, SOURCE_MODEL, all_features,
+                     image_dataset, make_cfg)
 from mmengine.config import Config
 from mmengine.runner import Runner
-from mmpretrain.registry import DATASETS
 from sklearn.metrics import adjusted_rand_score
 from test_kmeans import blobs
 
@@ -36,15 +36,7 @@ def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
 
 def cpu_features(source: dict, dataset) -> np.ndarray:
     """The fp32 reference: the source's features extracted on the CPU."""
-    return extract_features(
-        build_source_model(source).cpu(),
-        dataset,
-        PIPELINE,
-        np.arange(len(dataset)),
-        'backbone',
-        batch_size=8,
-        num_workers=0,
-        progress=False)
+    return all_features(build_source_model(source).cpu(), dataset)
 
 
 def test_torch_kmeans_on_cuda_equals_cpu(monkeypatch):
@@ -84,12 +76,7 @@ def test_torch_assignment_on_cuda_equals_faiss():
                                                    (True, True, 2e-2)])
 def test_extraction_amp_and_channels_last(image_root, source_checkpoint, amp,
                                           channels_last, tol):
-    dataset = DATASETS.build(
-        dict(
-            type='CustomDataset',
-            data_root=image_root,
-            ann_file='ann.txt',
-            pipeline=PIPELINE))
+    dataset = image_dataset(image_root)
     indices = np.arange(len(dataset))
     source = dict(
         model=SOURCE_MODEL, checkpoint=source_checkpoint, stage='backbone')

@@ -2,36 +2,23 @@
 """A clustering round without a Runner, against a bare reference: the
 source's features computed by hand (its data preprocessor, backbone and a
 global average) and clustered by raw faiss."""
-import copy
 import os
 
 import faiss
 import numpy as np
 import pytest
 import torch
-from helpers import NUM_CLUSTERS, NUM_IMAGES, PIPELINE, SOURCE_MODEL
-from mmpretrain.registry import DATASETS
+from helpers import (NUM_CLUSTERS, NUM_IMAGES, PIPELINE, image_dataset,
+                     tiny_source)
 
 from clusterfit_plugin.clustering import KMeans
 from clusterfit_plugin.engine.cache import ClusterCache
 from clusterfit_plugin.engine.clustering_round import ClusteringRound
-from clusterfit_plugin.engine.extractor import build_source_model
 
 
 @pytest.fixture(scope='module')
 def source(image_root, source_checkpoint):
-    model = build_source_model(
-        dict(
-            model=copy.deepcopy(SOURCE_MODEL),
-            checkpoint=source_checkpoint,
-            stage='backbone'))
-    dataset = DATASETS.build(
-        dict(
-            type='CustomDataset',
-            data_root=image_root,
-            ann_file='ann.txt',
-            pipeline=PIPELINE))
-    return model, dataset
+    return tiny_source(source_checkpoint), image_dataset(image_root)
 
 
 def bare_features(model, dataset) -> np.ndarray:

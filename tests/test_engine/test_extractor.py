@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 import transforms_for_tests  # noqa: F401
-from helpers import NUM_IMAGES, kill_when, make_cfg, run_runner
+from helpers import (NUM_IMAGES, PIPELINE, all_features, image_dataset,
+                     kill_when, make_cfg, run_runner, tiny_source)
 from mmengine.dataset import default_collate
 from mmpretrain.registry import DATASETS
 
@@ -54,9 +55,6 @@ def test_interrupted_extraction_resumes(tmp_path, image_root,
     np.testing.assert_array_equal(
         np.load(osp.join(work, 'clusterfit', 'labels.npy')),
         np.load(osp.join(reference, 'clusterfit', 'labels.npy')))
-
-
-PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 
 
 def colour_dataset(root: str, size: int, num: int = 4):
@@ -161,3 +159,18 @@ def test_non_feature_outputs_are_refused(output, message, tmp_path):
             batch_size=2,
             num_workers=0,
             progress=False)
+
+
+def test_channels_last_on_the_cpu_gives_the_same_features(
+        image_root, source_checkpoint):
+    dataset = image_dataset(image_root)
+    feats = {}
+    for channels_last in (False, True):
+        model = tiny_source(source_checkpoint)
+        feats[channels_last] = all_features(
+            model, dataset, channels_last=channels_last)
+        # The option took effect (the weights are in the channels-last
+        # layout), and changed nothing but the layout.
+        assert model.backbone.conv1.weight.is_contiguous(
+            memory_format=torch.channels_last) == channels_last
+    np.testing.assert_allclose(feats[True], feats[False], rtol=1e-4, atol=1e-5)

@@ -13,35 +13,18 @@ import weakref
 import numpy as np
 import pytest
 import transforms_for_tests  # noqa: F401
-from helpers import (NUM_CLUSTERS, NUM_IMAGES, PIPELINE, ROOT, SOURCE_MODEL,
-                     cache_files, free_port, make_cfg, run_runner)
+from helpers import (NUM_CLUSTERS, NUM_IMAGES, PIPELINE, ROOT, all_features,
+                     cache_files, free_port, image_dataset, make_cfg,
+                     run_runner, tiny_source)
 from mmengine.config import Config
-from mmpretrain.registry import DATASETS
 
 from clusterfit_plugin.clustering import KMeans
-from clusterfit_plugin.engine.extractor import (build_source_model,
-                                                extract_features)
+from clusterfit_plugin.engine.extractor import build_source_model
 
 
 def reference_labels(image_root, checkpoint):
     """Labels computed directly: source features -> L2 -> seeded faiss."""
-    model = build_source_model(
-        dict(model=SOURCE_MODEL, checkpoint=checkpoint, stage='backbone'))
-    ds = DATASETS.build(
-        dict(
-            type='CustomDataset',
-            data_root=image_root,
-            ann_file='ann.txt',
-            pipeline=PIPELINE))
-    feats = extract_features(
-        model,
-        ds,
-        PIPELINE,
-        np.arange(len(ds)),
-        'backbone',
-        batch_size=8,
-        num_workers=0,
-        progress=False)
+    feats = all_features(tiny_source(checkpoint), image_dataset(image_root))
     feats /= np.linalg.norm(feats, axis=1, keepdims=True)
     km = KMeans(NUM_CLUSTERS, niter=10, seed=0, backend='faiss-cpu')
     return km.fit(feats).assign(feats)[0]
