@@ -64,12 +64,16 @@ def parse_args():
     parser.add_argument('--k', type=int, default=20)
     parser.add_argument('--batch-size', type=int, default=256)
     parser.add_argument('--num-workers', type=int, default=1)
+    parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='extract in the channels-last memory format (faster on CPUs '
+        'with oneDNN and on GPUs; the same features up to float rounding)')
     parser.add_argument('--out-dir', default='work_dirs/eval')
     return parser.parse_args()
 
 
-def split_features(model, dataset_cfg: dict, stage: str, batch_size: int,
-                   num_workers: int):
+def split_features(model, dataset_cfg: dict, args):
     """Features and labels of one labelled split."""
     dataset = DATASETS.build(dataset_cfg)
     labels = np.array([
@@ -80,9 +84,10 @@ def split_features(model, dataset_cfg: dict, stage: str, batch_size: int,
         dataset,
         dataset_cfg['pipeline'],
         np.arange(len(dataset)),
-        stage,
-        batch_size=batch_size,
-        num_workers=num_workers,
+        args.stage,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        channels_last=args.channels_last,
         progress=False)
     return feats, labels
 
@@ -98,11 +103,8 @@ def main():
         stage=args.stage,
         init_seed=args.init_seed)
     model = build_source_model(source)
-    train_x, train_y = split_features(model, data.eval_train_dataset,
-                                      args.stage, args.batch_size,
-                                      args.num_workers)
-    test_x, test_y = split_features(model, data.eval_test_dataset, args.stage,
-                                    args.batch_size, args.num_workers)
+    train_x, train_y = split_features(model, data.eval_train_dataset, args)
+    test_x, test_y = split_features(model, data.eval_test_dataset, args)
     top1 = evaluate_features(
         train_x,
         train_y,

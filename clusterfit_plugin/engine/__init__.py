@@ -1,5 +1,7 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .clustering_round import ClusteringResult, ClusteringRound
-from .hooks import ClusterFitHook
+from .hooks import ChannelsLastHook, ClusterFitHook
 
-__all__ = ['ClusterFitHook', 'ClusteringResult', 'ClusteringRound']
+__all__ = [
+    'ChannelsLastHook', 'ClusterFitHook', 'ClusteringResult', 'ClusteringRound'
+]

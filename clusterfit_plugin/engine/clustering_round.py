@@ -93,8 +93,8 @@ class ClusteringRound:
             and ``flush_every`` (rows between progress records). Defaults
             to :data:`FEATURE_DEFAULTS`.
         amp (bool): autocast extraction on CUDA. Defaults to False.
-        channels_last (bool): channels-last inputs on CUDA. Defaults to
-            False.
+        channels_last (bool): channels-last inputs and weights for
+            extraction, on any device. Defaults to False.
         wait_poll_s (float): the other ranks' wait slices while rank 0
             fits. Defaults to 60.
     """

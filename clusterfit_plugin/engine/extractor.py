@@ -338,7 +338,8 @@ def extract_features(model: torch.nn.Module,
         num_workers (int): DataLoader workers. Defaults to 2.
         amp (bool): autocast on CUDA. Defaults to False.
         channels_last (bool): channels-last memory format for 4-D inputs
-            on CUDA. Defaults to False.
+            and the model's 4-D weights, on any device (faster with oneDNN
+            on the CPU too). Defaults to False.
         progress (bool): show a progress bar. Defaults to True.
 
     Returns:
@@ -355,7 +356,6 @@ def extract_features(model: torch.nn.Module,
         collate_fn=default_collate,
         pin_memory=torch.cuda.is_available())
     on_cuda = get_device() == 'cuda'
-    channels_last = channels_last and on_cuda
     if channels_last:
         model.to(memory_format=torch.channels_last)
     bar = ProgressBar(len(todo)) if progress and len(todo) else None
