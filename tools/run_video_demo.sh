@@ -9,15 +9,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/demo/common.sh
 WORK=${WORK:-work_dirs/video_demo}
-SECONDS=0
 
 echo "== 1/4 data: generated clips"
 $PY tools/demo/make_videos.py --out data/moving_squares --per-class 24
+step_done data
 
 echo "== 2/4 source: R(2+1)D-18 on the axis of motion (weak, coarse labels)"
 SOURCE_CFG=configs/demo/axis-label_r2plus1d-18_moving-squares.py
 $PY tools/train.py $SOURCE_CFG --work-dir $WORK/source 2>&1 | log "Epoch\(train\)|Saving|Error"
 SOURCE_CKPT=$(latest_checkpoint $WORK/source)
+step_done source
 
 echo "== 3/4 ClusterFit: cluster the source's clip features (K=8), train from scratch"
 CF_CFG=configs/demo/clusterfit_r2plus1d-18_moving-squares.py
@@ -25,6 +26,7 @@ $PY tools/train.py $CF_CFG --work-dir $WORK/clusterfit \
     --cfg-options custom_hooks.0.source.checkpoint=$SOURCE_CKPT \
     2>&1 | log "$CLUSTERING_LINES|Epoch\(train\)|Saving|Error"
 CF_CKPT=$(latest_checkpoint $WORK/clusterfit)
+step_done ClusterFit
 
 echo "== 4/4 frozen features on the 4 directions: linear, 5-shot linear, 5-NN (top-1 %)"
 rm -rf $WORK/eval
@@ -37,5 +39,6 @@ echo
 $PY tools/leaderboard.py $WORK/eval/random-init.json \
     $WORK/eval/axis-label-source.json $WORK/eval/clusterfit-K8.json |
     tee $WORK/results.md
+step_done evaluation
 echo
 echo "video demo finished in ${SECONDS}s; table: $WORK/results.md"

@@ -9,6 +9,15 @@ log() { grep --line-buffered -E "$1" || true; }
 CLUSTERING_LINES='ClusterFitHook:|extracting .* features|k-means K=|objective |reusing |cache in .* was made|clusters vs|diagnostics'
 
 
+# step_done NAME: print the time of the step that just ended (since the previous
+# call, or since the script started) and start timing the next one.
+SECONDS=0
+STEP_START=0
+step_done() {
+    echo "   ($1: $((SECONDS - STEP_START)) s)"
+    STEP_START=$SECONDS
+}
+
 # latest_checkpoint WORK_DIR: the newest epoch_*.pth of a training run.
 latest_checkpoint() { ls -t "$1"/epoch_*.pth | head -n1; }
 
