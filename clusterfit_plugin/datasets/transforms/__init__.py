@@ -1,5 +1,6 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .build import build_pipeline
+from .loading import LoadImageFromFileCached
 from .video import (ClipCenterCrop, ClipFlip, ClipRandomResizedCrop,
                     ClipResize, PackVideoInputs, SampleFrames, VideoDecode,
                     VideoInit)
@@ -7,6 +8,7 @@ from .video_readers import VideoReader, VideoReadError
 
 __all__ = [
     'ClipCenterCrop', 'ClipFlip', 'ClipRandomResizedCrop', 'ClipResize',
-    'PackVideoInputs', 'SampleFrames', 'VideoDecode', 'VideoInit',
-    'VideoReadError', 'VideoReader', 'build_pipeline'
+    'LoadImageFromFileCached', 'PackVideoInputs', 'SampleFrames',
+    'VideoDecode', 'VideoInit', 'VideoReadError', 'VideoReader',
+    'build_pipeline'
 ]
