@@ -70,6 +70,17 @@ def parse_args():
         help='extract in the channels-last memory format (faster on CPUs '
         'with oneDNN and on GPUs; the same features up to float rounding)')
     parser.add_argument('--out-dir', default='work_dirs/eval')
+    parser.add_argument(
+        '--also',
+        nargs=4,
+        action='append',
+        metavar=('CONFIG', 'CHECKPOINT', 'NAME', 'SOURCE_NAME'),
+        help='one more model to evaluate the same way in this process (one '
+        'row each; repeatable); saves the start-up of another process')
+    parser.add_argument(
+        '--table',
+        help='also write the Markdown table of all the rows of this run '
+        '(as tools/leaderboard.py would merge them) to this file')
     return parser.parse_args()
 
 
@@ -92,13 +103,24 @@ def split_features(model, dataset_cfg: dict, args):
     return feats, labels
 
 
-def main():
-    args = parse_args()
-    register_all_modules(init_default_scope=True)
-    data = Config.fromfile(args.data)
-    checkpoint = None if args.checkpoint == 'none' else args.checkpoint
+def evaluate_model(args, data: Config, config: str, checkpoint: str, name: str,
+                   source_name: str) -> None:
+    """Evaluate one model and write its leaderboard row.
+
+    Args:
+        args (argparse.Namespace): the shared settings.
+        data (Config): the ``--data`` config.
+        config (str): the model's config file.
+        checkpoint (str): its checkpoint, or ``'none'``.
+        name (str): the row's method name (and file name).
+        source_name (str): the source the model came from.
+
+    Returns:
+        dict: the leaderboard row.
+    """
+    checkpoint = None if checkpoint == 'none' else checkpoint
     source = dict(
-        config=args.config,
+        config=config,
         checkpoint=checkpoint,
         stage=args.stage,
         init_seed=args.init_seed)
@@ -116,29 +138,44 @@ def main():
     model_cfg = load_source_config(source)
     head = model_cfg.get('head') or {}
     row = dict(
-        method=args.name,
-        source=args.source_name,
+        method=name,
+        source=source_name,
         backbone=model_cfg['backbone']['type'],
         K=head.get('num_clusters', '-'),
         dataset=osp.splitext(osp.basename(args.data))[0],
         protocol=f'frozen {args.stage}, {len(train_y)} train / '
         f'{len(test_y)} test',
-        top1={
+        top1={  # sorted, as the JSON rows tools/leaderboard.py reads
             k: round(v, 2)
-            for k, v in top1.items()
+            for k, v in sorted(top1.items())
         },
         checkpoint=(sha256_file(checkpoint)[:8]
                     if checkpoint else f'random-init-{args.init_seed}'),
         command=' '.join(shlex.quote(a) for a in ['python'] + sys.argv))
     os.makedirs(args.out_dir, exist_ok=True)
-    path = osp.join(args.out_dir, f'{args.name}.json')
+    path = osp.join(args.out_dir, f'{name}.json')
     atomic_save_json(path, row)
     table = markdown_table([row])
     atomic_save_text(path[:-len('.json')] + '.md', table + '\n')
     print(json.dumps(row))
     print(table)
-    print(' | '.join(f'{k} {v:.2f}' for k, v in top1.items()))
     print(f'wrote {path} and its .md')
+    print(f'{name}: ' + ' | '.join(f'{k} {v:.2f}' for k, v in top1.items()))
+    return row
+
+
+def main():
+    args = parse_args()
+    register_all_modules(init_default_scope=True)
+    data = Config.fromfile(args.data)
+    models = [(args.config, args.checkpoint, args.name, args.source_name)]
+    rows = [
+        evaluate_model(args, data, *model)
+        for model in models + (args.also or [])
+    ]
+    if args.table:
+        atomic_save_text(args.table, markdown_table(rows) + '\n')
+        print(f'wrote the table of all {len(rows)} rows to {args.table}')
 
 
 if __name__ == '__main__':

@@ -33,13 +33,12 @@ step_done ClusterFit
 echo "== 4/4 frozen backbone features: linear probe, 10-shot linear, 20-NN (top-1 %)"
 rm -rf $WORK/eval
 DATA=configs/demo/_base_/mnist5k.py
-eval_row $DATA $WORK/eval $SOURCE_CFG none random-init -
-eval_row $DATA $WORK/eval $SOURCE_CFG "$SOURCE_CKPT" noisy-label-source -
-eval_row $DATA $WORK/eval $CF_CFG "$CF_CKPT" clusterfit-K200 noisy-label-source
+EVAL_ARGS="--table $WORK/results.md" evaluate $DATA $WORK/eval \
+    "$SOURCE_CFG none random-init -" \
+    "$SOURCE_CFG $SOURCE_CKPT noisy-label-source -" \
+    "$CF_CFG $CF_CKPT clusterfit-K200 noisy-label-source"
 echo
-$PY tools/leaderboard.py $WORK/eval/random-init.json \
-    $WORK/eval/noisy-label-source.json $WORK/eval/clusterfit-K200.json |
-    tee $WORK/results.md
+cat $WORK/results.md
 step_done evaluation
 echo
 echo "demo finished in ${SECONDS}s; labels and manifest: $WORK/clusterfit/clusterfit/; table: $WORK/results.md"

@@ -31,14 +31,13 @@ step_done ClusterFit
 echo "== 4/4 frozen features on the 4 directions: linear, 5-shot linear, 5-NN (top-1 %)"
 rm -rf $WORK/eval
 DATA=configs/demo/_base_/moving_squares.py
-ARGS="--shots 5 --k 5 --batch-size 8"
-eval_row $DATA $WORK/eval $SOURCE_CFG none random-init - $ARGS
-eval_row $DATA $WORK/eval $SOURCE_CFG "$SOURCE_CKPT" axis-label-source - $ARGS
-eval_row $DATA $WORK/eval $CF_CFG "$CF_CKPT" clusterfit-K8 axis-label-source $ARGS
+EVAL_ARGS="--shots 5 --k 5 --batch-size 8 --table $WORK/results.md" \
+    evaluate $DATA $WORK/eval \
+    "$SOURCE_CFG none random-init -" \
+    "$SOURCE_CFG $SOURCE_CKPT axis-label-source -" \
+    "$CF_CFG $CF_CKPT clusterfit-K8 axis-label-source"
 echo
-$PY tools/leaderboard.py $WORK/eval/random-init.json \
-    $WORK/eval/axis-label-source.json $WORK/eval/clusterfit-K8.json |
-    tee $WORK/results.md
+cat $WORK/results.md
 step_done evaluation
 echo
 echo "video demo finished in ${SECONDS}s; table: $WORK/results.md"

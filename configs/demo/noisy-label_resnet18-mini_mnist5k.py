@@ -6,6 +6,8 @@ _base_ = [
     'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
     './_base_/mnist5k.py',
 ]
+custom_imports = dict(
+    imports=['clusterfit_plugin'], allow_failed_imports=False)
 
 max_epochs = 9
 
@@ -25,7 +27,11 @@ train_dataloader = dict(
         type='CustomDataset',
         data_root={{_base_.mnist_root}},
         ann_file='train_noisy40.txt',
-        pipeline={{_base_.mnist_test_pipeline}}))
+        # Decoded once per worker and kept (9 MB): later epochs read no file.
+        pipeline=[
+            dict(type='LoadImageFromFileCached'),
+            dict(type='PackInputs'),
+        ]))
 val_dataloader = None
 val_evaluator = None
 val_cfg = None
@@ -39,5 +45,8 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
+# Channels-last convolutions: 1.3-1.6x faster training steps on 2 CPU cores
+# (tools/benchmarks/demo_profile.py), the same computation.
+custom_hooks = [dict(type='ChannelsLastHook')]
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)

@@ -30,19 +30,28 @@ def test_eval_tool_and_leaderboard(tmp_path, image_root, source_checkpoint):
     Config(dict(model=make_cfg('w', image_root, None)['model'])).dump(
         str(model_cfg))
     out = tmp_path / 'rows'
-    for ckpt, name in ((source_checkpoint, 'trained'), ('none', 'random')):
-        proc = subprocess.run([
-            sys.executable,
-            osp.join(ROOT, 'tools', 'eval_features.py'),
-            str(model_cfg), ckpt, '--data',
-            str(data_cfg), '--name', name, '--shots', '5', '--k', '5',
-            '--batch-size', '8', '--num-workers', '0', '--init-seed', '3',
-            '--out-dir',
-            str(out)
-        ],
-                              capture_output=True,
-                              text=True,
-                              timeout=300)
+    # The second call evaluates two models in one process (--also) and
+    # writes their table (--table).
+    both = [
+        '--also',
+        str(model_cfg), source_checkpoint, 'again', 'src', '--table',
+        str(tmp_path / 'table.md')
+    ]
+    for ckpt, name, more in ((source_checkpoint, 'trained', []),
+                             ('none', 'random', both)):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                osp.join(ROOT, 'tools', 'eval_features.py'),
+                str(model_cfg), ckpt, '--data',
+                str(data_cfg), '--name', name, '--shots', '5', '--k', '5',
+                '--batch-size', '8', '--num-workers', '0', '--init-seed', '3',
+                '--out-dir',
+                str(out)
+            ] + more,
+            capture_output=True,
+            text=True,
+            timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
     row = json.load(open(out / 'trained.json'))
     assert set(row) >= {
@@ -76,6 +85,12 @@ def test_eval_tool_and_leaderboard(tmp_path, image_root, source_checkpoint):
         direct = evaluate_features(feats, truth, feats, truth, shots=5, k=5)
         assert evaluated['top1'] == {k: round(v, 2) for k, v in direct.items()}
     assert (out / 'trained.md').read_text().startswith('| method |')
+    # The model evaluated second in a process scores as when it ran alone.
+    again = json.load(open(out / 'again.json'))
+    assert again['top1'] == row['top1'] and again['source'] == 'src'
+    assert (
+        tmp_path /
+        'table.md').read_text() == markdown_table([random_row, again]) + '\n'
     merged = subprocess.run([
         sys.executable,
         osp.join(ROOT, 'tools', 'leaderboard.py'),

@@ -21,12 +21,20 @@ step_done() {
 # latest_checkpoint WORK_DIR: the newest epoch_*.pth of a training run.
 latest_checkpoint() { ls -t "$1"/epoch_*.pth | head -n1; }
 
-# eval_row DATA_CFG OUT_DIR CONFIG CHECKPOINT NAME SOURCE [ARGS...]: one
-# frozen-feature row by tools/eval_features.py, printed as "NAME: scores".
-eval_row() {
-    local data=$1 out=$2 cfg=$3 ckpt=$4 name=$5 source=$6
-    shift 6
-    $PY tools/eval_features.py "$cfg" "$ckpt" --data "$data" --name "$name" \
-        --source-name "$source" --out-dir "$out" "$@" 2>&1 |
-        tail -n2 | head -n1 | sed "s/^/$name: /"
+# evaluate DATA_CFG OUT_DIR "CONFIG CHECKPOINT NAME SOURCE" ["..." ...]: the
+# frozen-feature rows of all the models, in one tools/eval_features.py process
+# (one start-up for all), printed as "NAME: scores". EVAL_ARGS: more options.
+evaluate() {
+    local data=$1 out=$2 first also=()
+    read -r -a first <<< "$3"
+    shift 3
+    for model in "$@"; do
+        # shellcheck disable=SC2206
+        also+=(--also $model)
+    done
+    # shellcheck disable=SC2086
+    $PY tools/eval_features.py "${first[0]}" "${first[1]}" --name "${first[2]}" \
+        --source-name "${first[3]}" --data "$data" --out-dir "$out" \
+        --channels-last ${EVAL_ARGS:-} "${also[@]}" 2>&1 |
+        log '^[A-Za-z0-9_.-]+: [a-z0-9]+ [0-9.]+ [|]|Error'
 }
