@@ -24,6 +24,7 @@ from ..datasets.transforms import build_pipeline
 from ..fileio import sha256_file, sha256_of
 from ..models.builder import (build_model_from_cfg, load_config,
                               model_cfg_from_config, strip_pretrained_init)
+from ..utils.memory_format import to_channels_last
 
 STAGES = ('backbone', 'neck', 'pre_logits')
 
@@ -357,7 +358,7 @@ def extract_features(model: torch.nn.Module,
         pin_memory=torch.cuda.is_available())
     on_cuda = get_device() == 'cuda'
     if channels_last:
-        model.to(memory_format=torch.channels_last)
+        to_channels_last(model)
     bar = ProgressBar(len(todo)) if progress and len(todo) else None
     with torch.inference_mode(), torch.autocast(
             device_type='cuda', enabled=amp and on_cuda):

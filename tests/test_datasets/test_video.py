@@ -184,6 +184,18 @@ def test_extraction_of_a_clip_is_deterministic(video_root, backend):
         progress=False)
     assert a.shape == (16, 512)
     np.testing.assert_array_equal(a, b)
+    # channels_last leaves a video model (3-D convolutions) as it is.
+    c = extract_features(
+        model,
+        ds,
+        clip_pipeline(backend),
+        idx,
+        'backbone',
+        batch_size=4,
+        num_workers=0,
+        channels_last=True,
+        progress=False)
+    np.testing.assert_array_equal(a, c)
 
 
 def video_model(num_clusters=None, num_classes=None):

@@ -23,7 +23,8 @@ latest_checkpoint() { ls -t "$1"/epoch_*.pth | head -n1; }
 
 # evaluate DATA_CFG OUT_DIR "CONFIG CHECKPOINT NAME SOURCE" ["..." ...]: the
 # frozen-feature rows of all the models, in one tools/eval_features.py process
-# (one start-up for all), printed as "NAME: scores". EVAL_ARGS: more options.
+# (one start-up for all), printed as "NAME: scores" (its whole log in
+# OUT_DIR/eval.log, the end of it shown if it fails). EVAL_ARGS: more options.
 evaluate() {
     local data=$1 out=$2 first also=()
     read -r -a first <<< "$3"
@@ -32,9 +33,15 @@ evaluate() {
         # shellcheck disable=SC2206
         also+=(--also $model)
     done
+    mkdir -p "$out"
     # shellcheck disable=SC2086
-    $PY tools/eval_features.py "${first[0]}" "${first[1]}" --name "${first[2]}" \
-        --source-name "${first[3]}" --data "$data" --out-dir "$out" \
-        --channels-last ${EVAL_ARGS:-} "${also[@]}" 2>&1 |
-        log '^[A-Za-z0-9_.-]+: [a-z0-9]+ [0-9.]+ [|]|Error'
+    if ! $PY tools/eval_features.py "${first[0]}" "${first[1]}" \
+        --name "${first[2]}" --source-name "${first[3]}" --data "$data" \
+        --out-dir "$out" --channels-last ${EVAL_ARGS:-} "${also[@]}" \
+        > "$out/eval.log" 2>&1; then
+        tail -n 30 "$out/eval.log" >&2
+        echo "evaluation failed; its log: $out/eval.log" >&2
+        return 1
+    fi
+    log '^[A-Za-z0-9_.-]+: [a-z0-9]+ [0-9.]+ [|]' < "$out/eval.log"
 }

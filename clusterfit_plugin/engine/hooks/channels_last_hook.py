@@ -1,9 +1,10 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """``ChannelsLastHook``: train in the channels-last memory format."""
-import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
+
+from ...utils.memory_format import to_channels_last
 
 
 @HOOKS.register_module()
@@ -17,7 +18,8 @@ class ChannelsLastHook(Hook):
     (``tools/benchmarks/demo_profile.py``, docs/demo.md). The parameters are
     converted in place, so the optimizer the Runner built keeps training
     them, and a checkpoint saved later loads into any model as usual.
-    Models without 4-D weights (video models) are left as they are.
+    Only 4-D tensors are converted (see :func:`to_channels_last`): the 3-D
+    convolutions of video models are left as they are.
 
     Use it with ``custom_hooks=[dict(type='ChannelsLastHook')]``; it does
     not change what is learnt, only the layout of the tensors.
@@ -31,6 +33,6 @@ class ChannelsLastHook(Hook):
         model = runner.model
         if is_model_wrapper(model):
             model = model.module
-        model.to(memory_format=torch.channels_last)
-        runner.logger.info('ChannelsLastHook: training in the channels-last '
-                           'memory format.')
+        converted = to_channels_last(model)
+        runner.logger.info(f'ChannelsLastHook: {converted} 4-D tensors in '
+                           'the channels-last memory format.')
