@@ -201,17 +201,18 @@ def test_config_trains_one_iteration(path, in_workspace, monkeypatch):
     make_checkpoints(cfg, pretrained=True)
     train = load_tool('train')
     argv = [path, '--work-dir', osp.join(in_workspace, 'work', path)]
-    if cfg.get('custom_hooks'):
+    clusterfit_hooks = [
+        i for i, hook in enumerate(cfg.get('custom_hooks', []))
+        if hook.type == 'ClusterFitHook'
+    ]
+    if clusterfit_hooks:
         argv += ['--num-clusters', str(NUM_CLUSTERS)]
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         num_train = len(DATASETS.build(cfg.train_dataloader.dataset))
     options = [
         f'train_dataloader.batch_size={num_train}',
         'train_dataloader.num_workers=0', 'train_cfg.max_epochs=1'
-    ] + [
-        f'custom_hooks.{i}.num_workers=0'
-        for i in range(len(cfg.get('custom_hooks', [])))
-    ]
+    ] + [f'custom_hooks.{i}.num_workers=0' for i in clusterfit_hooks]
     monkeypatch.setattr(sys, 'argv',
                         ['train.py'] + argv + ['--cfg-options'] + options)
     cfg = train.merge_args(cfg, train.parse_args())
@@ -220,7 +221,7 @@ def test_config_trains_one_iteration(path, in_workspace, monkeypatch):
     assert runner.iter == 1
     loss = runner.message_hub.get_scalar('train/loss').current()
     assert np.isfinite(loss) and loss > 0
-    if cfg.get('custom_hooks'):
+    if clusterfit_hooks:
         labels = np.load(osp.join(cfg.work_dir, 'clusterfit', 'labels.npy'))
         assert labels.shape == (num_train, )
         assert labels.max() < NUM_CLUSTERS
