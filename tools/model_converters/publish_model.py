@@ -1,0 +1,96 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
+"""Publish a ClusterFit checkpoint's backbone for downstream use.
+
+A Runner checkpoint holds mmengine objects (the message hub, its
+``HistoryBuffer``) that ``torch.load(weights_only=True)`` refuses unless the
+plugin is imported. This tool writes the weights under ``--prefix`` (the
+backbone by default) as a plain dict of tensors, with the keys kept, so any
+stock mmpretrain / mmdet / mmseg config loads it without the plugin::
+
+    model = dict(backbone=dict(init_cfg=dict(
+        type='Pretrained', checkpoint='OUT_DATE-SHA.pth', prefix='backbone.')))
+
+As OpenMMLab publishes models, the file name ends with the date and the first
+8 hex digits of the file's sha256.
+
+Example:
+    python tools/model_converters/publish_model.py \
+        work_dirs/clusterfit_r50/epoch_105.pth \
+        work_dirs/publish/clusterfit_r50_in1k.pth
+"""
+import argparse
+import datetime
+import os
+import os.path as osp
+
+import torch
+
+import clusterfit_plugin  # noqa: F401  (loads Runner checkpoints safely)
+from clusterfit_plugin.fileio import sha256_file
+from clusterfit_plugin.version import __version__
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('in_file', help='a Runner checkpoint (epoch_N.pth)')
+    parser.add_argument(
+        'out_file', help='output name; _DATE-SHA.pth is appended')
+    parser.add_argument(
+        '--prefix',
+        default='backbone.',
+        help="keep the weights whose key starts with this ('' = the whole "
+        'model)')
+    return parser.parse_args()
+
+
+def publish(in_file: str, out_file: str, prefix: str = 'backbone.') -> str:
+    """Write the weights of ``in_file`` under ``prefix`` as plain tensors.
+
+    Args:
+        in_file (str): a Runner checkpoint.
+        out_file (str): output name (``.pth`` optional).
+        prefix (str): the key prefix to keep. Defaults to ``'backbone.'``.
+
+    Returns:
+        str: the path written, ``{out_file}_{YYYYMMDD}-{sha256[:8]}.pth``.
+    """
+    checkpoint = torch.load(in_file, map_location='cpu', weights_only=True)
+    state = checkpoint.get('state_dict', checkpoint)
+    weights = {
+        key: value.detach().contiguous().clone()
+        for key, value in state.items()
+        if key.startswith(prefix) and isinstance(value, torch.Tensor)
+    }
+    if not weights:
+        heads = sorted({key.split('.')[0] for key in state})
+        raise ValueError(
+            f'{in_file} has no weights whose key starts with {prefix!r} '
+            f'(its keys start with {heads}); pass --prefix.')
+    meta = dict(
+        source_checkpoint=osp.basename(in_file),
+        source_sha256=sha256_file(in_file),
+        prefix=prefix,
+        clusterfit_plugin=__version__)
+    stem = out_file[:-len('.pth')] if out_file.endswith('.pth') else out_file
+    os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
+    tmp = f'{stem}.tmp-{os.getpid()}.pth'
+    try:
+        torch.save(dict(state_dict=weights, meta=meta), tmp)
+        date = datetime.date.today().strftime('%Y%m%d')
+        final = f'{stem}_{date}-{sha256_file(tmp)[:8]}.pth'
+        os.replace(tmp, final)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+    return final
+
+
+def main():
+    args = parse_args()
+    path = publish(args.in_file, args.out_file, args.prefix)
+    print(f'wrote {path}: the weights under {args.prefix!r} as plain '
+          'tensors (torch.load(..., weights_only=True) needs no plugin)')
+
+
+if __name__ == '__main__':
+    main()
