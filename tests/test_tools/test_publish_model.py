@@ -76,7 +76,7 @@ def test_prefix_without_weights_is_refused(tmp_path):
     publish = load_tool('model_converters/publish_model')
     with pytest.raises(
             ValueError,
-            match=r"no weights whose key starts with "
+            match=r'no weights whose key starts with '
             r"'backbone\.' \(its keys start with \['head_fc'\]\)"):
         publish.publish(path, str(tmp_path / 'out.pth'))
     assert not list(tmp_path.glob('out*'))
