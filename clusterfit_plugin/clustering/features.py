@@ -18,6 +18,7 @@ from typing import Optional, Union
 import numpy as np
 
 from ..fileio import atomic_save_json
+from ..utils.progress import ProgressLogger
 from .kmeans import iter_chunks
 
 DTYPES = ('float32', 'float16')
@@ -110,6 +111,7 @@ class FeatureStore:
         self.array: Optional[np.ndarray] = None
         self.rows_done = 0
         self._since_flush = 0
+        self._progress = ProgressLogger()
         if path is not None:
             self._resume()
 
@@ -161,6 +163,8 @@ class FeatureStore:
                 dim=int(self.array.shape[1]),
                 rows_done=self.rows_done))
         self._since_flush = 0
+        self._progress.log(f'{self.rows_done}/{self.num_rows} feature rows '
+                           f'flushed to {self.path}')
 
     def append(self, features: np.ndarray) -> None:
         """Write the next rows.

@@ -1,8 +1,7 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Seeded k-means: fit on a sample, assign every point in chunks.
 
-Only numpy, torch and (optionally) faiss are used here, so this module works
-without mmengine. Three backends give the same result semantics:
+Three backends give the same result semantics:
 
 * ``'faiss-gpu'``: ``faiss.Kmeans(gpu=True)`` (all visible GPUs) when faiss
   sees GPUs; assignment on the current device of each process.
@@ -23,6 +22,10 @@ random initial centroids are drawn as faiss draws them, by
 ``faiss.Kmeans(d, K, niter=..., seed=..., max_points_per_centroid=...)`` at
 any N, and the torch backend starts from the same centroids. Every backend
 stops early by faiss's rule (``early_stop_threshold``).
+
+A fit logs its objective through the mmengine logger every
+``log_interval_s`` seconds (faiss's own per-iteration lines included) and a
+summary when it ends; a chunked assignment logs the rows done.
 """
 import functools
 import time
@@ -30,6 +33,10 @@ from typing import Iterator, Optional, Tuple
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
+
+from ..utils.progress import (DEFAULT_INTERVAL_S, ProgressLogger,
+                              faiss_progress, forward_c_stdout)
 
 try:
     import faiss
@@ -268,7 +275,7 @@ def _cluster_sums(x: torch.Tensor, labels: torch.Tensor,
 def _torch_lloyd(x: np.ndarray, init: np.ndarray, niter: int,
                  early_stop_threshold: float, seed: int, spherical: bool,
                  chunk_size: int,
-                 verbose: bool) -> Tuple[np.ndarray, float, int]:
+                 progress: ProgressLogger) -> Tuple[np.ndarray, float, int]:
     """faiss-style k-means in torch.
 
     Returns:
@@ -302,11 +309,8 @@ def _torch_lloyd(x: np.ndarray, init: np.ndarray, niter: int,
             counts[big] -= counts[k]
         if spherical:
             centroids /= centroids.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        if verbose:
-            print(
-                f'  torch k-means iter {it + 1}/{niter}: '
-                f'objective {objective:.6g}',
-                flush=True)
+        progress.log(f'k-means iteration {it + 1}/{niter}: objective '
+                     f'{objective:.6g}')
         # faiss's early stop, checked after the update as faiss does.
         if it > 0 and previous - objective <= early_stop_threshold * previous:
             break
@@ -343,7 +347,10 @@ class KMeans:
             Defaults to False.
         backend (str): see :func:`resolve_backend`. Defaults to ``'auto'``.
         chunk_size (int): rows per assignment chunk. Defaults to 65536.
-        verbose (bool): print progress. Defaults to False.
+        log_interval_s (float, optional): log the objective at most every
+            this many seconds during a fit, and the rows done during a
+            chunked assignment (0: every iteration; None: only the summary
+            of each fit). Defaults to 5.
     """
 
     def __init__(self,
@@ -357,7 +364,7 @@ class KMeans:
                  spherical: bool = False,
                  backend: str = 'auto',
                  chunk_size: int = 65536,
-                 verbose: bool = False):
+                 log_interval_s: Optional[float] = DEFAULT_INTERVAL_S):
         if int(num_clusters) < 2:
             raise ValueError(f'num_clusters={num_clusters}: k-means needs at '
                              'least 2 clusters.')
@@ -381,7 +388,7 @@ class KMeans:
         self.spherical = bool(spherical)
         self.backend = resolve_backend(backend)
         self.chunk_size = int(chunk_size)
-        self.verbose = verbose
+        self.log_interval_s = log_interval_s
         self.centroids: Optional[np.ndarray] = None
         self.fit_objective: Optional[float] = None
         self.fit_size: Optional[int] = None
@@ -443,6 +450,11 @@ class KMeans:
         (self.centroids, self.fit_objective,
          self.fit_iterations) = self.fit_sample(sample)
         self.fit_seconds = time.perf_counter() - start
+        print_log(
+            f'k-means fit K={self.num_clusters} on {self.fit_size} points '
+            f'({self.backend}): {self.fit_iterations} iterations, objective '
+            f'{self.fit_objective:.6g}, {self.fit_seconds:.1f}s.',
+            logger='current')
         return self
 
     def fit_sample(self, sample: np.ndarray) -> Tuple[np.ndarray, float, int]:
@@ -463,13 +475,14 @@ class KMeans:
             init = kmeans_plus_plus(
                 sample if seeding is None else sample[seeding],
                 self.num_clusters, self.seed)
+        progress = ProgressLogger(self.log_interval_s)
         if self.backend == 'torch':
             if init is None:  # faiss's draw: rand_perm(M, seed + 1)
                 init = sample[faiss_rand_perm(
                     len(sample), self.num_clusters, self.seed + 1)]
             return _torch_lloyd(sample, init, self.niter,
                                 self.early_stop_threshold, self.seed,
-                                self.spherical, self.chunk_size, self.verbose)
+                                self.spherical, self.chunk_size, progress)
         km = faiss.Kmeans(
             sample.shape[1],
             self.num_clusters,
@@ -479,8 +492,12 @@ class KMeans:
             spherical=self.spherical,
             max_points_per_centroid=self.max_points_per_centroid,
             gpu=self.backend == 'faiss-gpu',
-            verbose=self.verbose)
-        km.train(sample, init_centroids=init)
+            verbose=self.log_interval_s is not None)
+        if self.log_interval_s is None:
+            km.train(sample, init_centroids=init)
+        else:
+            with forward_c_stdout(faiss_progress(progress, self.niter)):
+                km.train(sample, init_centroids=init)
         return (np.ascontiguousarray(km.centroids, dtype=np.float32),
                 float(km.obj[-1]), len(km.obj))
 
@@ -496,7 +513,7 @@ class KMeans:
         if self.centroids is None:
             raise RuntimeError('KMeans.assign() called before fit().')
         return assign_to_centroids(x, self.centroids, self.backend,
-                                   self.chunk_size)
+                                   self.chunk_size, self.log_interval_s)
 
 
 @functools.lru_cache(maxsize=None)
@@ -506,8 +523,13 @@ def _faiss_gpu_resources(device: int):
     return faiss.StandardGpuResources()
 
 
-def assign_to_centroids(x: np.ndarray, centroids: np.ndarray, backend: str,
-                        chunk_size: int) -> Tuple[np.ndarray, np.ndarray]:
+def assign_to_centroids(
+    x: np.ndarray,
+    centroids: np.ndarray,
+    backend: str,
+    chunk_size: int,
+    log_interval_s: Optional[float] = DEFAULT_INTERVAL_S
+) -> Tuple[np.ndarray, np.ndarray]:
     """Nearest centroid (squared L2) of every row of ``x``, chunk by chunk.
 
     The GPU backends search on this process's current CUDA device, so each
@@ -519,11 +541,14 @@ def assign_to_centroids(x: np.ndarray, centroids: np.ndarray, backend: str,
         centroids (np.ndarray): (K, D) float32 centroids.
         backend (str): a concrete backend from :func:`resolve_backend`.
         chunk_size (int): rows per chunk.
+        log_interval_s (float, optional): log the rows done at most every
+            this many seconds; None: never. Defaults to 5.
 
     Returns:
         tuple: labels (N,) int64 and squared distances (N,) float32.
     """
     n = x.shape[0]
+    progress = ProgressLogger(log_interval_s)
     labels = np.empty(n, dtype=np.int64)
     dists = np.empty(n, dtype=np.float32)
     centroids = np.ascontiguousarray(centroids, dtype=np.float32)
@@ -537,6 +562,7 @@ def assign_to_centroids(x: np.ndarray, centroids: np.ndarray, backend: str,
             lab, dist = _nearest_torch(xc, ct, csq, chunk_size)
             labels[sl] = lab.cpu().numpy()
             dists[sl] = dist.cpu().numpy()
+            progress.log(f'assigned {sl.stop}/{n} points to centroids')
         return labels, dists
     index = faiss.IndexFlatL2(centroids.shape[1])
     if backend == 'faiss-gpu':
@@ -549,4 +575,5 @@ def assign_to_centroids(x: np.ndarray, centroids: np.ndarray, backend: str,
         dist, lab = index.search(xc, 1)
         labels[sl] = lab[:, 0]
         dists[sl] = dist[:, 0]
+        progress.log(f'assigned {sl.stop}/{n} points to centroids')
     return labels, dists

@@ -26,6 +26,7 @@ from mmengine.logging import print_log
 
 from ..clustering import (KMeans, Preprocessor, assign_to_centroids,
                           fit_sample_indices, iter_chunks)
+from ..utils.progress import ProgressLogger
 
 READY_KEY = 'clusterfit/centroids_ready'
 T = TypeVar('T')
@@ -200,10 +201,13 @@ def cluster_by_index(
 
     local_labels = np.empty(len(indices), dtype=np.int64)
     local_dists = np.empty(len(indices), dtype=np.float32)
+    progress = ProgressLogger(kmeans.log_interval_s)
     for sl in iter_chunks(len(indices), kmeans.chunk_size):
         local_labels[sl], local_dists[sl] = assign_to_centroids(
             preprocessor(features[sl]), centroids, kmeans.backend,
-            kmeans.chunk_size)
+            kmeans.chunk_size, None)
+        progress.log(f'assigned {sl.stop}/{len(indices)} samples of this '
+                     'rank to centroids')
     labels = np.full(num_samples, -1, dtype=np.int64)
     objective = 0.0
     gathered = all_gather_object((indices, local_labels, local_dists))
