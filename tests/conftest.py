@@ -2,12 +2,15 @@
 """Session fixtures: tiny real image data and a real source checkpoint
 (shared values and helpers are in helpers.py)."""
 import copy
+import logging
+import uuid
 
 import pytest
 import torch
 from helpers import SOURCE_MODEL, write_images
 
 import clusterfit_plugin  # noqa: F401
+from mmengine.logging import MMLogger
 
 
 @pytest.fixture(scope='session')
@@ -43,3 +46,22 @@ def rounds(monkeypatch) -> list:
 
     monkeypatch.setattr(ClusteringRound, 'run', counted)
     return calls
+
+
+@pytest.fixture
+def log():
+    """The messages logged through a fresh current mmengine logger; calling
+    it returns them since the last call."""
+    logger = MMLogger.get_instance(f'test-{uuid.uuid4().hex}')
+    records = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger.addHandler(handler)
+
+    def read():
+        text = '\n'.join(records)
+        records.clear()
+        return text
+
+    yield read
+    logger.removeHandler(handler)

@@ -4,6 +4,7 @@ sampling, clip transforms, bad files, and ClusterFit on clips through a
 real Runner with both backends."""
 import os.path as osp
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -104,6 +105,114 @@ def test_clip_transforms_apply_to_every_frame_alike():
         dict(results, gt_label=2))
     assert packed['inputs'].shape == (3, 6, 16, 16)
     assert packed['data_samples'].gt_label.tolist() == [2]
+
+
+@pytest.mark.parametrize(
+    'scale, keep_ratio',
+    [((32, -1), True), ((-1, 32), True), ((100, 30), True), ((30, 100), True),
+     ((100, 30), False), (0.5, True), (32, True)])
+def test_clip_resize_takes_mmaction2_forms(scale, keep_ratio):
+    """The output size of each form equals mmcv's rescale_size (what
+    mmaction2's Resize calls) or the exact (w, h) without keep_ratio."""
+    import mmcv
+    imgs = np.random.default_rng(0).integers(0, 255, (3, 40, 48, 3), np.uint8)
+    out = TRANSFORMS.build(
+        dict(type='ClipResize', scale=scale,
+             keep_ratio=keep_ratio))(dict(imgs=imgs))
+    if isinstance(scale, int):  # this plugin's short-edge int
+        want = (38, 32)
+    elif isinstance(scale, float) or keep_ratio:
+        mm_scale = (np.inf, max(scale)) if isinstance(scale, tuple) and min(
+            scale) == -1 else scale
+        want = mmcv.rescale_size((48, 40), mm_scale)
+    else:
+        want = scale
+    assert out['imgs'].shape == (3, want[1], want[0], 3)
+    assert out['img_shape'] == (want[1], want[0])
+    for frame, resized in zip(imgs, out['imgs']):  # bilinear, frame by frame
+        np.testing.assert_array_equal(
+            resized, cv2.resize(frame, want, interpolation=cv2.INTER_LINEAR))
+
+
+def test_mmaction2_flip_and_crop_names():
+    imgs = np.arange(2 * 4 * 6 * 3, dtype=np.uint8).reshape(2, 4, 6, 3)
+    flipped = TRANSFORMS.build(dict(type='ClipFlip', flip_ratio=1.0))(
+        dict(imgs=imgs))
+    np.testing.assert_array_equal(flipped['imgs'], imgs[:, :, ::-1])
+    assert flipped['flip_direction'] == 'horizontal'
+    never = TRANSFORMS.build(dict(type='ClipFlip', flip_ratio=0.0))
+    assert not never(dict(imgs=imgs))['flip']
+    vertical = TRANSFORMS.build(
+        dict(type='ClipFlip', prob=1.0, direction='vertical'))(
+            dict(imgs=imgs))
+    np.testing.assert_array_equal(vertical['imgs'], imgs[:, ::-1])
+    crop = TRANSFORMS.build(
+        dict(
+            type='ClipRandomResizedCrop',
+            size=8,
+            area_range=(0.5, 0.6),
+            aspect_ratio_range=(1.0, 1.0)))
+    assert crop.scale == (0.5, 0.6) and crop.ratio == (1.0, 1.0)
+    # mmaction2 arguments with no counterpart are refused by name, with the
+    # accepted ones listed; so are bad values.
+    with pytest.raises(Exception, match=r"does not take \['left_kp'\]; it "
+                       r"accepts \['prob', 'direction', 'flip_ratio'\]"):
+        TRANSFORMS.build(dict(type='ClipFlip', flip_ratio=0.5, left_kp=[1]))
+    with pytest.raises(Exception, match='out_of_bound_opt.*clip_len'):
+        TRANSFORMS.build(
+            dict(type='SampleFrames', clip_len=4, out_of_bound_opt='loop'))
+    with pytest.raises(Exception, match=r'\(short_edge, -1\)'):
+        TRANSFORMS.build(dict(type='ClipResize', scale=(-1, -1)))
+    with pytest.raises(Exception, match="direction='diagonal'"):
+        TRANSFORMS.build(dict(type='ClipFlip', direction='diagonal'))
+
+
+@pytest.fixture(scope='module')
+def narrow_clip(tmp_path_factory):
+    """48 x 40 frames: decord 0.6.0 opens the file but fails to decode it
+    (its rows are padded to 64 pixels); PyAV reads it."""
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 255, (6, 40, 48, 3), np.uint8)
+    path = str(tmp_path_factory.mktemp('narrow') / 'narrow.mp4')
+    make_videos.write_clip(path, frames)
+    return path
+
+
+def test_auto_backend_falls_back_to_pyav(narrow_clip, log):
+    with pytest.raises(VideoReadError, match="backend decord.*try backend="
+                       "'pyav'"):
+        VideoReader(narrow_clip, 'decord').read([0, 2])
+    reference = VideoReader(narrow_clip, 'pyav').read([0, 2, 5])
+    from clusterfit_plugin.datasets.transforms import video_readers
+    video_readers._fallback_logged = False
+    log()
+    auto = VideoReader(narrow_clip, 'auto')
+    assert auto.backend == 'decord'  # decord opened it
+    np.testing.assert_array_equal(auto.read([0, 2, 5]), reference)
+    assert auto.backend == 'pyav'
+    again = VideoReader(narrow_clip, 'auto')
+    again.read([1])
+    out = log()
+    assert out.count('decord could not read') == 1  # logged once
+    assert narrow_clip in out
+    # Through the pipeline, the packed sample says which backend read it.
+    pipeline = [
+        TRANSFORMS.build(t) for t in clip_pipeline('auto', clip_len=4)[:-2]
+    ] + [TRANSFORMS.build(dict(type='PackVideoInputs'))]
+    results = dict(video_path=narrow_clip)
+    for t in pipeline:
+        results = t(results)
+    assert results['data_samples'].video_backend == 'pyav'
+    assert results['inputs'].shape == (3, 4, 40, 48)
+
+
+def test_auto_backend_reports_both_failures(tmp_path):
+    garbage = tmp_path / 'garbage.mp4'
+    garbage.write_bytes(b'not a video at all' * 20)
+    with pytest.raises(VideoReadError) as err:
+        VideoReader(str(garbage), 'auto')
+    assert 'backend pyav' in str(err.value)
+    assert 'decord failed on it too' in str(err.value)
 
 
 @pytest.mark.parametrize('backend', BACKENDS)

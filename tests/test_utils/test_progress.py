@@ -3,15 +3,12 @@
 flushes through the mmengine logger, throttled, with the results unchanged.
 """
 import functools
-import logging
 import os
 import re
-import uuid
 
 import faiss
 import numpy as np
 import pytest
-from mmengine.logging import MMLogger
 
 from clusterfit_plugin.clustering import FeatureStore, KMeans, Preprocessor
 from clusterfit_plugin.clustering import features as features_module
@@ -19,25 +16,6 @@ from clusterfit_plugin.engine.dist_clustering import cluster_by_index
 from clusterfit_plugin.utils.progress import ProgressLogger, forward_c_stdout
 
 ITERATION = re.compile(r'k-means iteration (\d+)/(\d+): objective (\S+)')
-
-
-@pytest.fixture
-def log():
-    """The messages logged through a fresh current mmengine logger; calling
-    it returns them since the last call."""
-    logger = MMLogger.get_instance(f'progress-{uuid.uuid4().hex}')
-    records = []
-    handler = logging.Handler()
-    handler.emit = lambda record: records.append(record.getMessage())
-    logger.addHandler(handler)
-
-    def read():
-        text = '\n'.join(records)
-        records.clear()
-        return text
-
-    yield read
-    logger.removeHandler(handler)
 
 
 def points(n=4000, d=8, seed=0):

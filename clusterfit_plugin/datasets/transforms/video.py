@@ -11,9 +11,17 @@ them identically to every frame. A typical pipeline::
      dict(type='ClipRandomResizedCrop', size=112),
      dict(type='ClipFlip', prob=0.5),
      dict(type='PackVideoInputs')]
+
+mmaction2's argument names and forms are accepted where they have a
+counterpart here: ``Flip``'s ``flip_ratio`` and ``direction``, ``Resize``'s
+``scale`` forms (a factor, ``(w, -1)`` / ``(-1, h)`` short edge, ``(w, h)``
+with ``keep_ratio``) and ``interpolation``, ``RandomResizedCrop``'s
+``area_range`` and ``aspect_ratio_range``. Any other argument is refused
+with the list of accepted ones.
 """
+import inspect
 import math
-from typing import Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -23,6 +31,19 @@ from mmpretrain.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
 from .video_readers import VideoReader
+
+
+def _reject_unknown(transform: BaseTransform, unknown: dict) -> None:
+    """Raise a TypeError naming the arguments a transform accepts (an
+    mmaction2 argument this plugin does not implement, say)."""
+    if unknown:
+        accepted = [
+            name for name in inspect.signature(
+                type(transform).__init__).parameters
+            if name not in ('self', 'kwargs')
+        ]
+        raise TypeError(f'{type(transform).__name__} does not take '
+                        f'{sorted(unknown)}; it accepts {accepted}.')
 
 
 @TRANSFORMS.register_module()
@@ -68,7 +89,9 @@ class SampleFrames(BaseTransform):
                  clip_len: int,
                  frame_interval: int = 1,
                  num_clips: int = 1,
-                 test_mode: bool = False):
+                 test_mode: bool = False,
+                 **kwargs):
+        _reject_unknown(self, kwargs)
         if clip_len < 1 or frame_interval < 1 or num_clips < 1:
             raise ValueError('clip_len, frame_interval and num_clips must be '
                              f'>= 1, got {clip_len}, {frame_interval}, '
@@ -111,37 +134,90 @@ class VideoDecode(BaseTransform):
         results['imgs'] = imgs
         results['img_shape'] = imgs.shape[1:3]
         results['ori_shape'] = imgs.shape[1:3]
+        results['video_backend'] = reader.backend  # after any fallback
         return results
 
 
-def _resize(imgs: np.ndarray, size_wh: Tuple[int, int]) -> np.ndarray:
+INTERPOLATIONS = dict(
+    nearest=cv2.INTER_NEAREST,
+    bilinear=cv2.INTER_LINEAR,
+    bicubic=cv2.INTER_CUBIC,
+    area=cv2.INTER_AREA)
+
+
+def _resize(imgs: np.ndarray,
+            size_wh: Tuple[int, int],
+            interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     if (imgs.shape[2], imgs.shape[1]) == tuple(size_wh):
         return imgs
     return np.stack(
-        [cv2.resize(f, size_wh, interpolation=cv2.INTER_LINEAR) for f in imgs])
+        [cv2.resize(f, tuple(size_wh), interpolation=interpolation)
+         for f in imgs])
 
 
 @TRANSFORMS.register_module()
 class ClipResize(BaseTransform):
-    """Resize every frame of a clip the same way.
+    """Resize every frame of a clip the same way (mmaction2's ``Resize``
+    arguments and forms).
 
     Args:
-        scale (int | tuple): an int resizes the short edge to it (aspect
-            kept); ``(w, h)`` resizes to exactly that.
+        scale (int | float | tuple): an int resizes the short edge to it; a
+            float rescales by that factor; a tuple with a -1, ``(256, -1)``
+            or ``(-1, 256)``, resizes the short edge to the other number (as
+            mmaction2); any other ``(w, h)`` is the largest size within it
+            with ``keep_ratio``, else exactly that size.
+        keep_ratio (bool): keep the aspect ratio for a ``(w, h)`` scale.
+            Defaults to True, as mmaction2.
+        interpolation (str): ``'nearest'``, ``'bilinear'``, ``'bicubic'``
+            or ``'area'``. Defaults to ``'bilinear'``.
     """
 
-    def __init__(self, scale: Union[int, Tuple[int, int]]):
+    def __init__(self,
+                 scale: Union[int, float, Tuple[int, int]],
+                 keep_ratio: bool = True,
+                 interpolation: str = 'bilinear',
+                 **kwargs):
+        _reject_unknown(self, kwargs)
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f'ClipResize interpolation={interpolation!r} is '
+                             f'unknown; use one of {sorted(INTERPOLATIONS)}.')
+        if isinstance(scale, (list, tuple)):
+            scale = tuple(int(v) for v in scale)
+            if len(scale) != 2 or min(scale) == 0 or min(scale) < -1 or (
+                    min(scale) == -1 and max(scale) < 1):
+                raise ValueError(
+                    f'ClipResize scale={scale}: give (w, h) with w, h >= 1, '
+                    'or (short_edge, -1) / (-1, short_edge).')
+            if min(scale) == -1:
+                scale = max(scale)
+        elif isinstance(scale, bool) or not isinstance(scale, (int, float)):
+            raise TypeError(
+                f'ClipResize scale={scale!r}: give an int (short edge), a '
+                'float (factor) or a tuple (w, h) / (short_edge, -1).')
+        if not isinstance(scale, tuple) and scale <= 0:
+            raise ValueError(f'ClipResize scale={scale} must be positive.')
         self.scale = scale
+        self.keep_ratio = keep_ratio
+        self.interpolation = interpolation
+
+    def _size(self, h: int, w: int) -> Tuple[int, int]:
+        """The output ``(w, h)`` of an ``h x w`` frame."""
+        if isinstance(self.scale, int):
+            factor = self.scale / min(h, w)
+        elif isinstance(self.scale, float):
+            factor = self.scale
+        elif not self.keep_ratio:
+            return self.scale
+        else:  # the largest size within (w, h), as mmcv.rescale_size
+            factor = min(
+                max(self.scale) / max(h, w),
+                min(self.scale) / min(h, w))
+        return max(1, int(w * factor + 0.5)), max(1, int(h * factor + 0.5))
 
     def transform(self, results: dict) -> dict:
         imgs = results['imgs']
-        h, w = imgs.shape[1:3]
-        if isinstance(self.scale, int):
-            ratio = self.scale / min(h, w)
-            size = (max(1, round(w * ratio)), max(1, round(h * ratio)))
-        else:
-            size = tuple(self.scale)
-        results['imgs'] = _resize(imgs, size)
+        results['imgs'] = _resize(imgs, self._size(*imgs.shape[1:3]),
+                                  INTERPOLATIONS[self.interpolation])
         results['img_shape'] = results['imgs'].shape[1:3]
         return results
 
@@ -154,7 +230,8 @@ class ClipCenterCrop(BaseTransform):
         crop_size (int | tuple): side, or ``(w, h)``.
     """
 
-    def __init__(self, crop_size: Union[int, Tuple[int, int]]):
+    def __init__(self, crop_size: Union[int, Tuple[int, int]], **kwargs):
+        _reject_unknown(self, kwargs)
         self.crop_size = ((crop_size, crop_size)
                           if isinstance(crop_size, int) else tuple(crop_size))
 
@@ -179,15 +256,21 @@ class ClipRandomResizedCrop(BaseTransform):
             (0.08, 1.0).
         ratio (tuple): range of the crop's aspect ratio. Defaults to
             (3/4, 4/3).
+        area_range, aspect_ratio_range (tuple, optional): mmaction2's names
+            of ``scale`` and ``ratio``.
     """
 
     def __init__(self,
                  size: Union[int, Tuple[int, int]],
                  scale: Tuple[float, float] = (0.08, 1.0),
-                 ratio: Tuple[float, float] = (3 / 4, 4 / 3)):
+                 ratio: Tuple[float, float] = (3 / 4, 4 / 3),
+                 area_range: Optional[Tuple[float, float]] = None,
+                 aspect_ratio_range: Optional[Tuple[float, float]] = None,
+                 **kwargs):
+        _reject_unknown(self, kwargs)
         self.size = (size, size) if isinstance(size, int) else tuple(size)
-        self.scale = scale
-        self.ratio = ratio
+        self.scale = scale if area_range is None else area_range
+        self.ratio = ratio if aspect_ratio_range is None else aspect_ratio_range
 
     def _box(self, h: int, w: int) -> Tuple[int, int, int, int]:
         area = h * w
@@ -214,20 +297,37 @@ class ClipRandomResizedCrop(BaseTransform):
 
 @TRANSFORMS.register_module()
 class ClipFlip(BaseTransform):
-    """Flip every frame of a clip horizontally, with probability ``prob``.
+    """Flip every frame of a clip, with probability ``prob``.
 
     Args:
         prob (float): flip probability. Defaults to 0.5.
+        direction (str): ``'horizontal'`` or ``'vertical'``. Defaults to
+            ``'horizontal'``.
+        flip_ratio (float, optional): mmaction2's name of ``prob``.
     """
 
-    def __init__(self, prob: float = 0.5):
-        self.prob = prob
+    def __init__(self,
+                 prob: float = 0.5,
+                 direction: str = 'horizontal',
+                 flip_ratio: Optional[float] = None,
+                 **kwargs):
+        _reject_unknown(self, kwargs)
+        if direction not in ('horizontal', 'vertical'):
+            raise ValueError(f'ClipFlip direction={direction!r} is unknown; '
+                             "use 'horizontal' or 'vertical'.")
+        self.prob = prob if flip_ratio is None else flip_ratio
+        if not 0 <= self.prob <= 1:
+            raise ValueError(f'ClipFlip prob={self.prob} must lie in [0, 1].')
+        self.direction = direction
 
     def transform(self, results: dict) -> dict:
         flip = np.random.rand() < self.prob
         if flip:
-            results['imgs'] = np.ascontiguousarray(results['imgs'][:, :, ::-1])
+            axis = 2 if self.direction == 'horizontal' else 1
+            results['imgs'] = np.ascontiguousarray(
+                np.flip(results['imgs'], axis=axis))
         results['flip'] = flip
+        results['flip_direction'] = self.direction if flip else None
         return results
 
 
