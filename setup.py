@@ -38,6 +38,7 @@ setup(
         faiss=['faiss-cpu>=1.15'],
         video=['av', 'decord'],
         demo=['mlxtend', 'scikit-learn', 'threadpoolctl'],
+        tensorboard=['tensorboard'],
         all=requirements('requirements/optional.txt'),
         tests=requirements('requirements/tests.txt')),
     license='Apache License 2.0')

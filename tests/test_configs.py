@@ -171,7 +171,7 @@ def test_configs_found():
         'configs/benchmarks/linear-probe_clusterfit-r50_in1k.py',
         'configs/clusterfit_resnet18_8xb16_cifar10.py'
     } <= set(CONFIGS)
-    assert len(CPU_SIZED) == 8
+    assert len(CPU_SIZED) == 9
 
 
 @pytest.mark.slow

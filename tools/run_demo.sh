@@ -7,6 +7,7 @@
 #   3. ClusterFit through tools/train.py: extract, k-means K=200, train anew
 #   4. frozen-feature evaluation of random init, source and ClusterFit
 # Usage: bash tools/run_demo.sh   (after tools/setup_env.sh; `make demo` does both)
+#        TENSORBOARD=1 bash tools/run_demo.sh   also logs step 3 to TensorBoard
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/demo/common.sh
@@ -23,7 +24,7 @@ SOURCE_CKPT=$(latest_checkpoint $WORK/source)
 step_done source
 
 echo "== 3/4 ClusterFit: cluster the source's features (K=200), train from scratch"
-CF_CFG=configs/demo/clusterfit_resnet18-mini_mnist5k.py
+CF_CFG=configs/demo/clusterfit_resnet18-mini_mnist5k${TENSORBOARD:+_tensorboard}.py
 $PY tools/train.py $CF_CFG --work-dir $WORK/clusterfit \
     --cfg-options custom_hooks.0.source.checkpoint=$SOURCE_CKPT \
     2>&1 | log "$CLUSTERING_LINES|\]\[30/|Saving|Error"

@@ -23,7 +23,7 @@ if [ ! -x "$VENV/bin/python" ]; then
         fi
     done
 fi
-echo "setting up $VENV with $PYTHON_BIN (torch 2.14.1, mmengine, mmcv-lite, mmpretrain 1.2.0, faiss-cpu, av, decord)"
+echo "setting up $VENV with $PYTHON_BIN (torch 2.14.1, mmengine, mmcv-lite, mmpretrain 1.2.0, faiss-cpu, av, decord, tensorboard)"
 [ -x "$VENV/bin/python" ] || "$PYTHON_BIN" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip 'setuptools<81' wheel
 # torch first, from the pins: a bare `torch` would pull a multi-GB CUDA build.

@@ -73,25 +73,35 @@ def size_histogram(labels: np.ndarray, num_clusters: int) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def to_tile(inputs, size: int = 64) -> np.ndarray:
+def to_tile(inputs, size: int = 64, frames: int = 4) -> np.ndarray:
     """A packed sample's ``inputs`` as an RGB tile.
 
-    Images (``C x H x W``, BGR as mmpretrain loads them) and clips
-    (``C x T x H x W``, RGB as the video decoders give them; the middle
-    frame is shown) are both accepted.
+    Images (``C x H x W``, BGR as mmpretrain loads them) give one square
+    tile; clips (``C x T x H x W``, RGB as the video decoders give them) give
+    a strip of ``frames`` evenly spaced frames side by side, so that motion
+    shows.
 
     Args:
         inputs (Tensor | np.ndarray): the packed input.
         size (int): tile side. Defaults to 64.
+        frames (int): frames of a clip's strip. Defaults to 4.
 
     Returns:
-        np.ndarray: (size, size, 3) uint8 RGB.
+        np.ndarray: (size, size, 3) uint8 RGB for an image, (size,
+        size * frames, 3) for a clip.
     """
     x = np.asarray(inputs)
     if x.ndim == 4:
-        frame = x[:, x.shape[1] // 2].transpose(1, 2, 0)
-    else:
-        frame = x.transpose(1, 2, 0)[..., ::-1]
+        steps = np.linspace(0, x.shape[1] - 1, min(frames, x.shape[1]))
+        return np.concatenate([
+            _square(x[:, int(round(t))].transpose(1, 2, 0), size)
+            for t in steps
+        ], axis=1)
+    return _square(x.transpose(1, 2, 0)[..., ::-1], size)
+
+
+def _square(frame: np.ndarray, size: int) -> np.ndarray:
+    """An (H, W, C) frame as a (size, size, 3) uint8 RGB tile."""
     if frame.shape[2] == 1:
         frame = np.repeat(frame, 3, axis=2)
     frame = np.clip(frame, 0, 255).astype(np.uint8)
@@ -100,37 +110,81 @@ def to_tile(inputs, size: int = 64) -> np.ndarray:
         interpolation=cv2.INTER_NEAREST)
 
 
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def text_patch(text: str, height: int, width: int) -> np.ndarray:
+    """Black text on white, as the grid's row labels and title are drawn.
+
+    Args:
+        text (str): one line.
+        height (int): patch height.
+        width (int): patch width.
+
+    Returns:
+        np.ndarray: (height, width, 3) uint8 RGB.
+    """
+    patch = np.full((height, width, 3), 255, np.uint8)
+    cv2.putText(patch, text, (4, height // 2 + 5), FONT, 0.45, (0, 0, 0), 1,
+                cv2.LINE_AA)
+    return patch
+
+
+def row_label(cluster: int, size: int) -> str:
+    """The label of a grid row: the cluster id and its size.
+
+    Args:
+        cluster (int): the cluster id.
+        size (int): its number of samples.
+
+    Returns:
+        str: e.g. ``'#12 n=340'``.
+    """
+    return f'#{cluster} n={size}'
+
+
 def cluster_grid(labels: np.ndarray,
                  load: Callable[[int], np.ndarray],
                  num_clusters_shown: int = 8,
                  per_cluster: int = 8,
-                 tile: int = 64,
-                 clusters: Optional[np.ndarray] = None) -> np.ndarray:
+                 clusters: Optional[np.ndarray] = None,
+                 title: str = '') -> np.ndarray:
     """One row per cluster (the largest ones unless ``clusters`` is given),
-    the first ``per_cluster`` samples of each.
+    labelled with the cluster id and size, the first ``per_cluster``
+    samples of each, under a title line.
 
     Args:
         labels (np.ndarray): (N,) cluster ids.
-        load (Callable[[int], np.ndarray]): sample index -> RGB tile.
+        load (Callable[[int], np.ndarray]): sample index -> RGB tile (all
+            tiles the same shape, e.g. from :func:`to_tile`).
         num_clusters_shown (int): rows. Defaults to 8.
         per_cluster (int): columns. Defaults to 8.
-        tile (int): tile side. Defaults to 64.
         clusters (np.ndarray, optional): the clusters to show.
+        title (str): the line above the rows. Defaults to none.
 
     Returns:
         np.ndarray: the grid, RGB uint8.
     """
+    sizes = np.bincount(labels)
     if clusters is None:
-        sizes = np.bincount(labels)
         clusters = np.argsort(-sizes, kind='stable')[:num_clusters_shown]
         clusters = clusters[sizes[clusters] > 0]
-    pad = 2
-    grid = np.full((len(clusters) * (tile + pad) + pad, per_cluster *
-                    (tile + pad) + pad, 3), 255, np.uint8)
-    for row, k in enumerate(clusters):
-        for col, idx in enumerate(np.flatnonzero(labels == k)[:per_cluster]):
-            y, x = pad + row * (tile + pad), pad + col * (tile + pad)
-            grid[y:y + tile, x:x + tile] = load(int(idx))
+    members = [np.flatnonzero(labels == k)[:per_cluster] for k in clusters]
+    tiles = [[load(int(i)) for i in idx] for idx in members]
+    tile_h, tile_w = next(t[0].shape[:2] for t in tiles if t)
+    pad, label_w, title_h = 2, 96, 22 if title else 0
+    grid = np.full((title_h + len(clusters) * (tile_h + pad) + pad,
+                    label_w + per_cluster * (tile_w + pad) + pad, 3), 255,
+                   np.uint8)
+    if title:
+        grid[:title_h] = text_patch(title, title_h, grid.shape[1])
+    for row, (k, row_tiles) in enumerate(zip(clusters, tiles)):
+        y = title_h + pad + row * (tile_h + pad)
+        grid[y:y + tile_h, :label_w] = text_patch(
+            row_label(int(k), int(sizes[k])), tile_h, label_w)
+        for col, tile in enumerate(row_tiles):
+            x = label_w + pad + col * (tile_w + pad)
+            grid[y:y + tile_h, x:x + tile_w] = tile
     return grid
 
 
@@ -188,10 +242,13 @@ def write_diagnostics(labels: np.ndarray,
     print_log(f'diagnostics ({tag}) in {directory}.', logger='current')
     if load_tile is None:
         return scores
+    shown = min(grid_clusters, int((np.bincount(labels) > 0).sum()))
+    title = (f'{tag}: the {shown} largest of K={num_clusters} clusters, '
+             f'N={len(labels)}; rows: cluster id, size')
     images = dict(
         cluster_sizes=size_histogram(labels, num_clusters),
-        cluster_grid=cluster_grid(labels, load_tile, grid_clusters,
-                                  per_cluster))
+        cluster_grid=cluster_grid(
+            labels, load_tile, grid_clusters, per_cluster, title=title))
     for name, image in images.items():
         save_png(osp.join(directory, f'{name}_{tag}.png'), image)
         if visualizer is not None:
