@@ -9,15 +9,15 @@ gathered by sample index (:func:`cluster_by_index`). No Runner is needed.
 """
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
 from mmengine.dist import get_dist_info
 from mmengine.logging import print_log
 
-from ..clustering import (DTYPES, FeatureStore, KMeans, Preprocessor,
-                          cluster_size_stats)
+from ..clustering import (DTYPES, DiskFeatures, FeatureStore, KMeans,
+                          Preprocessor, cluster_size_stats)
 from ..fileio import sha256_of
 from .cache import ClusterCache
 from .dist_clustering import cluster_by_index
@@ -25,6 +25,25 @@ from .extractor import extract_features
 
 FEATURE_DEFAULTS = dict(
     storage='memory', dtype='float32', keep=False, flush_every=8192)
+
+
+@dataclass
+class FeatureShard:
+    """The features one process extracted, by dataset index.
+
+    Attributes:
+        features (np.ndarray | DiskFeatures): (n, D) features, in the order
+            of ``indices``.
+        indices (np.ndarray): (n,) int64 dataset indices.
+        num_samples (int): N, the dataset's size.
+        store (FeatureStore): where the features are (for removal).
+        extract_s (float): seconds the extraction took.
+    """
+    features: Union[np.ndarray, DiskFeatures]
+    indices: np.ndarray
+    num_samples: int
+    store: FeatureStore
+    extract_s: float = 0.0
 
 
 @dataclass
@@ -163,21 +182,22 @@ class ClusteringRound:
             kmeans=dict(self.kmeans.params(), backend=self.kmeans.backend))
 
     def _store(self, num_rows: int, cache: Optional[ClusterCache],
-               key: Optional[str]) -> FeatureStore:
+               key: Optional[str], rank: int,
+               world_size: int) -> FeatureStore:
         if self.features['storage'] == 'memory' or cache is None:
             return FeatureStore(num_rows, self.features['dtype'])
         return cache.feature_store(num_rows, self.features['dtype'], key,
-                                   *get_dist_info(),
+                                   rank, world_size,
                                    self.features['flush_every'])
 
-    def run(self,
-            model: torch.nn.Module,
-            dataset,
-            stage: str,
-            cache: Optional[ClusterCache] = None,
-            feature_key: Optional[str] = None,
-            round_id: int = 0) -> ClusteringResult:
-        """Extract ``model``'s features of ``dataset`` and cluster them.
+    def extract(self,
+                model: torch.nn.Module,
+                dataset,
+                stage: str,
+                cache: Optional[ClusterCache] = None,
+                feature_key: Optional[str] = None,
+                shard: Optional[Tuple[int, int]] = None) -> FeatureShard:
+        """Extract the features of this rank's samples.
 
         Args:
             model (nn.Module): the frozen, eval-mode network.
@@ -188,19 +208,22 @@ class ClusteringRound:
                 memory.
             feature_key (str, optional): fingerprint of the features, so
                 that an interrupted extraction resumes only its own rows.
-            round_id (int): distinguishes successive rounds' store keys.
+            shard (tuple, optional): ``(index, count)``: extract the samples
+                ``index, index + count, ...`` as that shard, without a
+                process group. Defaults to this rank's shard.
 
         Returns:
-            ClusteringResult: labels, centroids and statistics.
+            FeatureShard: the features, their dataset indices and the time.
         """
-        rank, world_size = get_dist_info()
+        rank, world_size = shard or get_dist_info()
         num_samples = len(dataset)
         start = time.perf_counter()
         indices = np.arange(rank, num_samples, world_size, dtype=np.int64)
-        store = self._store(len(indices), cache, feature_key)
+        store = self._store(len(indices), cache, feature_key, rank,
+                            world_size)
         print_log(
             f'extracting {stage} features of {num_samples} samples '
-            f'({world_size} rank(s)) with {type(model).__name__}' +
+            f'(shard {rank} of {world_size}) with {type(model).__name__}' +
             (f'; resuming after {store.rows_done} rows already on disk'
              if store.rows_done else '') + '.',
             logger='current')
@@ -216,31 +239,45 @@ class ClusteringRound:
             amp=self.amp,
             channels_last=self.channels_last,
             progress=rank == 0)
-        extract_s = time.perf_counter() - start
+        return FeatureShard(features, indices, num_samples, store,
+                            time.perf_counter() - start)
 
+    def cluster(self,
+                shard: FeatureShard,
+                round_id: int = 0) -> ClusteringResult:
+        """Fit k-means on the ranks' features and label every sample.
+
+        Args:
+            shard (FeatureShard): this rank's features (or, in one process,
+                all of them).
+            round_id (int): distinguishes successive rounds' store keys.
+
+        Returns:
+            ClusteringResult: labels, centroids and statistics.
+        """
+        num_samples = shard.num_samples
         start = time.perf_counter()
         hint = ''
         if self.kmeans.backend == 'faiss-cpu' and torch.cuda.is_available():
             hint = ('; this faiss has no GPU support: kmeans=dict(backend='
                     "'torch') runs k-means on CUDA")
         print_log(
-            f'k-means K={self.kmeans.num_clusters} on {features.shape[1]}-d '
-            f'features ({self.kmeans.backend}{hint}).',
+            f'k-means K={self.kmeans.num_clusters} on '
+            f'{shard.features.shape[1]}-d features ({self.kmeans.backend}'
+            f'{hint}).',
             logger='current')
         preprocessor = Preprocessor(
             pca_dim=None if self.pca is None else int(self.pca['dim']),
             whiten=True if self.pca is None else self.pca['whiten'],
             l2_normalize=self.l2_normalize)
         labels, fit = cluster_by_index(
-            features,
-            indices,
+            shard.features,
+            shard.indices,
             num_samples,
             self.kmeans,
             preprocessor,
             round_id=round_id,
             wait_poll_s=self.wait_poll_s)
-        if not self.features['keep']:
-            store.remove()
         result = ClusteringResult(
             labels=labels,
             centroids=fit.centroids,
@@ -250,18 +287,46 @@ class ClusteringRound:
             fit_iterations=fit.fit_iterations,
             sizes=cluster_size_stats(labels, self.kmeans.num_clusters),
             timings=dict(
-                extract_s=extract_s,
+                extract_s=shard.extract_s,
                 kmeans_fit_s=fit.fit_seconds,
                 kmeans_total_s=time.perf_counter() - start),
-            world_size=world_size)
+            world_size=get_dist_info()[1])
         sizes = result.sizes
         print_log(
             f'objective {result.objective:.6g} (mean '
             f'{result.objective / num_samples:.4g}); cluster sizes min '
             f'{sizes["min"]} / median {sizes["median"]:g} / max '
             f'{sizes["max"]}, {sizes["empty"]} empty; extraction '
-            f'{extract_s:.1f}s, k-means {result.timings["kmeans_total_s"]:.1f}'
-            f's ({result.fit_iterations} of {self.kmeans.niter} '
-            'iterations).',
+            f'{shard.extract_s:.1f}s, k-means '
+            f'{result.timings["kmeans_total_s"]:.1f}s '
+            f'({result.fit_iterations} of {self.kmeans.niter} iterations).',
             logger='current')
+        return result
+
+    def run(self,
+            model: torch.nn.Module,
+            dataset,
+            stage: str,
+            cache: Optional[ClusterCache] = None,
+            feature_key: Optional[str] = None,
+            round_id: int = 0) -> ClusteringResult:
+        """Extract ``model``'s features of ``dataset`` and cluster them
+        (:meth:`extract` then :meth:`cluster`; the disk store is removed
+        afterwards unless ``features.keep``).
+
+        Args:
+            model (nn.Module): the frozen, eval-mode network.
+            dataset: an mmengine dataset (``get_data_info``).
+            stage (str): ``'backbone'``, ``'neck'`` or ``'pre_logits'``.
+            cache (ClusterCache, optional): see :meth:`extract`.
+            feature_key (str, optional): see :meth:`extract`.
+            round_id (int): distinguishes successive rounds' store keys.
+
+        Returns:
+            ClusteringResult: labels, centroids and statistics.
+        """
+        shard = self.extract(model, dataset, stage, cache, feature_key)
+        result = self.cluster(shard, round_id)
+        if not self.features['keep']:
+            shard.store.remove()
         return result

@@ -3,7 +3,7 @@
 import copy
 import gc
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from ...models.heads import (check_num_outputs, reset_classifier,
                              weight_loss_by_cluster_size)
 from ...visualization import to_tile, write_diagnostics
 from ..cache import ClusterCache, feature_key, round_file
-from ..clustering_round import ClusteringRound
+from ..clustering_round import ClusteringResult, ClusteringRound
 from ..dist_clustering import rank0_then_broadcast
 from ..extractor import (DEFAULT_EXTRACT_PIPELINE, STAGES, build_source_model,
                          check_checkpoint, check_source, source_fingerprint,
@@ -135,9 +135,8 @@ class ClusterFitHook(Hook):
     def before_train(self, runner) -> None:
         """Find or build the labels and give them to the dataset."""
         dataset = self._find_dataset(runner)
-        cache = self._cache(runner)
-        sample_keys, self._classes = scan_samples(dataset.dataset)
-        parts = self._fingerprint_parts(sample_keys)
+        cache = self.cache(runner.work_dir)
+        parts, self._classes = self.fingerprint(dataset.dataset)
         labels = rank0_then_broadcast(
             lambda: cache.lookup(parts, len(dataset)))
         if dataset.label_file is not None:
@@ -154,16 +153,10 @@ class ClusterFitHook(Hook):
             torch.cuda.empty_cache()  # a no-op without CUDA
             labels = result.labels
             if is_main_process():
-                self._write(
-                    cache.save,
-                    labels,
-                    result.centroids,
-                    parts,
-                    source=source_summary(self.source),
-                    **self.round.settings(),
-                    **result.summary())
+                self.save(cache, result, parts)
                 runner.logger.info(f'ClusterFitHook: wrote {cache.directory}.')
-                self._diagnose(runner, cache, labels, 'source')
+                self.diagnose(dataset.dataset, cache, labels, 'source',
+                              runner.visualizer, runner.epoch)
             barrier()
         elif self.interval and runner.epoch > 0:
             labels = self._restore_round(runner, cache, labels)
@@ -187,9 +180,10 @@ class ClusterFitHook(Hook):
         finally:
             model.train()
         if is_main_process():
-            cache = self._cache(runner)
+            cache = self.cache(runner.work_dir)
             self._write(cache.save_round, epoch, labels)
-            self._diagnose(runner, cache, labels, f'epoch{epoch}', False)
+            self.diagnose(dataset.dataset, cache, labels, f'epoch{epoch}',
+                          runner.visualizer, epoch, pictures=False)
         barrier()
         nmi = normalized_mutual_info(self._labels, labels)
         runner.message_hub.update_scalar('train/clusterfit_nmi', nmi)
@@ -208,9 +202,53 @@ class ClusterFitHook(Hook):
                 e.errno, f'{e.strerror} (ClusterFitHook: point its cache_dir, '
                 'or --work-dir, at a writable disk with room.)') from e
 
-    def _cache(self, runner) -> ClusterCache:
-        return ClusterCache(
-            self.cache_dir or osp.join(runner.work_dir, 'clusterfit'))
+    def cache(self, work_dir: str) -> ClusterCache:
+        """The hook's cache directory.
+
+        Args:
+            work_dir (str): the run's work directory.
+
+        Returns:
+            ClusterCache: ``cache_dir``, or ``{work_dir}/clusterfit``.
+        """
+        return ClusterCache(self.cache_dir
+                            or osp.join(work_dir, 'clusterfit'))
+
+    def fingerprint(self, dataset) -> Tuple[Dict[str, str], np.ndarray]:
+        """What the clustering of ``dataset`` depends on, and its classes.
+
+        Args:
+            dataset: the dataset the ClusterFitDataset wraps.
+
+        Returns:
+            tuple: the fingerprint parts (sample list, source weights and
+            model, stage, extraction pipeline, K, k-means and preprocessing
+            settings), and the samples' known classes (-1: unknown).
+        """
+        sample_keys, classes = scan_samples(dataset)
+        parts = dict(
+            samples=sha256_of([len(sample_keys)] + sample_keys),
+            **source_fingerprint(self.source),
+            **self.round.fingerprint_parts())
+        return parts, classes
+
+    def save(self, cache: ClusterCache, result: ClusteringResult,
+             parts: Dict[str, str]) -> None:
+        """Write a clustering of the source to the cache, with its manifest.
+
+        Args:
+            cache (ClusterCache): where it goes.
+            result (ClusteringResult): the clustering.
+            parts (dict): its fingerprint parts (:meth:`fingerprint`).
+        """
+        self._write(
+            cache.save,
+            result.labels,
+            result.centroids,
+            parts,
+            source=source_summary(self.source),
+            **self.round.settings(),
+            **result.summary())
 
     def _restore_round(self, runner, cache: ClusterCache,
                        labels: np.ndarray) -> np.ndarray:
@@ -234,30 +272,38 @@ class ClusterFitHook(Hook):
                 'type=...)).')
         return dataset
 
-    def _fingerprint_parts(self, sample_keys: list) -> Dict[str, str]:
-        return dict(
-            samples=sha256_of([len(sample_keys)] + sample_keys),
-            **source_fingerprint(self.source),
-            **self.round.fingerprint_parts())
+    def diagnose(self,
+                 dataset,
+                 cache: ClusterCache,
+                 labels: np.ndarray,
+                 tag: str,
+                 visualizer=None,
+                 step: int = 0,
+                 pictures: bool = True) -> None:
+        """Write a clustering's scores (and pictures) to the cache's
+        ``diagnostics/`` and the visualizer (see :func:`write_diagnostics`);
+        nothing when ``diagnostics`` is None.
 
-    def _diagnose(self,
-                  runner,
-                  cache: ClusterCache,
-                  labels: np.ndarray,
-                  tag: str,
-                  pictures: bool = True) -> None:
-        """Scores (and pictures) of a clustering, on rank 0."""
+        Args:
+            dataset: the dataset the ClusterFitDataset wraps.
+            cache (ClusterCache): the cache.
+            labels (np.ndarray): (N,) cluster ids.
+            tag (str): ``'source'``, ``'epoch3'``, ...
+            visualizer (Visualizer, optional): also gets them.
+            step (int): the visualizer's step. Defaults to 0.
+            pictures (bool): draw the grid and histogram. Defaults to True.
+        """
         if self.diagnostics is None:
             return
-        inner = self._find_dataset(runner).dataset
+        if self._classes is None:
+            self._classes = scan_samples(dataset)[1]
         pipeline = build_pipeline(self.extract_pipeline)
         write_diagnostics(
             labels, self._classes, self.num_clusters,
             cache.path('diagnostics'), tag,
-            (lambda i: to_tile(pipeline(inner.get_data_info(i))['inputs']))
+            (lambda i: to_tile(pipeline(dataset.get_data_info(i))['inputs']))
             if pictures else None, self.diagnostics.get('grid_clusters', 8),
-            self.diagnostics.get('per_cluster',
-                                 8), runner.visualizer, runner.epoch)
+            self.diagnostics.get('per_cluster', 8), visualizer, step)
 
     def _apply_labels(self, runner, dataset: ClusterFitDataset,
                       labels: np.ndarray) -> None:

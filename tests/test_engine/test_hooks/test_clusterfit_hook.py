@@ -134,7 +134,7 @@ def test_two_process_gloo_matches_one_process(tmp_path, image_root,
         text=True,
         timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert '(2 rank(s))' in proc.stdout + proc.stderr
+    assert '(shard 0 of 2)' in proc.stdout + proc.stderr
     np.testing.assert_array_equal(
         np.load(osp.join(two, 'clusterfit', 'labels.npy')),
         np.load(osp.join(one, 'clusterfit', 'labels.npy')))
