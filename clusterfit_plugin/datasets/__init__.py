@@ -4,8 +4,10 @@ from .sample_keys import sample_path, scan_samples
 from .samplers import ClusterBalancedSampler
 from .transforms import *  # noqa: F401,F403
 from .video_dataset import VideoDataset
+from .vissl_labels import export_vissl_labels, import_vissl_labels
 
 __all__ = [
     'ClusterBalancedSampler', 'ClusterFitDataset', 'VideoDataset',
-    'load_label_file', 'sample_path', 'scan_samples'
+    'export_vissl_labels', 'import_vissl_labels', 'load_label_file',
+    'sample_path', 'scan_samples'
 ]
