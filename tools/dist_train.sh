@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG NUM_PROCESSES [train.py options]
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR (and PORT) on every node.
+# PYTHON picks the interpreter (default: python), e.g. PYTHON=.venv/bin/python.
 # Without CUDA the processes train on the CPU with gloo.
 CONFIG=$1
 GPUS=$2

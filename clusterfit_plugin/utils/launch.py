@@ -4,6 +4,7 @@ distributed setup that works on machines without CUDA."""
 import argparse
 import os
 import os.path as osp
+import subprocess
 from copy import deepcopy
 
 import torch
@@ -102,11 +103,14 @@ def set_dataloader_defaults(cfg: Config,
 def setup_launcher(cfg: Config, launcher: str) -> None:
     """Prepare a distributed run; without CUDA, use gloo on the CPU.
 
-    mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` and the
-    config's ``dist_cfg`` usually names nccl; neither works without a GPU.
-    There the process group is initialised here with gloo (mmengine then
-    keeps it) and DDP is built without ``device_ids``. Nothing changes when
-    CUDA is available.
+    mmengine's ``pytorch`` and ``slurm`` launchers call
+    ``torch.cuda.set_device`` and the config's ``dist_cfg`` usually names
+    nccl; neither works without a GPU. There the process group is
+    initialised here with gloo (mmengine then keeps it), from the variables
+    torchrun or slurm set (for slurm as mmengine reads them: ``SLURM_PROCID``,
+    ``SLURM_NTASKS``, ``SLURM_LOCALID``, ``MASTER_ADDR`` or the first host
+    of ``SLURM_NODELIST``, ``MASTER_PORT`` or 29500), and DDP is built
+    without ``device_ids``. Nothing changes when CUDA is available.
 
     Args:
         cfg (Config): the config, changed in place.
@@ -125,8 +129,18 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
     wrapper.setdefault('type', 'MMDistributedDataParallel')
     wrapper.device_ids = None
     cfg.model_wrapper_cfg = wrapper
-    if launcher == 'pytorch' and not torch_dist.is_initialized():
-        torch_dist.init_process_group(
-            backend='gloo',
-            rank=int(os.environ['RANK']),
-            world_size=int(os.environ['WORLD_SIZE']))
+    if torch_dist.is_initialized() or launcher not in ('pytorch', 'slurm'):
+        return
+    if launcher == 'slurm':
+        os.environ['RANK'] = os.environ['SLURM_PROCID']
+        os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+        os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+        os.environ.setdefault('MASTER_PORT', '29500')
+        if 'MASTER_ADDR' not in os.environ:
+            os.environ['MASTER_ADDR'] = subprocess.getoutput(
+                f"scontrol show hostname {os.environ['SLURM_NODELIST']} | "
+                'head -n1')
+    torch_dist.init_process_group(
+        backend='gloo',
+        rank=int(os.environ['RANK']),
+        world_size=int(os.environ['WORLD_SIZE']))
