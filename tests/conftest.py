@@ -8,9 +8,9 @@ import uuid
 import pytest
 import torch
 from helpers import SOURCE_MODEL, write_images
+from mmengine.logging import MMLogger
 
 import clusterfit_plugin  # noqa: F401
-from mmengine.logging import MMLogger
 
 
 @pytest.fixture(scope='session')

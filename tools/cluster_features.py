@@ -57,9 +57,10 @@ def main(argv=None):
     if not (args.keep_features or hook.round.features['keep']):
         for store in stores:
             store.remove()
-    print(f'wrote {cache.path("labels.npy")} and its manifest; training '
-          f'with {args.config} (work dir {cfg.work_dir}) reuses them.',
-          flush=True)
+    print(
+        f'wrote {cache.path("labels.npy")} and its manifest; training '
+        f'with {args.config} (work dir {cfg.work_dir}) reuses them.',
+        flush=True)
 
 
 if __name__ == '__main__':

@@ -74,14 +74,16 @@ def main(argv=None):
     parts, _ = hook.fingerprint(dataset)
     shard = None if args.shard is None else (args.shard, args.num_shards)
     hook.round.extract(
-        build_source_model(hook.source), dataset, hook.source['stage'],
-        cache, feature_key(parts), shard)
+        build_source_model(hook.source), dataset, hook.source['stage'], cache,
+        feature_key(parts), shard)
     rank, world_size = shard or get_dist_info()
     if rank == 0:
-        print(f'features of shard {rank} of {world_size} are in '
-              f'{cache.path("features")}; once every shard is done: python '
-              f'tools/cluster_features.py {args.config} --work-dir '
-              f'{cfg.work_dir}', flush=True)
+        print(
+            f'features of shard {rank} of {world_size} are in '
+            f'{cache.path("features")}; once every shard is done: python '
+            f'tools/cluster_features.py {args.config} --work-dir '
+            f'{cfg.work_dir}',
+            flush=True)
 
 
 if __name__ == '__main__':

@@ -51,10 +51,10 @@ def _load(path: str, what: str) -> np.ndarray:
             'np.save(path, np.array(paths, dtype=str)).') from e
 
 
-def load_vissl_pair(labels_file: str,
-                    images_file: str,
-                    replace_prefix: Optional[Tuple[str, str]] = None
-                    ) -> Dict[str, int]:
+def load_vissl_pair(
+        labels_file: str,
+        images_file: str,
+        replace_prefix: Optional[Tuple[str, str]] = None) -> Dict[str, int]:
     """Read a VISSL labels file and its image list.
 
     Args:
@@ -131,7 +131,9 @@ def import_vissl_labels(dataset,
     return np.array([mapping[p] for p in paths], dtype=np.int64)
 
 
-def export_vissl_labels(dataset, labels: np.ndarray, out_dir: str,
+def export_vissl_labels(dataset,
+                        labels: np.ndarray,
+                        out_dir: str,
                         split: str = 'train') -> Tuple[str, str]:
     """Write labels in dataset order as VISSL's ``disk_filelist`` pair.
 

@@ -182,13 +182,11 @@ class ClusteringRound:
             kmeans=dict(self.kmeans.params(), backend=self.kmeans.backend))
 
     def _store(self, num_rows: int, cache: Optional[ClusterCache],
-               key: Optional[str], rank: int,
-               world_size: int) -> FeatureStore:
+               key: Optional[str], rank: int, world_size: int) -> FeatureStore:
         if self.features['storage'] == 'memory' or cache is None:
             return FeatureStore(num_rows, self.features['dtype'])
-        return cache.feature_store(num_rows, self.features['dtype'], key,
-                                   rank, world_size,
-                                   self.features['flush_every'])
+        return cache.feature_store(num_rows, self.features['dtype'], key, rank,
+                                   world_size, self.features['flush_every'])
 
     def extract(self,
                 model: torch.nn.Module,
@@ -219,8 +217,7 @@ class ClusteringRound:
         num_samples = len(dataset)
         start = time.perf_counter()
         indices = np.arange(rank, num_samples, world_size, dtype=np.int64)
-        store = self._store(len(indices), cache, feature_key, rank,
-                            world_size)
+        store = self._store(len(indices), cache, feature_key, rank, world_size)
         print_log(
             f'extracting {stage} features of {num_samples} samples '
             f'(shard {rank} of {world_size}) with {type(model).__name__}' +

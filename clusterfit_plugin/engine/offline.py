@@ -49,9 +49,8 @@ def hook_and_dataset(cfg: Config) -> Tuple[ClusterFitHook, object]:
         hook = HOOKS.build(hooks[0])
         dataset = DATASETS.build(cfg.train_dataloader.dataset)
     if not isinstance(dataset, ClusterFitDataset):
-        raise TypeError(
-            f'{cfg.filename}: train_dataloader.dataset is '
-            f'{type(dataset).__name__}, not a ClusterFitDataset.')
+        raise TypeError(f'{cfg.filename}: train_dataloader.dataset is '
+                        f'{type(dataset).__name__}, not a ClusterFitDataset.')
     return hook, dataset.dataset
 
 
@@ -75,8 +74,7 @@ class ShardedFeatures:
     def __getitem__(self, sl: slice) -> np.ndarray:
         start, stop, _ = sl.indices(len(self))
         pieces = []
-        for part, lo, hi in zip(self.parts, self.bounds[:-1],
-                                self.bounds[1:]):
+        for part, lo, hi in zip(self.parts, self.bounds[:-1], self.bounds[1:]):
             a, b = max(start, lo), min(stop, hi)
             if a < b:
                 pieces.append(part[slice(a - lo, b - lo)])
@@ -125,7 +123,8 @@ def load_shards(cache: ClusterCache, key: str, num_samples: int,
     complete = []
     for world, paths in sorted(found.items()):
         stores = {
-            rank: FeatureStore(
+            rank:
+            FeatureStore(
                 len(range(rank, num_samples, world)), dtype, path, key=key)
             for rank, path in paths.items()
         }

@@ -112,8 +112,8 @@ def forward_c_stdout(on_line: Callable[[str], bool]) -> Iterator[None]:
         os.close(saved)
 
 
-def faiss_progress(progress: ProgressLogger, niter: int) -> Callable[[str],
-                                                                     bool]:
+def faiss_progress(progress: ProgressLogger,
+                   niter: int) -> Callable[[str], bool]:
     """A line handler for :func:`forward_c_stdout` that turns faiss's
     k-means output into throttled progress lines.
 

@@ -96,7 +96,8 @@ def to_tile(inputs, size: int = 64, frames: int = 4) -> np.ndarray:
         return np.concatenate([
             _square(x[:, int(round(t))].transpose(1, 2, 0), size)
             for t in steps
-        ], axis=1)
+        ],
+                              axis=1)
     return _square(x.transpose(1, 2, 0)[..., ::-1], size)
 
 

@@ -107,23 +107,25 @@ def test_clip_transforms_apply_to_every_frame_alike():
     assert packed['data_samples'].gt_label.tolist() == [2]
 
 
-@pytest.mark.parametrize(
-    'scale, keep_ratio',
-    [((32, -1), True), ((-1, 32), True), ((100, 30), True), ((30, 100), True),
-     ((100, 30), False), (0.5, True), (32, True)])
+@pytest.mark.parametrize('scale, keep_ratio', [((32, -1), True),
+                                               ((-1, 32), True),
+                                               ((100, 30), True),
+                                               ((30, 100), True),
+                                               ((100, 30), False), (0.5, True),
+                                               (32, True)])
 def test_clip_resize_takes_mmaction2_forms(scale, keep_ratio):
     """The output size of each form equals mmcv's rescale_size (what
     mmaction2's Resize calls) or the exact (w, h) without keep_ratio."""
     import mmcv
     imgs = np.random.default_rng(0).integers(0, 255, (3, 40, 48, 3), np.uint8)
     out = TRANSFORMS.build(
-        dict(type='ClipResize', scale=scale,
-             keep_ratio=keep_ratio))(dict(imgs=imgs))
+        dict(type='ClipResize', scale=scale, keep_ratio=keep_ratio))(
+            dict(imgs=imgs))
     if isinstance(scale, int):  # this plugin's short-edge int
         want = (38, 32)
     elif isinstance(scale, float) or keep_ratio:
-        mm_scale = (np.inf, max(scale)) if isinstance(scale, tuple) and min(
-            scale) == -1 else scale
+        mm_scale = (np.inf, max(scale)) if isinstance(
+            scale, tuple) and min(scale) == -1 else scale
         want = mmcv.rescale_size((48, 40), mm_scale)
     else:
         want = scale
@@ -155,8 +157,10 @@ def test_mmaction2_flip_and_crop_names():
     assert crop.scale == (0.5, 0.6) and crop.ratio == (1.0, 1.0)
     # mmaction2 arguments with no counterpart are refused by name, with the
     # accepted ones listed; so are bad values.
-    with pytest.raises(Exception, match=r"does not take \['left_kp'\]; it "
-                       r"accepts \['prob', 'direction', 'flip_ratio'\]"):
+    with pytest.raises(
+            Exception,
+            match=r"does not take \['left_kp'\]; it "
+            r"accepts \['prob', 'direction', 'flip_ratio'\]"):
         TRANSFORMS.build(dict(type='ClipFlip', flip_ratio=0.5, left_kp=[1]))
     with pytest.raises(Exception, match='out_of_bound_opt.*clip_len'):
         TRANSFORMS.build(
@@ -179,8 +183,9 @@ def narrow_clip(tmp_path_factory):
 
 
 def test_auto_backend_falls_back_to_pyav(narrow_clip, log):
-    with pytest.raises(VideoReadError, match="backend decord.*try backend="
-                       "'pyav'"):
+    with pytest.raises(
+            VideoReadError, match='backend decord.*try backend='
+            "'pyav'"):
         VideoReader(narrow_clip, 'decord').read([0, 2])
     reference = VideoReader(narrow_clip, 'pyav').read([0, 2, 5])
     from clusterfit_plugin.datasets.transforms import video_readers

@@ -8,8 +8,7 @@ import pytest
 from helpers import NUM_IMAGES, image_dataset, load_tool, make_cfg
 from mmengine.config import Config
 
-from clusterfit_plugin.datasets import (export_vissl_labels,
-                                        import_vissl_labels)
+from clusterfit_plugin.datasets import export_vissl_labels, import_vissl_labels
 
 tool = load_tool('dataset_converters/vissl_labels')
 
@@ -52,8 +51,9 @@ def test_import_matches_by_path_in_any_order(tmp_path, dataset, labels,
     paths = [dataset.get_data_info(i)['img_path'] for i in range(len(labels))]
     order = np.random.default_rng(1).permutation(len(labels))
     # VISSL's list in another order, made on another machine.
-    moved = ['/cluster/data/' + osp.relpath(paths[i], image_root)
-             for i in order]
+    moved = [
+        '/cluster/data/' + osp.relpath(paths[i], image_root) for i in order
+    ]
     labels_file, images_file = save_pair(str(tmp_path), moved, labels[order])
     with pytest.raises(ValueError, match='--replace-prefix') as err:
         import_vissl_labels(dataset, labels_file, images_file)
@@ -68,7 +68,8 @@ def test_import_refuses_what_does_not_match(tmp_path, dataset, labels):
     paths = [dataset.get_data_info(i)['img_path'] for i in range(len(labels))]
     d = str(tmp_path)
     cases = [
-        (paths + ['/elsewhere/x.png'], list(labels) + [0], 'not in the dataset'),
+        (paths + ['/elsewhere/x.png'], list(labels) + [0],
+         'not in the dataset'),
         (paths[:-1] + [paths[0]], labels, 'twice'),
         (paths[1:], labels[1:], '1 of the dataset'),
         (paths, labels[:-1], f'{NUM_IMAGES - 1} labels but'),
@@ -79,8 +80,8 @@ def test_import_refuses_what_does_not_match(tmp_path, dataset, labels):
         pair = save_pair(d, p, lab, prefix=f'case{i}')
         with pytest.raises(ValueError, match=message):
             import_vissl_labels(dataset, *pair)
-    extra = save_pair(d, paths + ['/elsewhere/x.png'], list(labels) + [0],
-                      'extra')
+    extra = save_pair(d, paths + ['/elsewhere/x.png'],
+                      list(labels) + [0], 'extra')
     np.testing.assert_array_equal(
         import_vissl_labels(dataset, *extra, allow_extra=True), labels)
     labels_file, pickled = save_pair(d, paths, labels, 'obj')
@@ -102,12 +103,12 @@ def test_tool_round_trip(tmp_path, image_root, source_checkpoint, labels):
         str(tmp_path / 'vissl')
     ])
     out = str(tmp_path / 'imported.npy')
-    tool.main(
-        ['import', config,
-         str(tmp_path / 'vissl' / 'train_labels.npy'), '--out', out])
+    tool.main([
+        'import', config,
+        str(tmp_path / 'vissl' / 'train_labels.npy'), '--out', out
+    ])
     np.testing.assert_array_equal(np.load(out), labels)
     from clusterfit_plugin.datasets import load_label_file
-    np.testing.assert_array_equal(
-        load_label_file(out, NUM_IMAGES, 7), labels)
+    np.testing.assert_array_equal(load_label_file(out, NUM_IMAGES, 7), labels)
     with pytest.raises(SystemExit):
         tool.parse_args(['import', config, 'x_lbls.npy', '--out', out])

@@ -102,8 +102,10 @@ def test_slurm_and_dist_scripts(tmp_path, image_root, source_checkpoint):
     one = str(tmp_path / 'one')
     run_runner(cfg_with_test_split(one, image_root, source_checkpoint))
     config = str(tmp_path / 'cfg.py')
-    Config(cfg_with_test_split(str(tmp_path / 'unused'), image_root,
-                      source_checkpoint)).dump(config)
+    Config(
+        cfg_with_test_split(
+            str(tmp_path / 'unused'), image_root,
+            source_checkpoint)).dump(config)
 
     # slurm_train.sh: 2 tasks, the labels of one process.
     work = str(tmp_path / 'slurm')
@@ -126,9 +128,10 @@ def test_slurm_and_dist_scripts(tmp_path, image_root, source_checkpoint):
     # process does.
     checkpoint = osp.join(one, 'epoch_1.pth')
     single = accuracy(
-        run([sys.executable,
-             osp.join(ROOT, 'tools', 'test.py'), config, checkpoint],
-            str(tmp_path)))
+        run([
+            sys.executable,
+            osp.join(ROOT, 'tools', 'test.py'), config, checkpoint
+        ], str(tmp_path)))
     slurm = accuracy(
         run([
             'bash',

@@ -84,8 +84,8 @@ def test_extraction_under_torchrun(tmp_path, config, reference):
     """2 gloo ranks under torchrun, each extracting its shard."""
     work = str(tmp_path / 'torchrun')
     proc = subprocess.run([
-        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
-        '2', '--master_port',
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+        '--master_port',
         str(free_port()),
         osp.join(ROOT, 'tools', 'extract_features.py'), config, '--work-dir',
         work, '--launcher', 'pytorch'
@@ -109,19 +109,21 @@ def test_cluster_tool_needs_every_shard(tmp_path, config):
     work = str(tmp_path / 'w')
     with pytest.raises(FileNotFoundError, match='tools/extract_features.py'):
         cluster_tool.main([config, '--work-dir', work])
-    extract_tool.main([config, '--work-dir', work, '--shard', '1',
-                       '--num-shards', '3'])
-    with pytest.raises(FileNotFoundError,
-                       match=r'3 shards\) are incomplete: shards \[0, 2\]'):
+    extract_tool.main(
+        [config, '--work-dir', work, '--shard', '1', '--num-shards', '3'])
+    with pytest.raises(
+            FileNotFoundError,
+            match=r'3 shards\) are incomplete: shards \[0, 2\]'):
         cluster_tool.main([config, '--work-dir', work])
     assert not osp.exists(osp.join(work, 'clusterfit', 'labels.npy'))
 
 
 def test_shard_flags_are_checked(config):
     for argv, message in (([config, '--shard', '0'], 'together'),
-                          ([config, '--shard', '2', '--num-shards', '2'],
-                           'must lie in'),
-                          ([config, '--shard', '0', '--num-shards', '2',
-                            '--launcher', 'pytorch'], 'without a launcher')):
+                          ([config, '--shard', '2', '--num-shards',
+                            '2'], 'must lie in'), ([
+                                config, '--shard', '0', '--num-shards', '2',
+                                '--launcher', 'pytorch'
+                            ], 'without a launcher')):
         with pytest.raises(SystemExit):
             extract_tool.parse_args(argv)

@@ -91,8 +91,8 @@ def test_assignment_and_flush_progress(tmp_path, log, monkeypatch):
     labels, fit = cluster_by_index(x, np.arange(1000), 1000, km,
                                    Preprocessor())
     out = log()
-    assert re.findall(r'assigned (\d+)/1000 samples', out) == [
-        '300', '600', '900', '1000']
+    assert re.findall(r'assigned (\d+)/1000 samples',
+                      out) == ['300', '600', '900', '1000']
     np.testing.assert_array_equal(labels, km.assign(Preprocessor()(x))[0])
 
     store = FeatureStore(10, path=str(tmp_path / 'f.npy'), flush_every=4)

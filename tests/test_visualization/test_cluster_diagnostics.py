@@ -70,15 +70,15 @@ def test_grid_rows_carry_cluster_id_and_size():
                                            (1, 1, [3])]):
         y = TITLE_H + PAD + row * 10
         label = grid[y:y + 8, :LABEL_W]
-        np.testing.assert_array_equal(label, text_patch(f'#{k} n={n}', 8,
-                                                        LABEL_W))
+        np.testing.assert_array_equal(label,
+                                      text_patch(f'#{k} n={n}', 8, LABEL_W))
         assert (label < 128).any()  # some text is drawn
         for col, i in enumerate(members):
             x = LABEL_W + PAD + col * 10
             np.testing.assert_array_equal(grid[y:y + 8, x:x + 8], load(i))
     # Distinct rows get distinct labels.
-    assert not np.array_equal(text_patch('#2 n=4', 8, LABEL_W),
-                              text_patch('#0 n=2', 8, LABEL_W))
+    assert not np.array_equal(
+        text_patch('#2 n=4', 8, LABEL_W), text_patch('#0 n=2', 8, LABEL_W))
 
 
 def test_a_clip_tile_is_a_strip_of_frames():

@@ -25,8 +25,7 @@ from mmengine.registry import DefaultScope
 from mmpretrain.registry import DATASETS
 
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
-from clusterfit_plugin.datasets import (ClusterFitDataset,
-                                        export_vissl_labels,
+from clusterfit_plugin.datasets import (ClusterFitDataset, export_vissl_labels,
                                         import_vissl_labels)
 from clusterfit_plugin.fileio import atomic_save_npy
 
@@ -98,8 +97,7 @@ def main(argv=None):
               "head's num_clusters, must exceed the max).")
     else:
         labels = np.load(args.labels, allow_pickle=False)
-        files = export_vissl_labels(dataset, labels, args.out_dir,
-                                    args.split)
+        files = export_vissl_labels(dataset, labels, args.out_dir, args.split)
         print(f'wrote {files[0]} and {files[1]} ({len(labels)} images) for '
               "VISSL's disk_filelist data source.")
 

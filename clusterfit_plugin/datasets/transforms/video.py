@@ -38,8 +38,8 @@ def _reject_unknown(transform: BaseTransform, unknown: dict) -> None:
     mmaction2 argument this plugin does not implement, say)."""
     if unknown:
         accepted = [
-            name for name in inspect.signature(
-                type(transform).__init__).parameters
+            name
+            for name in inspect.signature(type(transform).__init__).parameters
             if name not in ('self', 'kwargs')
         ]
         raise TypeError(f'{type(transform).__name__} does not take '
@@ -150,9 +150,10 @@ def _resize(imgs: np.ndarray,
             interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     if (imgs.shape[2], imgs.shape[1]) == tuple(size_wh):
         return imgs
-    return np.stack(
-        [cv2.resize(f, tuple(size_wh), interpolation=interpolation)
-         for f in imgs])
+    return np.stack([
+        cv2.resize(f, tuple(size_wh), interpolation=interpolation)
+        for f in imgs
+    ])
 
 
 @TRANSFORMS.register_module()
@@ -270,7 +271,8 @@ class ClipRandomResizedCrop(BaseTransform):
         _reject_unknown(self, kwargs)
         self.size = (size, size) if isinstance(size, int) else tuple(size)
         self.scale = scale if area_range is None else area_range
-        self.ratio = ratio if aspect_ratio_range is None else aspect_ratio_range
+        self.ratio = (
+            ratio if aspect_ratio_range is None else aspect_ratio_range)
 
     def _box(self, h: int, w: int) -> Tuple[int, int, int, int]:
         area = h * w

@@ -182,8 +182,14 @@ class ClusterFitHook(Hook):
         if is_main_process():
             cache = self.cache(runner.work_dir)
             self._write(cache.save_round, epoch, labels)
-            self.diagnose(dataset.dataset, cache, labels, f'epoch{epoch}',
-                          runner.visualizer, epoch, pictures=False)
+            self.diagnose(
+                dataset.dataset,
+                cache,
+                labels,
+                f'epoch{epoch}',
+                runner.visualizer,
+                epoch,
+                pictures=False)
         barrier()
         nmi = normalized_mutual_info(self._labels, labels)
         runner.message_hub.update_scalar('train/clusterfit_nmi', nmi)
@@ -211,8 +217,7 @@ class ClusterFitHook(Hook):
         Returns:
             ClusterCache: ``cache_dir``, or ``{work_dir}/clusterfit``.
         """
-        return ClusterCache(self.cache_dir
-                            or osp.join(work_dir, 'clusterfit'))
+        return ClusterCache(self.cache_dir or osp.join(work_dir, 'clusterfit'))
 
     def fingerprint(self, dataset) -> Tuple[Dict[str, str], np.ndarray]:
         """What the clustering of ``dataset`` depends on, and its classes.
