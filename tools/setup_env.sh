@@ -23,12 +23,16 @@ if [ ! -x "$VENV/bin/python" ]; then
         fi
     done
 fi
-echo "setting up $VENV with $PYTHON_BIN (torch 2.14.1, mmengine, mmcv-lite, mmpretrain 1.2.0, faiss-cpu, av, decord, tensorboard)"
+echo "setting up $VENV with $PYTHON_BIN (torch 2.14.1, mmengine, mmcv-lite, mmpretrain 1.2.0, faiss-cpu, av, decord, tensorboard, openmim)"
 [ -x "$VENV/bin/python" ] || "$PYTHON_BIN" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip 'setuptools<81' wheel
 # torch first, from the pins: a bare `torch` would pull a multi-GB CUDA build.
 "$VENV/bin/python" -m pip install -q torch==2.14.1 torchvision==0.29.1
 "$VENV/bin/python" -m pip install -q -r requirements.txt
+# openmim for `mim train/test`, without its `opendatalab` dependency: that one
+# serves only `mim download` of datasets and pins setuptools==60.2, which breaks
+# mmengine's `mmpretrain::` configs. Its other dependencies are in requirements.txt.
+"$VENV/bin/python" -m pip install -q --no-deps openmim==0.3.9
 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
 echo "$want" > "$stamp"
 echo "$VENV ready"
