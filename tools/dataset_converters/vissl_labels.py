@@ -12,7 +12,7 @@ Examples:
     python tools/dataset_converters/vissl_labels.py import CONFIG \\
         vissl/train_labels.npy --out work_dirs/vissl_labels.npy \\
         --replace-prefix /datasets/imagenet/ data/imagenet/
-    python tools/train.py CONFIG --cfg-options \\
+    python tools/train.py CONFIG --cfg-options custom_hooks=[] \\
         train_dataloader.dataset.label_file=work_dirs/vissl_labels.npy
     python tools/dataset_converters/vissl_labels.py export CONFIG \\
         work_dirs/cf/clusterfit/labels.npy --out-dir vissl_data --split train
