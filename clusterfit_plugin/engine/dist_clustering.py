@@ -11,7 +11,10 @@ features) are gathered by index. With one process this is exactly
 
 While rank 0 fits, the other ranks wait on the process group's key-value
 store in slices of ``wait_poll_s`` rather than inside a collective, so a fit
-longer than the process group's timeout does not fail them.
+longer than the process group's timeout does not fail them. A fit that fails
+on rank 0 is reported to them through the store, and a store that is gone
+(rank 0 or its host died) ends them within a slice, each with an error that
+names the cause.
 """
 import time
 from dataclasses import dataclass
@@ -29,6 +32,8 @@ from ..clustering import (KMeans, Preprocessor, assign_to_centroids,
 from ..utils.progress import ProgressLogger
 
 READY_KEY = 'clusterfit/centroids_ready'
+# How rank 0 marks READY_KEY when its fit failed.
+FAILED = 'failed: '
 T = TypeVar('T')
 
 
@@ -79,6 +84,48 @@ def _default_store():
     return torch_dist.distributed_c10d._get_default_store()
 
 
+def _first_line(err: BaseException) -> str:
+    """An exception as one short line (c10d appends pages of C++ frames)."""
+    lines = str(err).strip().splitlines()
+    return f'{type(err).__name__}: {lines[0] if lines else ""}'[:500]
+
+
+def _is_timeout(err: RuntimeError) -> bool:
+    """Whether a store wait failed only because its slice ran out."""
+    network_error = getattr(torch_dist, 'DistNetworkError', ())
+    return (not isinstance(err, network_error)
+            and 'timeout' in _first_line(err).lower())
+
+
+def _store_lost(err: RuntimeError) -> RuntimeError:
+    return RuntimeError(
+        "lost the process group's store while waiting for rank 0 to fit "
+        'k-means: rank 0 (the store\'s host under torchrun, slurm and '
+        'env:// launches) or the store\'s host has gone, so this rank stops '
+        f'too ({_first_line(err)}). Look for the first error of rank 0.')
+
+
+def report_failure(store, key: str, err: BaseException, world_size: int,
+                   poll_s: float) -> None:
+    """Tell the ranks waiting in :func:`wait_for_rank0` that rank 0 failed,
+    and give them up to ``min(poll_s, 30)`` s to read it (rank 0 usually
+    hosts the store, which ends with its process).
+
+    Args:
+        store: the c10d store the other ranks wait on.
+        key (str): the key they wait for.
+        err (BaseException): rank 0's error.
+        world_size (int): number of ranks.
+        poll_s (float): the wait slice.
+    """
+    try:
+        store.set(key, FAILED + _first_line(err))
+        store.wait([f'{key}/seen/{r}' for r in range(1, world_size)],
+                   timedelta(seconds=min(poll_s, 30.0)))
+    except RuntimeError:  # a rank did not read it in time, or is gone
+        pass
+
+
 def wait_for_rank0(store, key: str, poll_s: float) -> None:
     """Block until rank 0 sets ``key`` in ``store``, however long it takes.
 
@@ -87,17 +134,32 @@ def wait_for_rank0(store, key: str, poll_s: float) -> None:
         key (str): the key rank 0 sets when done.
         poll_s (float): seconds per wait; a progress line is logged after
             each.
+
+    Raises:
+        RuntimeError: rank 0 reported that it failed (its error is named),
+            or the store can no longer be reached (within ``poll_s`` of its
+            loss).
     """
     start = time.perf_counter()
     while True:
         try:
             store.wait([key], timedelta(seconds=poll_s))
-            return
-        except RuntimeError:  # this slice timed out; keep waiting
+            value = store.get(key).decode()
+            break
+        except RuntimeError as err:
+            if not _is_timeout(err):
+                raise _store_lost(err) from None
             print_log(
                 f'waiting for rank 0 to fit k-means '
                 f'({time.perf_counter() - start:.0f}s)',
                 logger='current')
+    if value.startswith(FAILED):
+        try:
+            store.set(f'{key}/seen/{get_dist_info()[0]}', '1')
+        except RuntimeError:
+            pass
+        raise RuntimeError('rank 0 failed while fitting k-means, so this '
+                           f'rank stops too: {value[len(FAILED):]}')
 
 
 def assemble_sample(parts: list, chosen: Optional[np.ndarray],
@@ -183,9 +245,14 @@ def cluster_by_index(
     key = f'{READY_KEY}/{round_id}'
     payload = [None]
     if rank == 0:
-        sample = assemble_sample(parts, chosen, num_samples)
-        preprocessor.fit(sample)
-        kmeans.fit(preprocessor(sample))
+        try:
+            sample = assemble_sample(parts, chosen, num_samples)
+            preprocessor.fit(sample)
+            kmeans.fit(preprocessor(sample))
+        except Exception as err:
+            if store is not None:
+                report_failure(store, key, err, world_size, wait_poll_s)
+            raise
         payload = [(preprocessor, kmeans.centroids,
                     dict(
                         fit_objective=kmeans.fit_objective,

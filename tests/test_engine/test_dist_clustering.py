@@ -4,6 +4,10 @@ keeps the other ranks clear of the process-group timeout while rank 0 fits
 k-means."""
 import os
 import os.path as osp
+import signal
+import subprocess
+import sys
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -11,7 +15,7 @@ import pytest
 import torch.distributed as dist
 import torch.multiprocessing as mp
 import transforms_for_tests  # noqa: F401
-from helpers import free_port
+from helpers import TESTS, free_port
 
 from clusterfit_plugin.clustering import KMeans, Preprocessor
 from clusterfit_plugin.engine.dist_clustering import (_default_store,
@@ -27,6 +31,96 @@ SLOW_KMEANS = dict(
     max_points_per_centroid=5,
     seed=0,
     backend='torch')
+
+# A rank launched by hand (env://, as slurm and mpi launchers start them):
+# clusters 40 points of 32-d with the settings given in argv[1] (a dict
+# literal: Preprocessor and KMeans arguments, wait_poll_s), writing a marker
+# file when rank 0 starts its fit.
+RANK_SCRIPT = r'''
+import ast, os, sys
+from datetime import timedelta
+import numpy as np
+import torch.distributed as dist
+from clusterfit_plugin.clustering import KMeans, Preprocessor
+from clusterfit_plugin.engine.dist_clustering import cluster_by_index
+
+args = ast.literal_eval(sys.argv[1])
+
+
+class MarkedKMeans(KMeans):
+    def fit(self, x):
+        open(os.environ['MARKER'], 'w').close()
+        return super().fit(x)
+
+
+dist.init_process_group('gloo', init_method='env://',
+                        timeout=timedelta(seconds=600))
+rank, world = dist.get_rank(), dist.get_world_size()
+x = np.random.default_rng(0).normal(size=(40, 32)).astype(np.float32)
+idx = np.arange(rank, 40, world)
+cluster_by_index(x[idx], idx, 40, MarkedKMeans(**args['kmeans']),
+                 Preprocessor(**args['preprocessor']),
+                 wait_poll_s=args['wait_poll_s'])
+print('rank', rank, 'done', flush=True)
+'''
+
+
+@pytest.fixture
+def start_ranks(tmp_path):
+    """Start ranks of RANK_SCRIPT by hand with env://; kills what is left
+    of them after the test."""
+    procs = []
+
+    def start(settings, world=2):
+        procs.extend(_start_ranks(tmp_path, settings, world))
+        return procs
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+
+
+def _start_ranks(tmp_path, settings, world):
+    """Start ``world`` ranks of RANK_SCRIPT by hand with env://."""
+    script = tmp_path / 'rank.py'
+    script.write_text(RANK_SCRIPT)
+    port = str(free_port())
+    procs = []
+    for rank in range(world):
+        env = dict(
+            os.environ,
+            RANK=str(rank),
+            WORLD_SIZE=str(world),
+            LOCAL_RANK=str(rank),
+            MASTER_ADDR='127.0.0.1',
+            MASTER_PORT=port,
+            MARKER=str(tmp_path / 'fitting'),
+            OMP_NUM_THREADS='1',
+            PYTHONPATH=TESTS)
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(script),
+                 repr(settings)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True))
+    return procs
+
+
+def finish(proc, timeout):
+    """The output of ``proc`` once it ends; fails (and kills it) when it
+    is still running after ``timeout`` s."""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=10)
+        pytest.fail(f'the rank still runs after {timeout} s:\n{out[-3000:]}')
+    return out
 
 
 def _slow_fit_worker(rank, world, out, port):
@@ -94,3 +188,48 @@ def test_the_private_store_accessor_still_exists(tmp_path):
         assert store.get('clusterfit/test') == b'1'
     finally:
         dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_a_failed_fit_on_rank0_ends_every_rank_with_its_error(start_ranks):
+    # PCA to 64 dimensions of 32-d features fails on rank 0, in the fit.
+    procs = start_ranks(
+        dict(
+            kmeans=dict(num_clusters=4, seed=0),
+            preprocessor=dict(pca_dim=64),
+            wait_poll_s=1.0))
+    out0, out1 = finish(procs[0], 60), finish(procs[1], 60)
+    assert procs[0].returncode != 0 and procs[1].returncode != 0
+    assert 'ValueError: pca dim=64 must lie in [1, 32]' in out0, out0
+    assert 'rank 0 failed while fitting k-means, so this rank stops too: ' \
+        'ValueError: pca dim=64 must lie in [1, 32]' in out1, out1
+    assert 'done' not in out0 + out1
+    assert len(out1) < 20000  # one error, not a flood of C++ traces
+
+
+@pytest.mark.slow
+def test_a_lost_store_ends_the_waiting_ranks_within_two_slices(
+        tmp_path, start_ranks):
+    poll = 1.0
+    # Rank 0 fits "forever" (it is killed during the fit).
+    procs = start_ranks(
+        dict(
+            kmeans=dict(SLOW_KMEANS, niter=10**9),
+            preprocessor=dict(),
+            wait_poll_s=poll))
+    deadline = time.time() + 60
+    while not (tmp_path / 'fitting').exists():
+        assert time.time() < deadline and procs[1].poll() is None, \
+            finish(procs[1], 1)
+        time.sleep(0.1)
+    time.sleep(2 * poll)  # rank 1 is in its wait slices
+    os.killpg(procs[0].pid, signal.SIGKILL)
+    killed = time.time()
+    out1 = finish(procs[1], 30)
+    ended = time.time() - killed
+    procs[0].wait()
+    assert procs[1].returncode != 0
+    assert "lost the process group's store while waiting for rank 0" in out1
+    assert 'waiting for rank 0 to fit k-means' in out1
+    assert ended <= 2 * poll + 1.0, ended
+    assert len(out1) < 20000
