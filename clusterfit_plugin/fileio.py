@@ -1,14 +1,23 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """File I/O: atomic writes (a file is complete or absent, never
-half-written) and content hashes."""
+half-written), memory-mapped ``.npy`` files opened without following
+symbolic links and allocated in full before use, and content hashes."""
+import errno
 import hashlib
 import json
 import os
 import os.path as osp
 import tempfile
-from typing import Callable
+from typing import Callable, Optional, Sequence
 
 import numpy as np
+
+
+def _umask() -> int:
+    """This process's umask (reading it means setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _atomic_write(path: str, write: Callable) -> None:
@@ -19,6 +28,8 @@ def _atomic_write(path: str, write: Callable) -> None:
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(
             prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
+        # mkstemp makes 0600 files; give the permissions a plain open would.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, 'wb') as f:
             write(f)
             f.flush()
@@ -73,6 +84,132 @@ def atomic_save_bytes(path: str, data: bytes) -> None:
         data (bytes): the content.
     """
     _atomic_write(path, lambda f: f.write(data))
+
+
+def open_nofollow(path: str, flags: int, mode: int = 0o666) -> int:
+    """``os.open`` that refuses a symbolic link at ``path`` (a link planted
+    at a predictable name would make a write land on its target).
+
+    Args:
+        path (str): the file.
+        flags (int): ``os.O_*`` flags.
+        mode (int): permissions of a new file (less the umask).
+
+    Returns:
+        int: the file descriptor.
+    """
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, mode)
+    except OSError as e:
+        if e.errno == errno.ELOOP or osp.islink(path):
+            raise OSError(
+                errno.ELOOP, f'{path} is a symbolic link that this run did '
+                'not create; it is not followed, so that its target is not '
+                'overwritten. Remove the link, or point cache_dir '
+                'elsewhere.') from e
+        raise
+
+
+def create_npy_memmap(path: str, dtype: str,
+                      shape: Sequence[int]) -> np.memmap:
+    """Create a ``.npy`` file of ``shape`` and map it for writing.
+
+    The file's blocks are allocated before it is mapped, so a full disk is
+    an ``OSError`` here, naming the file and the size, instead of a SIGBUS
+    at the first write into a page that has no block. A symbolic link at
+    ``path`` is refused (:func:`open_nofollow`).
+
+    Args:
+        path (str): the file (replaced when it exists).
+        dtype (str): element type.
+        shape (sequence of int): the array's shape.
+
+    Returns:
+        np.memmap: the writable mapping.
+    """
+    dtype = np.dtype(dtype)
+    header = dict(
+        descr=np.lib.format.dtype_to_descr(dtype),
+        fortran_order=False,
+        shape=tuple(int(n) for n in shape))
+    fd = open_nofollow(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, 'r+b') as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        offset = f.tell()
+        size = offset + int(np.prod(header['shape'])) * dtype.itemsize
+        try:
+            if hasattr(os, 'posix_fallocate'):
+                os.posix_fallocate(f.fileno(), 0, size)
+            else:
+                f.truncate(size)
+        except OSError as e:
+            os.remove(path)
+            free = disk_free(osp.dirname(osp.abspath(path)))
+            raise OSError(
+                e.errno, f'could not allocate {size / 2**20:.1f} MiB for '
+                f'{path}: {e.strerror or e}'
+                f'{"" if free is None else f" ({free / 2**20:.1f} MiB free)"}'
+                '. Free some space, point cache_dir at a larger disk, or keep '
+                "the features in memory: features=dict(storage='memory')."
+            ) from e
+        return np.memmap(
+            f, dtype=dtype, mode='r+', offset=offset, shape=header['shape'])
+
+
+def open_npy_memmap(path: str) -> np.memmap:
+    """Map an existing ``.npy`` file for reading and writing, without
+    following a symbolic link at ``path``.
+
+    Args:
+        path (str): the file.
+
+    Returns:
+        np.memmap: the mapping.
+
+    Raises:
+        OSError: the file is missing, unreadable or a symbolic link.
+        ValueError: it is not a ``.npy`` file.
+    """
+    fd = open_nofollow(path, os.O_RDWR)
+    with os.fdopen(fd, 'r+b') as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0) else np.lib.format.read_array_header_2_0)
+        shape, fortran_order, dtype = read_header(f)
+        if fortran_order or not shape:
+            raise ValueError(f'{path} is not a C-ordered array.')
+        return np.memmap(
+            f, dtype=dtype, mode='r+', offset=f.tell(), shape=shape)
+
+
+def disk_free(directory: str) -> Optional[int]:
+    """Bytes available to this user on the disk of ``directory``.
+
+    Args:
+        directory (str): an existing directory.
+
+    Returns:
+        int | None: free bytes, or None when they cannot be known.
+    """
+    try:
+        stat = os.statvfs(directory)
+    except (OSError, AttributeError):
+        return None
+    return stat.f_bavail * stat.f_frsize
+
+
+def remove_if_present(path: str) -> None:
+    """Delete a file; one that is already gone (another process removed it)
+    is not an error.
+
+    Args:
+        path (str): the file.
+    """
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 def sha256_of(obj) -> str:

@@ -3,6 +3,7 @@
 (shared values and helpers are in helpers.py)."""
 import copy
 import logging
+import subprocess
 import uuid
 
 import pytest
@@ -65,3 +66,20 @@ def log():
 
     yield read
     logger.removeHandler(handler)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs mounted for this test (needs root, as CI runs); it is
+    skipped, saying why, where mounting is not permitted."""
+    mount = tmp_path / 'small_disk'
+    mount.mkdir()
+    done = subprocess.run(
+        ['mount', '-t', 'tmpfs', '-o', 'size=1m', 'tmpfs',
+         str(mount)],
+        capture_output=True,
+        text=True)
+    if done.returncode:
+        pytest.skip(f'cannot mount a small tmpfs here: {done.stderr.strip()}')
+    yield str(mount)
+    subprocess.run(['umount', '-l', str(mount)], check=True)

@@ -3,21 +3,28 @@
 
 :class:`FeatureStore` holds the features of one rank's samples, in memory or
 in a memory-mapped ``.npy`` file, float32 or float16, written batch by batch.
-On disk it records how many rows are complete in a small progress file
-(written atomically after a flush), so an interrupted extraction resumes
-from there. :class:`Preprocessor` (optional PCA with whitening, then L2
-normalisation) is fitted on the k-means sample and applied chunk by chunk,
-so no second full-size copy of the features is ever made.
+On disk the file is allocated in full before the first row (a full disk is
+a clear error, not a SIGBUS), never through a symbolic link, and a small
+progress file (written atomically after a flush) records how many rows are
+complete and the SHA-256 of the last flushed block, so an interrupted
+extraction resumes from there and a progress file that does not match the
+rows is not trusted. :class:`Preprocessor` (optional PCA with whitening,
+then L2 normalisation) is fitted on the k-means sample and applied chunk by
+chunk, so no second full-size copy of the features is ever made.
 """
+import hashlib
 import json
+import logging
 import mmap
 import os
 import os.path as osp
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
+from mmengine.logging import print_log
 
-from ..fileio import atomic_save_json
+from ..fileio import (atomic_save_json, create_npy_memmap, open_npy_memmap,
+                      remove_if_present)
 from ..utils.progress import ProgressLogger
 from .kmeans import iter_chunks
 
@@ -92,6 +99,10 @@ class FeatureStore:
             file made for another key is discarded, never resumed.
         flush_every (int): on disk, flush and record progress every this
             many rows. Defaults to 8192.
+        check_dim (callable, optional): called with the feature dimension
+            at the first rows, before anything is allocated (to reject
+            settings that cannot fit it, e.g. a PCA dimension, before the
+            whole extraction).
     """
 
     def __init__(self,
@@ -99,7 +110,8 @@ class FeatureStore:
                  dtype: str = 'float32',
                  path: Optional[str] = None,
                  key: str = '',
-                 flush_every: int = 8192):
+                 flush_every: int = 8192,
+                 check_dim: Optional[Callable[[int], None]] = None):
         if dtype not in DTYPES:
             raise ValueError(f'feature dtype={dtype!r} is unknown; use one '
                              f'of {DTYPES}.')
@@ -108,9 +120,11 @@ class FeatureStore:
         self.path = path
         self.key = key
         self.flush_every = int(flush_every)
+        self.check_dim = check_dim
         self.array: Optional[np.ndarray] = None
         self.rows_done = 0
         self._since_flush = 0
+        self._block_start = 0
         self._progress = ProgressLogger()
         if path is not None:
             self._resume()
@@ -120,40 +134,66 @@ class FeatureStore:
         """str: the progress file of an on-disk store."""
         return f'{self.path}.json'
 
+    def _block_digest(self, start: int, stop: int) -> str:
+        """SHA-256 of rows ``[start, stop)`` as stored."""
+        digest = hashlib.sha256()
+        for begin in range(start, stop, 65536):
+            digest.update(
+                np.ascontiguousarray(
+                    self.array[begin:min(begin + 65536, stop)]).tobytes())
+        _release(self.array)
+        return digest.hexdigest()
+
     def _resume(self) -> None:
         try:
             with open(self.progress_path, encoding='utf-8') as f:
                 progress = json.load(f)
         except (OSError, ValueError):
             return
-        if (progress.get('key') != self.key
+        if (not isinstance(progress, dict) or progress.get('key') != self.key
                 or progress.get('num_rows') != self.num_rows
                 or progress.get('dtype') != self.dtype
                 or not osp.isfile(self.path)):
             return
         try:
-            array = np.load(self.path, mmap_mode='r+')
+            array = open_npy_memmap(self.path)
         except (OSError, ValueError):
             return
-        if array.shape != (self.num_rows, progress['dim']):
+        if array.shape != (self.num_rows, progress.get('dim')):
             return
         self.array = array
-        self.rows_done = int(progress['rows_done'])
+        rows_done, block = progress.get('rows_done'), progress.get('block')
+        if (isinstance(rows_done, int) and 0 <= rows_done <= self.num_rows
+                and isinstance(block, list) and len(block) == 2
+                and all(isinstance(n, int) for n in block)
+                and 0 <= block[0] <= block[1] == rows_done and
+                progress.get('block_sha256') == self._block_digest(*block)):
+            self.rows_done = self._block_start = rows_done
+            return
+        self.array = None
+        print_log(
+            f'{self.progress_path} does not match the rows in {self.path} '
+            f'(rows_done={rows_done!r}); they are not trusted and the '
+            'extraction starts over.',
+            logger='current',
+            level=logging.WARNING)
 
     def _allocate(self, dim: int) -> None:
+        if self.check_dim is not None:
+            self.check_dim(dim)
         if self.path is None:
             self.array = np.empty((self.num_rows, dim), dtype=self.dtype)
             return
         os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)
-        if osp.exists(self.progress_path):
-            os.remove(self.progress_path)
-        self.array = np.lib.format.open_memmap(
-            self.path, mode='w+', dtype=self.dtype, shape=(self.num_rows, dim))
+        remove_if_present(self.progress_path)
+        self.array = create_npy_memmap(self.path, self.dtype,
+                                       (self.num_rows, dim))
+        self._block_start = 0
         self._record()
 
     def _record(self) -> None:
         self.array.flush()
-        _release(self.array)
+        start = self._block_start
         atomic_save_json(
             self.progress_path,
             dict(
@@ -161,7 +201,10 @@ class FeatureStore:
                 num_rows=self.num_rows,
                 dtype=self.dtype,
                 dim=int(self.array.shape[1]),
-                rows_done=self.rows_done))
+                rows_done=self.rows_done,
+                block=[start, self.rows_done],
+                block_sha256=self._block_digest(start, self.rows_done)))
+        self._block_start = self.rows_done
         self._since_flush = 0
         self._progress.log(f'{self.rows_done}/{self.num_rows} feature rows '
                            f'flushed to {self.path}')
@@ -174,12 +217,26 @@ class FeatureStore:
         """
         if self.array is None:
             self._allocate(features.shape[1])
+        if self.dtype == 'float16':
+            self._check_half_range(features)
         n = features.shape[0]
         self.array[self.rows_done:self.rows_done + n] = features
         self.rows_done += n
         self._since_flush += n
         if self.path is not None and self._since_flush >= self.flush_every:
             self._record()
+
+    def _check_half_range(self, features: np.ndarray) -> None:
+        """Raise when finite features exceed float16's range (they would be
+        stored as inf)."""
+        finite = np.abs(features[np.isfinite(features)])
+        peak = float(finite.max()) if finite.size else 0.0
+        if peak > float(np.finfo(np.float16).max):
+            raise ValueError(
+                f'features reach {peak:.4g}, beyond the float16 range '
+                f'({float(np.finfo(np.float16).max):g}) of the feature '
+                f'store (row {self.rows_done} on). Store them as float32: '
+                "features=dict(dtype='float32').")
 
     def finish(self) -> Union[np.ndarray, DiskFeatures]:
         """Flush and return the complete (num_rows, dim) features.
@@ -201,9 +258,9 @@ class FeatureStore:
     def remove(self) -> None:
         """Delete the files of an on-disk store."""
         self.array = None
-        for path in (self.path, self.progress_path if self.path else None):
-            if path is not None and osp.exists(path):
-                os.remove(path)
+        if self.path is not None:
+            remove_if_present(self.path)
+            remove_if_present(self.progress_path)
 
 
 class Preprocessor:

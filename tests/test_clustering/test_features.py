@@ -3,6 +3,10 @@
 scikit-learn."""
 import json
 import os
+import resource
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -58,3 +62,106 @@ def test_pca_whitening_matches_sklearn():
     np.testing.assert_allclose(np.linalg.norm(normed, axis=1), 1, rtol=1e-5)
     with pytest.raises(ValueError, match='pca dim=20'):
         Preprocessor(pca_dim=20).fit(x)
+
+
+def test_disk_store_refuses_a_planted_symlink(tmp_path):
+    victim = tmp_path / 'victim.txt'
+    victim.write_text('precious')
+    path = tmp_path / 'f.npy'
+    path.symlink_to(victim)
+    store = FeatureStore(4, path=str(path), key='a')
+    with pytest.raises(
+            OSError,
+            match='f.npy is a symbolic link that this '
+            'run did not create'):
+        store.append(np.ones((4, 3), np.float32))
+    assert victim.read_text() == 'precious'
+
+
+def test_disk_store_resume_ignores_a_symlinked_file(tmp_path):
+    store = FeatureStore(4, path=str(tmp_path / 'real.npy'), key='a')
+    store.append(np.ones((2, 3), np.float32))
+    store._record()  # progress recorded after 2 rows
+    link = tmp_path / 'f.npy'
+    link.symlink_to(tmp_path / 'real.npy')
+    os.replace(tmp_path / 'real.npy.json', tmp_path / 'f.npy.json')
+    resumed = FeatureStore(4, path=str(link), key='a')
+    assert resumed.rows_done == 0 and resumed.array is None
+
+
+def test_disk_store_distrusts_a_wrong_progress_file(tmp_path, log):
+    path = str(tmp_path / 'f.npy')
+    store = FeatureStore(10, path=path, key='a', flush_every=4)
+    store.append(np.ones((4, 3), np.float32))  # flushed: rows_done 4
+    progress = json.load(open(path + '.json'))
+    assert progress['rows_done'] == 4 and progress['block'] == [0, 4]
+    progress.update(rows_done=8, block=[4, 8])  # rows 4..7 were never written
+    json.dump(progress, open(path + '.json', 'w'))
+    again = FeatureStore(10, path=path, key='a', flush_every=4)
+    assert again.rows_done == 0 and again.array is None
+    assert 'does not match the rows' in log()
+    progress.update(rows_done='4')
+    json.dump(progress, open(path + '.json', 'w'))
+    assert FeatureStore(10, path=path, key='a').rows_done == 0
+
+
+FULL_DISK_SCRIPT = '''
+import sys
+import numpy as np
+from clusterfit_plugin.clustering import FeatureStore
+store = FeatureStore(1024, path=sys.argv[1], key='a')
+for _ in range(64):
+    store.append(np.ones((16, 256), np.float32))  # 1 MiB in all
+store.finish()
+'''
+
+
+def test_disk_store_on_a_full_disk_is_a_clear_error(small_disk):
+    path = os.path.join(small_disk, 'features', 'f.npy')
+    done = subprocess.run([sys.executable, '-c', FULL_DISK_SCRIPT, path],
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
+    # Before the blocks were allocated up front: killed by SIGBUS (-7).
+    assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
+    assert f'could not allocate 1.0 MiB for {path}' in done.stderr
+    assert "features=dict(storage='memory')" in done.stderr
+    assert os.listdir(os.path.dirname(path)) == []
+
+
+def test_disk_store_over_the_file_size_limit_is_a_clear_error(tmp_path):
+    path = str(tmp_path / 'f.npy')
+    done = subprocess.run([sys.executable, '-c', FULL_DISK_SCRIPT, path],
+                          capture_output=True,
+                          text=True,
+                          timeout=120,
+                          preexec_fn=lambda:
+                          (signal.signal(signal.SIGXFSZ, signal.SIG_IGN),
+                           resource.setrlimit(resource.RLIMIT_FSIZE,
+                                              (1 << 19, 1 << 19))))
+    assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
+    assert f'could not allocate 1.0 MiB for {path}' in done.stderr
+    assert not os.path.exists(path)
+
+
+def test_float16_overflow_is_named_as_such():
+    store = FeatureStore(4, dtype='float16')
+    store.append(np.ones((2, 3), np.float32))
+    with pytest.raises(
+            ValueError,
+            match=r'features reach 1e\+06, beyond the '
+            r"float16 range .*features=dict\(dtype='float32'\)"):
+        store.append(np.full((2, 3), 1e6, np.float32))
+
+
+def test_check_dim_runs_before_anything_is_stored(tmp_path):
+    seen = []
+
+    def reject(dim):
+        seen.append(dim)
+        raise ValueError(f'no {dim}')
+
+    store = FeatureStore(4, path=str(tmp_path / 'f.npy'), check_dim=reject)
+    with pytest.raises(ValueError, match='no 3'):
+        store.append(np.ones((2, 3), np.float32))
+    assert seen == [3] and os.listdir(tmp_path) == []
