@@ -190,9 +190,11 @@ def run_runner(cfg: dict, resume: bool = False) -> Runner:
 
 
 def cache_files(work_dir: str) -> list:
-    """The names in a run's ``clusterfit/`` cache directory (sorted)."""
+    """The names in a run's ``clusterfit/`` cache directory (sorted), less
+    its ``.lock`` (taken by every run, it holds no result)."""
     d = osp.join(work_dir, 'clusterfit')
-    return sorted(os.listdir(d)) if osp.isdir(d) else []
+    names = os.listdir(d) if osp.isdir(d) else []
+    return sorted(n for n in names if n != '.lock')
 
 
 def kill_when(cfg: dict, tmp_path, marker: str, wait: float) -> str:

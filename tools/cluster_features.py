@@ -48,6 +48,7 @@ def main(argv=None):
     apply_runner_args(cfg, args)
     hook, dataset = hook_and_dataset(cfg)
     cache = hook.cache(cfg.work_dir)
+    cache.acquire()  # no training run writes this cache meanwhile
     parts, _ = hook.fingerprint(dataset)
     shard, stores = load_shards(cache, feature_key(parts), len(dataset),
                                 hook.round.features['dtype'])

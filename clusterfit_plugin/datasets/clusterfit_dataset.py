@@ -30,7 +30,7 @@ def load_label_file(path: str,
             'label_file and add ClusterFitHook to custom_hooks.')
     try:
         labels = np.load(path, allow_pickle=False)
-    except ValueError as e:
+    except (ValueError, EOFError) as e:  # EOFError: an empty file
         raise ValueError(f'label_file={path!r} is not a readable .npy '
                          f'array ({e}); regenerate it.') from e
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):

@@ -6,18 +6,23 @@ A cache directory holds ``labels.npy`` (int64, one per sample, dataset order),
 ``labels_epoch{E}.npy`` of re-clustering rounds, the disk feature store's
 shards under ``features/`` and the diagnostics under ``diagnostics/``. Every
 file is written to a temporary name in the same directory and renamed into
-place, and the manifest is written last: a cache is valid only when its
-manifest exists and its fingerprint matches, so an interrupted write is never
-mistaken for a result.
+place, and the manifest is written last, with the SHA-256 of each file it
+vouches for: a cache is valid only when its manifest exists, its fingerprint
+matches and the files' bytes are the ones it recorded, so neither an
+interrupted write nor a file from elsewhere is mistaken for a result. A run
+holds an exclusive lock on the directory (``.lock``, naming the holder), so
+two runs never write one cache.
 """
+import fcntl
 import json
 import logging
 import os
 import os.path as osp
 import platform
 import re
+import socket
 import time
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import mmengine
 import mmpretrain
@@ -27,13 +32,20 @@ from mmengine.logging import print_log
 
 from ..clustering import FeatureStore
 from ..clustering import kmeans as kmeans_module
-from ..fileio import atomic_save_json, atomic_save_npy, sha256_of
+from ..datasets.clusterfit_dataset import check_label_range
+from ..fileio import (atomic_save_json, atomic_save_npy, open_nofollow,
+                      remove_if_present, sha256_file, sha256_of)
 from ..version import __version__
 
 LABELS_FILE = 'labels.npy'
 CENTROIDS_FILE = 'centroids.npy'
 MANIFEST_FILE = 'manifest.json'
+LOCK_FILE = '.lock'
 ROUND_PATTERN = re.compile(r'labels_epoch\d+\.npy')
+TEMP_PATTERN = re.compile(r'\..+\.tmp')
+SHARD_PATTERN = re.compile(r'[0-9a-f]{16}-rank\d+-of-(\d+)\.npy(\.json)?')
+# Cache directories whose lock this process holds: real path -> descriptor.
+_HELD: Dict[str, int] = {}
 # The fingerprint parts that determine the extracted features.
 FEATURE_PARTS = ('samples', 'source_weights', 'source_model', 'stage',
                  'extract_pipeline', 'feature_dtype')
@@ -104,6 +116,76 @@ class ClusterCache:
     def __init__(self, directory: str):
         self.directory = directory
 
+    def _names(self, sub: str = '') -> list:
+        """The file names in the directory (or its ``sub`` folder)."""
+        try:
+            return os.listdir(self.path(sub) if sub else self.directory)
+        except FileNotFoundError:
+            return []
+
+    def acquire(self) -> None:
+        """Take the exclusive lock on the directory for this process, until
+        :meth:`release` or the process ends (a killed run leaves no lock),
+        then remove what killed writes left (``.*.tmp``). The directory is
+        created and checked here, before any extraction.
+
+        Raises:
+            OSError: the directory cannot be created or written.
+            RuntimeError: another process holds the lock; the message names
+                it.
+        """
+        real = osp.realpath(self.directory)
+        if real in _HELD:
+            return
+        lock = self.path(LOCK_FILE)
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+            if not os.access(self.directory, os.W_OK):
+                raise PermissionError(13, 'not writable')
+            fd = open_nofollow(lock, os.O_RDWR | os.O_CREAT)
+        except OSError as e:
+            raise OSError(
+                e.errno, f'cache_dir {self.directory} cannot be used: '
+                f'{e.strerror or e}. Point cache_dir (or --work-dir) at a '
+                'writable directory; nothing was extracted.') from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode(errors='replace').strip()
+            os.close(fd)
+            raise RuntimeError(
+                f'{self.directory} is in use by {holder or "another run"} '
+                f'(lock {lock}). Two runs on one cache would overwrite each '
+                "other's labels: wait for that run to end, or give this one "
+                'its own cache_dir (or --work-dir).') from None
+        os.ftruncate(fd, 0)
+        os.pwrite(
+            fd, f'pid {os.getpid()} on {socket.gethostname()} since '
+            f'{time.strftime("%Y-%m-%dT%H:%M:%S%z")}\n'.encode(), 0)
+        _HELD[real] = fd
+        for sub in ('', 'features'):
+            for name in self._names(sub):
+                if TEMP_PATTERN.fullmatch(name):
+                    remove_if_present(osp.join(self.path(sub), name))
+
+    def release(self) -> None:
+        """Give up the lock taken by :meth:`acquire` (no-op without it)."""
+        fd = _HELD.pop(osp.realpath(self.directory), None)
+        if fd is not None:
+            os.close(fd)
+
+    def drop_other_shards(self, world_size: int) -> None:
+        """Remove the disk store's shards made by another number of ranks
+        (they can never be resumed by this run).
+
+        Args:
+            world_size (int): this run's number of ranks.
+        """
+        for name in self._names('features'):
+            match = SHARD_PATTERN.fullmatch(name)
+            if match and int(match.group(1)) != world_size:
+                remove_if_present(osp.join(self.path('features'), name))
+
     def path(self, name: str) -> str:
         """Path of a file in the cache.
 
@@ -116,16 +198,40 @@ class ClusterCache:
         return osp.join(self.directory, name)
 
     def read_manifest(self) -> Optional[dict]:
-        """The manifest, or None when absent or unreadable.
+        """The manifest, or None when absent, unreadable or not of the
+        expected shape (then the log says so, and the cache is rebuilt).
 
         Returns:
             dict | None: the manifest.
         """
+        path = self.path(MANIFEST_FILE)
         try:
-            with open(self.path(MANIFEST_FILE), encoding='utf-8') as f:
-                return json.load(f)
-        except (OSError, ValueError):
+            with open(path, encoding='utf-8') as f:
+                manifest = json.load(f)
+        except FileNotFoundError:
             return None
+        except (OSError, ValueError) as e:
+            manifest = e
+        if (isinstance(manifest, dict)
+                and isinstance(manifest.get('fingerprint'), str)
+                and isinstance(manifest.get('fingerprint_parts'), dict)
+                and isinstance(manifest.get('files', {}), dict)):
+            return manifest
+        print_log(
+            f'{path} is not a manifest of this plugin ({str(manifest)[:80]}); '
+            'the cache it describes is not used and will be replaced.',
+            logger='current',
+            level=logging.WARNING)
+        return None
+
+    def _vouched(self, manifest: dict, name: str) -> bool:
+        """Whether ``name``'s bytes are the ones the manifest recorded."""
+        expected = manifest.get('files', {}).get(name)
+        try:
+            return expected is not None and sha256_file(
+                self.path(name)) == expected
+        except OSError:
+            return False
 
     def stale_parts(self, parts: Dict[str, str]) -> Optional[list]:
         """Fingerprint components that differ from the cached manifest's.
@@ -140,14 +246,18 @@ class ClusterCache:
         manifest = self.read_manifest()
         if manifest is None:
             return None
-        cached = manifest.get('fingerprint_parts', {})
+        cached = manifest['fingerprint_parts']
         return sorted(
             k for k in set(parts) | set(cached)
             if parts.get(k) != cached.get(k))
 
     def load(self, fingerprint: str,
              num_samples: int) -> Optional[Tuple[np.ndarray, dict]]:
-        """Labels and manifest of a matching cache.
+        """Labels and manifest of a matching cache: the fingerprint
+        matches, the labels' and centroids' bytes are the ones the manifest
+        recorded, and there is one label in ``[0, K)`` per sample. A cache
+        that fails a check is a miss (the log says which check), so it is
+        rebuilt.
 
         Args:
             fingerprint (str): the expected fingerprint.
@@ -157,15 +267,34 @@ class ClusterCache:
             tuple | None: ``(labels, manifest)`` on a hit, else None.
         """
         manifest = self.read_manifest()
-        if manifest is None or manifest.get('fingerprint') != fingerprint:
+        if manifest is None or manifest['fingerprint'] != fingerprint:
             return None
-        try:
-            labels = np.load(self.path(LABELS_FILE), allow_pickle=False)
-        except (OSError, ValueError):
-            return None
-        if labels.shape != (num_samples, ) or labels.dtype != np.int64:
-            return None
-        return labels, manifest
+        path = self.path(LABELS_FILE)
+        problem = None
+        if not all(
+                self._vouched(manifest, name)
+                for name in (LABELS_FILE, CENTROIDS_FILE)):
+            problem = ('its bytes are not the ones the manifest recorded '
+                       '(changed, truncated or from another run)')
+        else:
+            labels = np.load(path, allow_pickle=False)
+            try:
+                if labels.shape != (num_samples, ) or (labels.dtype
+                                                       != np.int64):
+                    raise ValueError(f'shape {labels.shape}, dtype '
+                                     f'{labels.dtype}')
+                check_label_range(labels, manifest.get('num_clusters'), path)
+            except ValueError as e:
+                problem = f'it does not hold {num_samples} labels in [0, K) '\
+                    f'({str(e).splitlines()[0]})'
+        if problem is None:
+            return labels, manifest
+        print_log(
+            f'{path} matches the fingerprint but {problem}; it is not used '
+            'and will be rebuilt.',
+            logger='current',
+            level=logging.WARNING)
+        return None
 
     def lookup(self, parts: Dict[str, str],
                num_samples: int) -> Optional[np.ndarray]:
@@ -211,12 +340,10 @@ class ClusterCache:
         """
         # Invalidate an older result first: a crash below must not leave its
         # manifest beside new labels.
-        if osp.exists(self.path(MANIFEST_FILE)):
-            os.remove(self.path(MANIFEST_FILE))
-        for name in os.listdir(self.directory) if osp.isdir(
-                self.directory) else []:
+        remove_if_present(self.path(MANIFEST_FILE))
+        for name in self._names():
             if ROUND_PATTERN.fullmatch(name):
-                os.remove(self.path(name))
+                remove_if_present(self.path(name))
         atomic_save_npy(self.path(LABELS_FILE), labels.astype(np.int64))
         atomic_save_npy(
             self.path(CENTROIDS_FILE), centroids.astype(np.float32))
@@ -226,11 +353,16 @@ class ClusterCache:
                 info,
                 fingerprint=combine_fingerprint(parts),
                 fingerprint_parts=parts,
+                files={
+                    name: sha256_file(self.path(name))
+                    for name in (LABELS_FILE, CENTROIDS_FILE)
+                },
                 versions=package_versions(),
                 created=time.strftime('%Y-%m-%dT%H:%M:%S%z')))
 
     def save_round(self, epoch: int, labels: np.ndarray) -> str:
-        """Write the labels of the re-clustering round at ``epoch``.
+        """Write the labels of the re-clustering round at ``epoch``, and
+        their SHA-256 into the manifest.
 
         Args:
             epoch (int): the epoch the round starts.
@@ -239,9 +371,14 @@ class ClusterCache:
         Returns:
             str: the file written.
         """
-        path = self.path(round_file(epoch))
-        atomic_save_npy(path, labels)
-        return path
+        name = round_file(epoch)
+        atomic_save_npy(self.path(name), labels.astype(np.int64))
+        manifest = self.read_manifest()
+        if manifest is not None:
+            manifest.setdefault('files',
+                                {})[name] = sha256_file(self.path(name))
+            atomic_save_json(self.path(MANIFEST_FILE), manifest)
+        return self.path(name)
 
     def load_round(self, epoch: int) -> np.ndarray:
         """The labels of the round at ``epoch``.
@@ -258,10 +395,23 @@ class ClusterCache:
                 f'{path}, the labels of the re-clustering round at epoch '
                 f'{epoch}, is missing. Resume from an earlier checkpoint, or '
                 'start the run again.')
+        manifest = self.read_manifest()
+        if manifest is None or not self._vouched(manifest, round_file(epoch)):
+            raise ValueError(
+                f'{path}, the labels of the re-clustering round at epoch '
+                f'{epoch}, are not the bytes that {self.path(MANIFEST_FILE)} '
+                'recorded (changed, truncated or from another run). Resume '
+                'from an earlier checkpoint, or start the run again.')
         return np.load(path, allow_pickle=False)
 
-    def feature_store(self, num_rows: int, dtype: str, key: str, rank: int,
-                      world_size: int, flush_every: int) -> FeatureStore:
+    def feature_store(self,
+                      num_rows: int,
+                      dtype: str,
+                      key: str,
+                      rank: int,
+                      world_size: int,
+                      flush_every: int,
+                      check_dim: Optional[Callable] = None) -> FeatureStore:
         """This rank's disk feature store for features identified by
         ``key``, resumable; this rank's shards of other features are
         removed.
@@ -273,6 +423,7 @@ class ClusterCache:
             rank (int): this rank.
             world_size (int): the number of ranks.
             flush_every (int): rows between progress records.
+            check_dim (callable, optional): see :class:`FeatureStore`.
 
         Returns:
             FeatureStore: the store under ``features/``.
@@ -280,13 +431,13 @@ class ClusterCache:
         directory = self.path('features')
         shard = f'-rank{rank}-of-{world_size}.npy'
         name = key[:16] + shard
-        if osp.isdir(directory):
-            for old in os.listdir(directory):
-                if shard in old and not old.startswith(name):
-                    os.remove(osp.join(directory, old))
+        for old in self._names('features'):
+            if shard in old and not old.startswith(name):
+                remove_if_present(osp.join(directory, old))
         return FeatureStore(
             num_rows,
             dtype,
             osp.join(directory, name),
             key=key,
-            flush_every=flush_every)
+            flush_every=flush_every,
+            check_dim=check_dim)

@@ -7,6 +7,7 @@ Each rank extracts its own samples (``rank, rank + W, ...``) into a
 the seeded sample, every rank assigns its samples, and the labels are
 gathered by sample index (:func:`cluster_by_index`). No Runner is needed.
 """
+import logging
 import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple, Union
@@ -20,7 +21,7 @@ from ..clustering import (DTYPES, DiskFeatures, FeatureStore, KMeans,
                           Preprocessor, cluster_size_stats)
 from ..fileio import sha256_of
 from .cache import ClusterCache
-from .dist_clustering import cluster_by_index
+from .dist_clustering import all_ranks_done, cluster_by_index
 from .extractor import extract_features
 
 FEATURE_DEFAULTS = dict(
@@ -181,12 +182,23 @@ class ClusteringRound:
             features=self.features,
             kmeans=dict(self.kmeans.params(), backend=self.kmeans.backend))
 
+    def _check_dim(self, dim: int) -> None:
+        """Reject a PCA dimension above the features' (at the first batch,
+        not after the whole extraction)."""
+        if self.pca is not None and int(self.pca['dim']) > dim:
+            raise ValueError(
+                f"pca.dim={self.pca['dim']} exceeds the {dim}-d features of "
+                f'the source; set pca=dict(dim=...) to at most {dim}, or '
+                'pca=None.')
+
     def _store(self, num_rows: int, cache: Optional[ClusterCache],
                key: Optional[str], rank: int, world_size: int) -> FeatureStore:
         if self.features['storage'] == 'memory' or cache is None:
-            return FeatureStore(num_rows, self.features['dtype'])
+            return FeatureStore(
+                num_rows, self.features['dtype'], check_dim=self._check_dim)
         return cache.feature_store(num_rows, self.features['dtype'], key, rank,
-                                   world_size, self.features['flush_every'])
+                                   world_size, self.features['flush_every'],
+                                   self._check_dim)
 
     def extract(self,
                 model: torch.nn.Module,
@@ -194,7 +206,8 @@ class ClusteringRound:
                 stage: str,
                 cache: Optional[ClusterCache] = None,
                 feature_key: Optional[str] = None,
-                shard: Optional[Tuple[int, int]] = None) -> FeatureShard:
+                shard: Optional[Tuple[int, int]] = None,
+                round_id: int = 0) -> FeatureShard:
         """Extract the features of this rank's samples.
 
         Args:
@@ -209,6 +222,7 @@ class ClusteringRound:
             shard (tuple, optional): ``(index, count)``: extract the samples
                 ``index, index + count, ...`` as that shard, without a
                 process group. Defaults to this rank's shard.
+            round_id (int): distinguishes successive rounds' store keys.
 
         Returns:
             FeatureShard: the features, their dataset indices and the time.
@@ -224,18 +238,25 @@ class ClusteringRound:
             (f'; resuming after {store.rows_done} rows already on disk'
              if store.rows_done else '') + '.',
             logger='current')
-        features = extract_features(
-            model,
-            dataset,
-            self.extract_pipeline,
-            indices,
-            stage,
-            store=store,
-            batch_size=self.batch_size,
-            num_workers=self.num_workers,
-            amp=self.amp,
-            channels_last=self.channels_last,
-            progress=rank == 0)
+
+        def step():
+            return extract_features(
+                model,
+                dataset,
+                self.extract_pipeline,
+                indices,
+                stage,
+                store=store,
+                batch_size=self.batch_size,
+                num_workers=self.num_workers,
+                amp=self.amp,
+                channels_last=self.channels_last,
+                progress=rank == 0)
+
+        # Across ranks (not for an explicit shard): a failed extraction on
+        # any rank ends every rank, not only its own.
+        features = step() if shard else all_ranks_done(
+            step, 'extraction', round_id, self.wait_poll_s)
         return FeatureShard(features, indices, num_samples, store,
                             time.perf_counter() - start)
 
@@ -289,6 +310,14 @@ class ClusteringRound:
                 kmeans_total_s=time.perf_counter() - start),
             world_size=get_dist_info()[1])
         sizes = result.sizes
+        if sizes['max'] == num_samples and self.kmeans.num_clusters > 1:
+            print_log(
+                f'every one of the {num_samples} samples is in one cluster: '
+                'the features do not vary (all equal or all zero). Check the '
+                'source checkpoint and the extract pipeline (constant '
+                'inputs?); these labels carry no information.',
+                logger='current',
+                level=logging.WARNING)
         print_log(
             f'objective {result.objective:.6g} (mean '
             f'{result.objective / num_samples:.4g}); cluster sizes min '
@@ -322,7 +351,8 @@ class ClusteringRound:
         Returns:
             ClusteringResult: labels, centroids and statistics.
         """
-        shard = self.extract(model, dataset, stage, cache, feature_key)
+        shard = self.extract(
+            model, dataset, stage, cache, feature_key, round_id=round_id)
         result = self.cluster(shard, round_id)
         if not self.features['keep']:
             shard.store.remove()

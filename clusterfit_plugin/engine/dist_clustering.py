@@ -14,7 +14,8 @@ store in slices of ``wait_poll_s`` rather than inside a collective, so a fit
 longer than the process group's timeout does not fail them. A fit that fails
 on rank 0 is reported to them through the store, and a store that is gone
 (rank 0 or its host died) ends them within a slice, each with an error that
-names the cause.
+names the cause. :func:`all_ranks_done` does the same for a step every rank
+runs (the extraction): an exception on any rank ends every rank.
 """
 import time
 from dataclasses import dataclass
@@ -97,30 +98,74 @@ def _is_timeout(err: RuntimeError) -> bool:
             and 'timeout' in _first_line(err).lower())
 
 
-def _store_lost(err: RuntimeError) -> RuntimeError:
+def _store_lost(err: RuntimeError, waiting_for: str) -> RuntimeError:
     return RuntimeError(
-        "lost the process group's store while waiting for rank 0 to fit "
-        'k-means: rank 0 (the store\'s host under torchrun, slurm and '
-        'env:// launches) or the store\'s host has gone, so this rank stops '
-        f'too ({_first_line(err)}). Look for the first error of rank 0.')
+        "lost the process group's store while waiting for "
+        f'{waiting_for}: rank 0 (the store\'s host under torchrun, slurm '
+        'and env:// launches) or the store\'s host has gone, so this rank '
+        f'stops too ({_first_line(err)}). Look for the first error of rank '
+        '0.')
 
 
-def report_failure(store, key: str, err: BaseException, world_size: int,
-                   poll_s: float) -> None:
-    """Tell the ranks waiting in :func:`wait_for_rank0` that rank 0 failed,
-    and give them up to ``min(poll_s, 30)`` s to read it (rank 0 usually
-    hosts the store, which ends with its process).
+def _wait_key(store, key: str, poll_s: float, waiting_for: str) -> str:
+    """The value of ``key`` once it is set, waiting in slices of ``poll_s``
+    (a progress line after each).
+
+    Args:
+        store: a c10d store.
+        key (str): the key.
+        poll_s (float): seconds per wait.
+        waiting_for (str): what is awaited, for the messages.
+
+    Returns:
+        str: the value.
+
+    Raises:
+        RuntimeError: the store can no longer be reached.
+    """
+    start = time.perf_counter()
+    while True:
+        try:
+            store.wait([key], timedelta(seconds=poll_s))
+            return store.get(key).decode()
+        except RuntimeError as err:
+            if not _is_timeout(err):
+                raise _store_lost(err, waiting_for) from None
+            print_log(
+                f'waiting for {waiting_for} '
+                f'({time.perf_counter() - start:.0f}s)',
+                logger='current')
+
+
+def _acknowledge(store, key: str) -> None:
+    """Tell the failed rank that this rank read its failure."""
+    try:
+        store.set(f'{key}/seen/{get_dist_info()[0]}', '1')
+    except RuntimeError:
+        pass
+
+
+def report_failure(store,
+                   key: str,
+                   err: BaseException,
+                   world_size: int,
+                   poll_s: float,
+                   rank: int = 0) -> None:
+    """Tell the ranks waiting on ``key`` that ``rank`` failed, and give them
+    up to ``min(poll_s, 30)`` s to read it (rank 0 usually hosts the store,
+    which ends with its process).
 
     Args:
         store: the c10d store the other ranks wait on.
         key (str): the key they wait for.
-        err (BaseException): rank 0's error.
+        err (BaseException): the error.
         world_size (int): number of ranks.
         poll_s (float): the wait slice.
+        rank (int): the failed rank. Defaults to 0.
     """
     try:
         store.set(key, FAILED + _first_line(err))
-        store.wait([f'{key}/seen/{r}' for r in range(1, world_size)],
+        store.wait([f'{key}/seen/{r}' for r in range(world_size) if r != rank],
                    timedelta(seconds=min(poll_s, 30.0)))
     except RuntimeError:  # a rank did not read it in time, or is gone
         pass
@@ -140,26 +185,57 @@ def wait_for_rank0(store, key: str, poll_s: float) -> None:
             or the store can no longer be reached (within ``poll_s`` of its
             loss).
     """
-    start = time.perf_counter()
-    while True:
-        try:
-            store.wait([key], timedelta(seconds=poll_s))
-            value = store.get(key).decode()
-            break
-        except RuntimeError as err:
-            if not _is_timeout(err):
-                raise _store_lost(err) from None
-            print_log(
-                f'waiting for rank 0 to fit k-means '
-                f'({time.perf_counter() - start:.0f}s)',
-                logger='current')
+    value = _wait_key(store, key, poll_s, 'rank 0 to fit k-means')
     if value.startswith(FAILED):
-        try:
-            store.set(f'{key}/seen/{get_dist_info()[0]}', '1')
-        except RuntimeError:
-            pass
+        _acknowledge(store, key)
         raise RuntimeError('rank 0 failed while fitting k-means, so this '
                            f'rank stops too: {value[len(FAILED):]}')
+
+
+def all_ranks_done(step: Callable[[], T], name: str, round_id: int,
+                   poll_s: float) -> T:
+    """Run ``step`` on every rank, then wait until every rank has finished
+    it, through the store in slices of ``poll_s`` (not in a collective).
+
+    A rank whose step raises reports its error through the store before
+    re-raising, so the other ranks end with it as soon as their own step is
+    done, instead of waiting in the next collective until the process
+    group's timeout.
+
+    Args:
+        step (callable): this rank's part (e.g. its extraction).
+        name (str): the step, for the keys and messages.
+        round_id (int): distinguishes the keys of successive calls.
+        poll_s (float): seconds per wait.
+
+    Returns:
+        What ``step`` returned (without a process group: ``step()``).
+
+    Raises:
+        RuntimeError: another rank's step failed (its error is named), or
+            the store can no longer be reached.
+    """
+    rank, world_size = get_dist_info()
+    store = _default_store() if world_size > 1 else None
+    if store is None:
+        return step()
+    key = f'clusterfit/{name}/{round_id}'
+    try:
+        value = step()
+    except Exception as err:
+        report_failure(store, f'{key}/{rank}', err, world_size, poll_s, rank)
+        raise
+    store.set(f'{key}/{rank}', '1')
+    for other in range(world_size):
+        if other == rank:
+            continue
+        state = _wait_key(store, f'{key}/{other}', poll_s,
+                          f'rank {other} to finish {name}')
+        if state.startswith(FAILED):
+            _acknowledge(store, f'{key}/{other}')
+            raise RuntimeError(f'rank {other} failed in {name}, so this rank '
+                               f'stops too: {state[len(FAILED):]}')
+    return value
 
 
 def assemble_sample(parts: list, chosen: Optional[np.ndarray],

@@ -1,6 +1,8 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Atomic files and the fingerprinted cache."""
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -65,6 +67,7 @@ def test_save_invalidates_old_manifest_first(tmp_path, monkeypatch):
 
 def test_round_files_and_a_new_source_clustering_drops_them(tmp_path):
     cache = ClusterCache(str(tmp_path))
+    cache.save(np.zeros(3, np.int64), np.zeros((2, 2)), dict(v='e'))
     path = cache.save_round(2, np.array([1, 0, 1]))
     assert os.path.basename(path) == 'labels_epoch2.npy'
     assert cache.load_round(2).tolist() == [1, 0, 1]
@@ -95,3 +98,148 @@ def test_feature_store_drops_this_ranks_shards_of_other_features(tmp_path):
     names = os.listdir(tmp_path / 'features')
     assert not any(n.startswith('a' * 16) and 'rank0' in n for n in names)
     assert any(n.startswith('a' * 16) and 'rank1' in n for n in names)
+
+
+def saved(tmp_path, labels=(0, 1, 1, 0), num_clusters=2):
+    """A cache holding ``labels``, with its fingerprint."""
+    cache = ClusterCache(str(tmp_path / 'c'))
+    parts = dict(samples='a', source_weights='b')
+    cache.save(
+        np.array(labels, np.int64),
+        np.zeros((num_clusters, 3)),
+        parts,
+        num_clusters=num_clusters)
+    return cache, combine_fingerprint(parts)
+
+
+def test_labels_the_manifest_does_not_vouch_for_are_rebuilt(tmp_path, log):
+    cache, fp = saved(tmp_path)
+    assert cache.load(fp, 4) is not None
+    # Another run's labels of the same length and range beside this manifest.
+    atomic_save_npy(cache.path('labels.npy'), np.array([1, 1, 0, 0]))
+    assert cache.load(fp, 4) is None
+    assert 'its bytes are not the ones the manifest recorded' in log()
+    manifest = cache.read_manifest()
+    del manifest['files']  # a manifest that vouches for nothing
+    atomic_save_json(cache.path('manifest.json'), manifest)
+    assert cache.load(fp, 4) is None
+
+
+def test_empty_labels_file_is_a_miss_not_an_eof_error(tmp_path, log):
+    cache, fp = saved(tmp_path)
+    open(cache.path('labels.npy'), 'wb').close()
+    assert cache.load(fp, 4) is None
+    assert 'labels.npy matches the fingerprint but' in log()
+
+
+def test_out_of_range_cached_labels_are_rebuilt(tmp_path, log):
+    cache, fp = saved(tmp_path, labels=(0, 1, 5, 0))
+    assert cache.load(fp, 4) is None
+    assert 'does not hold 4 labels in [0, K)' in log()
+
+
+@pytest.mark.parametrize('content',
+                         ['[1, 2]', '{"fingerprint": 3}', '"x"', '{"a"'])
+def test_manifest_of_another_shape_is_no_cache(tmp_path, log, content):
+    cache, fp = saved(tmp_path)
+    with open(cache.path('manifest.json'), 'w') as f:
+        f.write(content)
+    assert cache.read_manifest() is None
+    assert cache.stale_parts(dict(samples='a')) is None
+    assert cache.lookup(dict(samples='a', source_weights='b'), 4) is None
+    assert 'is not a manifest of this plugin' in log()
+
+
+def test_round_file_changed_or_empty_names_the_file(tmp_path):
+    cache, _ = saved(tmp_path)
+    path = cache.save_round(3, np.array([1, 0, 1, 1]))
+    assert cache.load_round(3).tolist() == [1, 0, 1, 1]
+    for damage in (b'', np.lib.format.MAGIC_PREFIX):
+        with open(path, 'wb') as f:
+            f.write(damage)
+        with pytest.raises(
+                ValueError,
+                match=r'labels_epoch3\.npy, the labels'
+                ' of the re-clustering round at epoch 3, are not'):
+            cache.load_round(3)
+
+
+def test_save_survives_a_file_another_run_removed(tmp_path, monkeypatch):
+    cache, fp = saved(tmp_path)
+    import clusterfit_plugin.engine.cache as cache_module
+    listdir = os.listdir
+    # Forced interleaving: a round file is listed, then gone before removal.
+    monkeypatch.setattr(cache_module.os, 'listdir',
+                        lambda d: listdir(d) + ['labels_epoch9.npy'])
+    cache.save(np.zeros(4, np.int64), np.zeros((2, 3)), dict(samples='z'))
+    assert cache.read_manifest()['fingerprint_parts'] == dict(samples='z')
+
+
+def test_files_get_the_permissions_of_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        atomic_save_npy(str(tmp_path / 'a.npy'), np.arange(3))
+    finally:
+        os.umask(old)
+    assert (tmp_path / 'a.npy').stat().st_mode & 0o777 == 0o640
+
+
+LOCK_SCRIPT = '''
+import sys, time
+from clusterfit_plugin.engine.cache import ClusterCache
+ClusterCache(sys.argv[1]).acquire()
+print('locked', flush=True)
+time.sleep(120)
+'''
+
+
+def test_a_second_run_on_a_locked_cache_fails_naming_the_holder(tmp_path):
+    directory = str(tmp_path / 'c')
+    holder = subprocess.Popen([sys.executable, '-c', LOCK_SCRIPT, directory],
+                              stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline() == 'locked\n'
+        cache = ClusterCache(directory)
+        with pytest.raises(
+                RuntimeError,
+                match=rf'c is in use by pid {holder.pid} on .* since .*'
+                r'give this one its own cache_dir'):
+            cache.acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    cache.acquire()  # a killed holder leaves no lock
+    cache.acquire()  # this process already holds it
+    cache.release()
+
+
+def test_lock_removes_what_killed_writes_left(tmp_path):
+    cache, fp = saved(tmp_path)
+    os.makedirs(cache.path('features'))
+    for name in ('.labels.npy.x1.tmp', 'features/.f.npy.json.x2.tmp'):
+        open(cache.path(name), 'w').close()
+    cache.acquire()
+    cache.release()
+    assert sorted(os.listdir(cache.directory)) == [
+        '.lock', 'centroids.npy', 'features', 'labels.npy', 'manifest.json'
+    ]
+    assert os.listdir(cache.path('features')) == []
+
+
+def test_unusable_cache_dir_is_an_error_at_acquire(tmp_path):
+    (tmp_path / 'gone').symlink_to(tmp_path / 'nowhere')
+    with pytest.raises(OSError, match=r'cache_dir .*gone cannot be used'):
+        ClusterCache(str(tmp_path / 'gone')).acquire()
+
+
+def test_shards_of_another_world_size_are_dropped(tmp_path):
+    cache = ClusterCache(str(tmp_path))
+    for world_size in (1, 2):
+        store = cache.feature_store(4, 'float32', 'a' * 64, 0, world_size, 8)
+        store.append(np.ones((4, 3), np.float32))
+        store.finish()
+    cache.drop_other_shards(2)
+    assert sorted(os.listdir(tmp_path / 'features')) == [
+        'a' * 16 + '-rank0-of-2.npy', 'a' * 16 + '-rank0-of-2.npy.json'
+    ]

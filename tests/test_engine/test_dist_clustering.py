@@ -42,7 +42,8 @@ from datetime import timedelta
 import numpy as np
 import torch.distributed as dist
 from clusterfit_plugin.clustering import KMeans, Preprocessor
-from clusterfit_plugin.engine.dist_clustering import cluster_by_index
+from clusterfit_plugin.engine.dist_clustering import (all_ranks_done,
+                                                      cluster_by_index)
 
 args = ast.literal_eval(sys.argv[1])
 
@@ -58,7 +59,16 @@ dist.init_process_group('gloo', init_method='env://',
 rank, world = dist.get_rank(), dist.get_world_size()
 x = np.random.default_rng(0).normal(size=(40, 32)).astype(np.float32)
 idx = np.arange(rank, 40, world)
-cluster_by_index(x[idx], idx, 40, MarkedKMeans(**args['kmeans']),
+
+
+def extract():
+    if rank == args.get('fail_extraction_on'):
+        raise ValueError('a corrupt image on this rank')
+    return x[idx]
+
+
+feats = all_ranks_done(extract, 'extraction', 0, args['wait_poll_s'])
+cluster_by_index(feats, idx, 40, MarkedKMeans(**args['kmeans']),
                  Preprocessor(**args['preprocessor']),
                  wait_poll_s=args['wait_poll_s'])
 print('rank', rank, 'done', flush=True)
@@ -205,6 +215,27 @@ def test_a_failed_fit_on_rank0_ends_every_rank_with_its_error(start_ranks):
         'ValueError: pca dim=64 must lie in [1, 32]' in out1, out1
     assert 'done' not in out0 + out1
     assert len(out1) < 20000  # one error, not a flood of C++ traces
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('failed', [0, 1])
+def test_a_failed_extraction_on_any_rank_ends_every_rank(start_ranks, failed):
+    # Without the store's rendezvous the other rank fails in the gather of
+    # cluster_by_index with gloo's "connection closed by peer", no cause.
+    procs = start_ranks(
+        dict(
+            kmeans=dict(num_clusters=4, seed=0),
+            preprocessor=dict(),
+            wait_poll_s=1.0,
+            fail_extraction_on=failed))
+    start = time.time()
+    outs = [finish(proc, 60) for proc in procs]
+    assert time.time() - start < 30
+    assert all(proc.returncode != 0 for proc in procs)
+    assert 'ValueError: a corrupt image on this rank' in outs[failed]
+    assert f'rank {failed} failed in extraction, so this rank stops too: ' \
+        'ValueError: a corrupt image on this rank' in outs[1 - failed]
+    assert 'rank 0 done' not in outs[0] and 'rank 1 done' not in outs[1]
 
 
 @pytest.mark.slow

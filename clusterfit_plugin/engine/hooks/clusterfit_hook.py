@@ -2,18 +2,22 @@
 """``ClusterFitHook``: pseudo-labels from a source network, before training."""
 import copy
 import gc
+import logging
 import os.path as osp
+import time
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
-from mmengine.dist import barrier, is_main_process
+from mmengine.dist import barrier, get_dist_info, is_main_process
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from ...clustering import KMeans, normalized_mutual_info
 from ...datasets import ClusterFitDataset, scan_samples
+from ...datasets.sample_keys import CONTENTS
 from ...datasets.transforms import build_pipeline
 from ...fileio import sha256_of
 from ...models.heads import (check_num_outputs, reset_classifier,
@@ -69,6 +73,11 @@ class ClusterFitHook(Hook):
             epochs; 0 (default) clusters once.
         recluster_stage (str): the trained model's stage (``'backbone'``).
         reweight_loss (bool): weight the loss by 1 / cluster size (False).
+        fingerprint (dict, optional): ``contents``: how much of each sample
+            file the fingerprint covers: ``'none'`` (default: the paths
+            only, so files regenerated under the same names reuse the
+            cached labels; the log says so), ``'mtime_size'`` (one ``stat``
+            per file) or ``'sha256'`` (reads every file once per run).
         diagnostics (dict, optional): ``grid_clusters`` and ``per_cluster``
             of the sample grid written with the scores to
             ``{cache_dir}/diagnostics/`` and the visualizer (see
@@ -95,6 +104,7 @@ class ClusterFitHook(Hook):
                  pca: Optional[dict] = None,
                  channels_last: bool = False,
                  wait_poll_s: float = 60.0,
+                 fingerprint: Optional[dict] = None,
                  diagnostics: Optional[dict] = dict(
                      grid_clusters=8, per_cluster=8)):
         _check(
@@ -116,13 +126,25 @@ class ClusterFitHook(Hook):
         self.interval = int(interval)
         self.recluster_stage = recluster_stage
         self.reweight_loss = reweight_loss
+        self.contents = dict(dict(contents='none'), **(fingerprint
+                                                       or {}))['contents']
+        _check(
+            self.contents in CONTENTS, f'fingerprint=dict(contents='
+            f'{self.contents!r}) is unknown; use one of {CONTENTS}.')
         self.diagnostics = diagnostics
         self._labels: Optional[np.ndarray] = None
         self._classes: Optional[np.ndarray] = None
 
     def before_run(self, runner) -> None:
-        """Check the setup before anything runs, and give the dataset K
-        (so its metainfo equals the one a resumed checkpoint recorded)."""
+        """Check the setup before anything runs, lock the cache directory
+        (rank 0; it is created and checked for writing here), and give the
+        dataset K (so its metainfo equals the one a resumed checkpoint
+        recorded)."""
+        hooks = [h for h in runner.hooks if isinstance(h, ClusterFitHook)]
+        _check(
+            len(hooks) == 1, f'appears {len(hooks)} times in the Runner\'s '
+            'hooks; two would cluster into one cache and fight over the '
+            'labels. Keep one in custom_hooks.')
         dataset = self._find_dataset(runner)
         try:
             check_num_outputs(self._head(runner), self.num_clusters)
@@ -130,20 +152,36 @@ class ClusterFitHook(Hook):
             raise ValueError(f'ClusterFitHook: {e}') from e
         self.kmeans.check_size(len(dataset))
         check_checkpoint(self.source)
+        if is_main_process():
+            self.cache(runner.work_dir).acquire()
         dataset.num_clusters = self.num_clusters
+
+    def after_run(self, runner) -> None:
+        """Unlock the cache directory."""
+        if is_main_process():
+            self.cache(runner.work_dir).release()
 
     def before_train(self, runner) -> None:
         """Find or build the labels and give them to the dataset."""
         dataset = self._find_dataset(runner)
         cache = self.cache(runner.work_dir)
         parts, self._classes = self.fingerprint(dataset.dataset)
-        labels = rank0_then_broadcast(
-            lambda: cache.lookup(parts, len(dataset)))
         if dataset.label_file is not None:
             runner.logger.warning(
                 f'ClusterFitHook replaces the labels of label_file='
                 f'{dataset.label_file!r} with its own clustering.')
+        last = self._last_round(runner.epoch)
+        if last > 0:
+            # A resumed run trains on its last round's labels; the source's
+            # clustering is not needed (and is not redone: that would drop
+            # the rounds).
+            labels = self._restore_round(runner, cache, parts, last)
+        else:
+            labels = rank0_then_broadcast(
+                lambda: cache.lookup(parts, len(dataset)))
         if labels is None:
+            if is_main_process():
+                cache.drop_other_shards(get_dist_info()[1])
             model = build_source_model(self.source)
             result = self.round.run(model, dataset.dataset,
                                     self.source['stage'], cache,
@@ -158,8 +196,6 @@ class ClusterFitHook(Hook):
                 self.diagnose(dataset.dataset, cache, labels, 'source',
                               runner.visualizer, runner.epoch)
             barrier()
-        elif self.interval and runner.epoch > 0:
-            labels = self._restore_round(runner, cache, labels)
         self._apply_labels(runner, dataset, labels)
 
     def before_train_epoch(self, runner) -> None:
@@ -230,7 +266,17 @@ class ClusterFitHook(Hook):
             model, stage, extraction pipeline, K, k-means and preprocessing
             settings), and the samples' known classes (-1: unknown).
         """
-        sample_keys, classes = scan_samples(dataset)
+        start = time.perf_counter()
+        sample_keys, classes = scan_samples(dataset, self.contents)
+        print_log(
+            f'ClusterFitHook: fingerprint of {len(sample_keys)} samples ' +
+            ('by their paths; their contents are not hashed (files '
+             'regenerated under the same names reuse the cached labels; '
+             "fingerprint=dict(contents='mtime_size' or 'sha256') covers "
+             'them)' if self.contents == 'none' else
+             f'by their paths and {self.contents}') +
+            f' ({time.perf_counter() - start:.2f}s).',
+            logger='current')
         parts = dict(
             samples=sha256_of([len(sample_keys)] + sample_keys),
             **source_fingerprint(self.source),
@@ -255,13 +301,22 @@ class ClusterFitHook(Hook):
             **self.round.settings(),
             **result.summary())
 
+    def _last_round(self, epoch: int) -> int:
+        """The epoch of the last round before ``epoch`` (a round due at
+        ``epoch`` itself is redone), 0 when there is none."""
+        if not self.interval or epoch <= 0:
+            return 0
+        return (epoch - 1) // self.interval * self.interval
+
     def _restore_round(self, runner, cache: ClusterCache,
-                       labels: np.ndarray) -> np.ndarray:
-        """On resume, the labels of the last round before ``runner.epoch``
-        (a round due at ``runner.epoch`` itself is redone)."""
-        last = (runner.epoch - 1) // self.interval * self.interval
-        if last <= 0:
-            return labels
+                       parts: Dict[str, str], last: int) -> np.ndarray:
+        """On resume, the labels of the round at epoch ``last``."""
+        stale = rank0_then_broadcast(lambda: cache.stale_parts(parts))
+        if stale:
+            runner.logger.warning(
+                f'ClusterFitHook: the cache in {cache.directory} was made '
+                f'with another {", ".join(stale)} than this config; the run '
+                'resumes with the labels its rounds wrote.')
         labels = rank0_then_broadcast(lambda: cache.load_round(last))
         runner.logger.info(f'ClusterFitHook: resumed the labels of the '
                            f'round at epoch {last}.')
@@ -303,12 +358,20 @@ class ClusterFitHook(Hook):
         if self._classes is None:
             self._classes = scan_samples(dataset)[1]
         pipeline = build_pipeline(self.extract_pipeline)
-        write_diagnostics(
-            labels, self._classes, self.num_clusters,
-            cache.path('diagnostics'), tag,
-            (lambda i: to_tile(pipeline(dataset.get_data_info(i))['inputs']))
-            if pictures else None, self.diagnostics.get('grid_clusters', 8),
-            self.diagnostics.get('per_cluster', 8), visualizer, step)
+        try:
+            write_diagnostics(
+                labels, self._classes, self.num_clusters,
+                cache.path('diagnostics'), tag, (lambda i: to_tile(
+                    pipeline(dataset.get_data_info(i))['inputs'])) if pictures
+                else None, self.diagnostics.get('grid_clusters', 8),
+                self.diagnostics.get('per_cluster', 8), visualizer, step)
+        except Exception as e:  # the labels are written; do not lose them
+            print_log(
+                f'ClusterFitHook: the {tag} diagnostics were not written '
+                f'({type(e).__name__}: {e}); the labels are, and training '
+                'goes on.',
+                logger='current',
+                level=logging.WARNING)
 
     def _apply_labels(self, runner, dataset: ClusterFitDataset,
                       labels: np.ndarray) -> None:

@@ -1,7 +1,8 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """``ClusterFitHead``: a linear classifier over K clusters."""
-from typing import Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
+import torch
 from mmpretrain.models.heads import LinearClsHead
 from mmpretrain.registry import MODELS
 
@@ -46,3 +47,21 @@ class ClusterFitHead(LinearClsHead):
     def num_clusters(self) -> int:
         """int: K."""
         return self.num_classes
+
+    def _get_loss(self, cls_score: torch.Tensor, data_samples: List,
+                  **kwargs) -> dict:
+        """``LinearClsHead``'s loss, after checking that every hard label is
+        a cluster id in ``[0, K)`` (a ``label_file`` made with another K
+        would otherwise fail inside the loss with an index error)."""
+        if data_samples and 'gt_score' not in data_samples[0]:
+            labels = torch.cat([s.gt_label for s in data_samples])
+            if len(labels) and (int(labels.min()) < 0
+                                or int(labels.max()) >= self.num_classes):
+                bad = labels[(labels < 0) | (labels >= self.num_classes)]
+                raise ValueError(
+                    f'ClusterFitHead has num_clusters={self.num_classes} '
+                    f'outputs but got the label {int(bad[0])}: the labels '
+                    '(a label_file?) were made with another K. Set '
+                    'model.head.num_clusters to their K, or make the labels '
+                    'again with this K.')
+        return super()._get_loss(cls_score, data_samples, **kwargs)

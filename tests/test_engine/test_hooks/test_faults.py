@@ -92,7 +92,7 @@ def test_stale_cache_is_reported_and_replaced(change, tmp_path, image_root,
             <= 3 and first.max() <= 2
 
 
-def test_unwritable_cache_dir(tmp_path, image_root, source_checkpoint):
+def test_unwritable_cache_dir(tmp_path, image_root, source_checkpoint, rounds):
     blocker = tmp_path / 'a_file'
     blocker.write_text('not a directory')
     cfg = make_cfg(
@@ -100,8 +100,10 @@ def test_unwritable_cache_dir(tmp_path, image_root, source_checkpoint):
         image_root,
         source_checkpoint,
         cache_dir=str(blocker / 'clusterfit'))
-    with pytest.raises(OSError, match=r'could not write .*a_file/clusterfit'):
+    with pytest.raises(
+            OSError, match=r'cache_dir .*a_file/clusterfit cannot be used'):
         run_runner(cfg)
+    assert rounds == []  # refused before any extraction
 
 
 def test_nan_features(tmp_path, image_root):
