@@ -17,6 +17,7 @@ on rank 0 is reported to them through the store, and a store that is gone
 names the cause. :func:`all_ranks_done` does the same for a step every rank
 runs (the extraction): an exception on any rank ends every rank.
 """
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -107,7 +108,11 @@ def _store_lost(err: RuntimeError, waiting_for: str) -> RuntimeError:
         '0.')
 
 
-def _wait_key(store, key: str, poll_s: float, waiting_for: str) -> str:
+def _wait_key(store,
+              key: str,
+              poll_s: float,
+              waiting_for: str,
+              beat_key: Optional[str] = None) -> str:
     """The value of ``key`` once it is set, waiting in slices of ``poll_s``
     (a progress line after each).
 
@@ -116,14 +121,19 @@ def _wait_key(store, key: str, poll_s: float, waiting_for: str) -> str:
         key (str): the key.
         poll_s (float): seconds per wait.
         waiting_for (str): what is awaited, for the messages.
+        beat_key (str, optional): the awaited rank's :class:`Heartbeat`;
+            when it has not moved for two slices (ten before its first
+            beat), that rank is gone.
 
     Returns:
         str: the value.
 
     Raises:
-        RuntimeError: the store can no longer be reached.
+        RuntimeError: the store can no longer be reached, or the awaited
+            rank stopped beating.
     """
     start = time.perf_counter()
+    last_beat, still = None, 0
     while True:
         try:
             store.wait([key], timedelta(seconds=poll_s))
@@ -131,10 +141,62 @@ def _wait_key(store, key: str, poll_s: float, waiting_for: str) -> str:
         except RuntimeError as err:
             if not _is_timeout(err):
                 raise _store_lost(err, waiting_for) from None
-            print_log(
-                f'waiting for {waiting_for} '
-                f'({time.perf_counter() - start:.0f}s)',
-                logger='current')
+        waited = time.perf_counter() - start
+        if beat_key is not None:
+            try:
+                beat = store.get(beat_key) if store.check([beat_key]) else b''
+            except RuntimeError as err:
+                raise _store_lost(err, waiting_for) from None
+            still = still + 1 if beat == last_beat else 0
+            last_beat = beat
+            # Two still slices once it has beaten; ten before its first beat
+            # (it may not have started the step yet).
+            if still >= (2 if beat else 10):
+                raise RuntimeError(
+                    f'gave up waiting for {waiting_for}: it has given no '
+                    f'sign of life for {still * poll_s:g}s (killed, or its '
+                    'machine is gone), so this rank stops too. Look for its '
+                    'error, or the reason it was killed.')
+        print_log(
+            f'waiting for {waiting_for} ({waited:.0f}s)', logger='current')
+
+
+class Heartbeat:
+    """While a step runs, set ``key`` to a new value every ``period`` s from
+    a daemon thread, so that ranks waiting for the step can tell a slow rank
+    from a dead one (c10d store operations are thread-safe).
+
+    Args:
+        store: a c10d store.
+        key (str): the key to beat on.
+        period (float): seconds between beats.
+    """
+
+    def __init__(self, store, key: str, period: float):
+        self.store = store
+        self.key = key
+        self.period = period
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        count = 0
+        while True:
+            count += 1
+            try:
+                self.store.set(self.key, str(count))
+            except RuntimeError:  # the store is gone; the waiters see it
+                return
+            if self._stop.wait(self.period):
+                return
+
+    def __enter__(self) -> 'Heartbeat':
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _acknowledge(store, key: str) -> None:
@@ -199,8 +261,9 @@ def all_ranks_done(step: Callable[[], T], name: str, round_id: int,
 
     A rank whose step raises reports its error through the store before
     re-raising, so the other ranks end with it as soon as their own step is
-    done, instead of waiting in the next collective until the process
-    group's timeout.
+    done (with its cause, not a collective's error); a rank that dies
+    silently stops beating (:class:`Heartbeat`), so the others end within
+    about two slices of ``poll_s``.
 
     Args:
         step (callable): this rank's part (e.g. its extraction).
@@ -221,7 +284,8 @@ def all_ranks_done(step: Callable[[], T], name: str, round_id: int,
         return step()
     key = f'clusterfit/{name}/{round_id}'
     try:
-        value = step()
+        with Heartbeat(store, f'{key}/beat/{rank}', poll_s / 4):
+            value = step()
     except Exception as err:
         report_failure(store, f'{key}/{rank}', err, world_size, poll_s, rank)
         raise
@@ -230,7 +294,8 @@ def all_ranks_done(step: Callable[[], T], name: str, round_id: int,
         if other == rank:
             continue
         state = _wait_key(store, f'{key}/{other}', poll_s,
-                          f'rank {other} to finish {name}')
+                          f'rank {other} to finish {name}',
+                          f'{key}/beat/{other}')
         if state.startswith(FAILED):
             _acknowledge(store, f'{key}/{other}')
             raise RuntimeError(f'rank {other} failed in {name}, so this rank '

@@ -29,21 +29,27 @@ def files(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize('spelling', ['{d}/img/./b.png', '{d}/img//b.png',
-                                      '{d}/link.png'])
+@pytest.mark.parametrize('spelling',
+                         ['{d}/img/./b.png', '{d}/img//b.png', '{d}/link.png'])
 def test_duplicates_are_found_however_spelt(files, spelling):
     (files / 'link.png').symlink_to(files / 'img' / 'b.png')
-    paths = [f'{files}/img/a.png', f'{files}/img/b.png',
-             spelling.format(d=files)]
-    with pytest.raises(ValueError, match='samples 1 and 2 of the dataset are '
-                       'the same file'):
+    paths = [
+        f'{files}/img/a.png', f'{files}/img/b.png',
+        spelling.format(d=files)
+    ]
+    with pytest.raises(
+            ValueError,
+            match='samples 1 and 2 of the dataset are '
+            'the same file'):
         scan_samples(Files(paths))
 
 
 def test_contents_fingerprints(files):
     paths = [f'{files}/img/a.png', f'{files}/img/b.png']
-    before = {c: scan_samples(Files(paths), c)[0]
-              for c in ('none', 'mtime_size', 'sha256')}
+    before = {
+        c: scan_samples(Files(paths), c)[0]
+        for c in ('none', 'mtime_size', 'sha256')
+    }
     assert before['none'] == paths
     assert scan_samples(Files(paths))[1].tolist() == [0, 1]
     target = files / 'img' / 'b.png'

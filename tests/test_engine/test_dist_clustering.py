@@ -37,7 +37,7 @@ SLOW_KMEANS = dict(
 # literal: Preprocessor and KMeans arguments, wait_poll_s), writing a marker
 # file when rank 0 starts its fit.
 RANK_SCRIPT = r'''
-import ast, os, sys
+import ast, os, sys, time
 from datetime import timedelta
 import numpy as np
 import torch.distributed as dist
@@ -64,6 +64,9 @@ idx = np.arange(rank, 40, world)
 def extract():
     if rank == args.get('fail_extraction_on'):
         raise ValueError('a corrupt image on this rank')
+    if rank == args.get('stall_extraction_on'):
+        open(os.environ['MARKER'] + '.extracting', 'w').close()
+        time.sleep(600)  # killed meanwhile
     return x[idx]
 
 
@@ -236,6 +239,32 @@ def test_a_failed_extraction_on_any_rank_ends_every_rank(start_ranks, failed):
     assert f'rank {failed} failed in extraction, so this rank stops too: ' \
         'ValueError: a corrupt image on this rank' in outs[1 - failed]
     assert 'rank 0 done' not in outs[0] and 'rank 1 done' not in outs[1]
+
+
+@pytest.mark.slow
+def test_a_rank_killed_in_its_extraction_ends_the_others(
+        tmp_path, start_ranks):
+    poll = 1.0
+    procs = start_ranks(
+        dict(
+            kmeans=dict(num_clusters=4, seed=0),
+            preprocessor=dict(),
+            wait_poll_s=poll,
+            stall_extraction_on=1))
+    deadline = time.time() + 60
+    while not (tmp_path / 'fitting.extracting').exists():
+        assert time.time() < deadline and procs[0].poll() is None, \
+            finish(procs[0], 1)
+        time.sleep(0.1)
+    time.sleep(2 * poll)  # rank 0 is done and waits in its slices
+    os.killpg(procs[1].pid, signal.SIGKILL)
+    killed = time.time()
+    out0 = finish(procs[0], 30)
+    ended = time.time() - killed
+    assert procs[0].returncode != 0
+    assert 'gave up waiting for rank 1 to finish extraction: it has given ' \
+        'no sign of life for 2s' in out0, out0[-3000:]
+    assert ended <= 3 * poll + 1.0, ended
 
 
 @pytest.mark.slow

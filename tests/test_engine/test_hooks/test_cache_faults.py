@@ -13,8 +13,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import (NUM_IMAGES, SOURCE_MODEL, cache_files, make_cfg,
-                     run_runner)
+from helpers import NUM_IMAGES, SOURCE_MODEL, cache_files, make_cfg, run_runner
 from mmpretrain.registry import MODELS
 
 LOCK_SCRIPT = '''
@@ -44,8 +43,7 @@ def test_another_runs_labels_beside_the_manifest_are_rebuilt(
     run_a, run_b = str(tmp_path / 'a'), str(tmp_path / 'b')
     run_runner(make_cfg(run_a, image_root, source_checkpoint))
     labels_a = np.load(osp.join(run_a, 'clusterfit', 'labels.npy'))
-    run_runner(
-        make_cfg(run_b, image_root, checkpoint_with(tmp_path, 'b.pth')))
+    run_runner(make_cfg(run_b, image_root, checkpoint_with(tmp_path, 'b.pth')))
     labels_b = np.load(osp.join(run_b, 'clusterfit', 'labels.npy'))
     assert labels_a.shape == labels_b.shape and (labels_a != labels_b).any()
     # The interleaving the issue forced: B's labels under A's manifest.
@@ -219,7 +217,9 @@ def test_read_only_cache_dir_is_refused_before_extraction(
         image_root,
         source_checkpoint,
         cache_dir=osp.join(small_disk, 'clusterfit'))
-    with pytest.raises(OSError, match=r'cache_dir .*small_disk/clusterfit '
-                       'cannot be used: Read-only file system'):
+    with pytest.raises(
+            OSError,
+            match=r'cache_dir .*small_disk/clusterfit '
+            'cannot be used: Read-only file system'):
         run_runner(cfg)
     assert rounds == []
