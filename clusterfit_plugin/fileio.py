@@ -237,6 +237,9 @@ def sha256_file(path: str, block: int = 1 << 22) -> str:
     """
     h = hashlib.sha256()
     with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(block), b''):
-            h.update(chunk)
+        if os.fstat(f.fileno()).st_size <= block:
+            h.update(f.read())  # one read the file's size, not a block
+        else:
+            for chunk in iter(lambda: f.read(block), b''):
+                h.update(chunk)
     return h.hexdigest()

@@ -5,6 +5,7 @@ complete ClusterFit config for the Runner, and process helpers.
 Import from here (``from helpers import ...``); conftest.py holds only
 fixtures.
 """
+import contextlib
 import copy
 import importlib.util
 import os
@@ -223,6 +224,38 @@ def kill_when(cfg: dict, tmp_path, marker: str, wait: float) -> str:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     return ''.join(out)
+
+
+HOLD_LOCK_SCRIPT = """
+import sys, time
+from clusterfit_plugin.engine.cache import ClusterCache
+ClusterCache(sys.argv[1]).acquire()
+print('locked', flush=True)
+time.sleep(120)
+"""
+
+
+@contextlib.contextmanager
+def cache_locked_by_another_process(directory: str):
+    """Another process holds the lock of the cache ``directory`` while the
+    block runs (it is killed after).
+
+    Args:
+        directory (str): the cache directory.
+
+    Yields:
+        int: the holder's pid.
+    """
+    holder = subprocess.Popen(
+        [sys.executable, '-c', HOLD_LOCK_SCRIPT, directory],
+        stdout=subprocess.PIPE,
+        text=True)
+    try:
+        assert holder.stdout.readline() == 'locked\n'
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.communicate()
 
 
 def free_port() -> int:

@@ -61,7 +61,8 @@ class FitResult:
 
 
 def rank0_then_broadcast(compute: Callable[[], T]) -> T:
-    """Run ``compute`` on rank 0 only and give its result to every rank.
+    """Run ``compute`` on rank 0 only and give its result to every rank;
+    when it raises, every rank ends with its error.
 
     Args:
         compute (callable): computes the value (called on rank 0).
@@ -69,9 +70,25 @@ def rank0_then_broadcast(compute: Callable[[], T]) -> T:
     Returns:
         The value, on every rank (without a process group: ``compute()``).
     """
-    value = [compute() if is_main_process() else None]
+    value = [None]
+    if is_main_process():
+        try:
+            value = [compute()]
+        except Exception as err:
+            # The other ranks wait in the broadcast: give them the cause.
+            broadcast_object_list([_Failure(_first_line(err))], src=0)
+            raise
     broadcast_object_list(value, src=0)
+    if isinstance(value[0], _Failure):
+        raise RuntimeError(f'rank 0 failed, so this rank stops too: '
+                           f'{value[0].message}')
     return value[0]
+
+
+@dataclass
+class _Failure:
+    """What :func:`rank0_then_broadcast` sends when rank 0 failed."""
+    message: str
 
 
 def _default_store():
@@ -289,7 +306,10 @@ def all_ranks_done(step: Callable[[], T], name: str, round_id: int,
     except Exception as err:
         report_failure(store, f'{key}/{rank}', err, world_size, poll_s, rank)
         raise
-    store.set(f'{key}/{rank}', '1')
+    try:
+        store.set(f'{key}/{rank}', '1')
+    except RuntimeError as err:
+        raise _store_lost(err, f'the other ranks to finish {name}') from None
     for other in range(world_size):
         if other == rank:
             continue
@@ -407,15 +427,20 @@ def cluster_by_index(
     broadcast_object_list(payload, src=0)
     preprocessor, centroids, fit = payload[0]
 
-    local_labels = np.empty(len(indices), dtype=np.int64)
-    local_dists = np.empty(len(indices), dtype=np.float32)
-    progress = ProgressLogger(kmeans.log_interval_s)
-    for sl in iter_chunks(len(indices), kmeans.chunk_size):
-        local_labels[sl], local_dists[sl] = assign_to_centroids(
-            preprocessor(features[sl]), centroids, kmeans.backend,
-            kmeans.chunk_size, None)
-        progress.log(f'assigned {sl.stop}/{len(indices)} samples of this '
-                     'rank to centroids')
+    def assign() -> Tuple[np.ndarray, np.ndarray]:
+        local_labels = np.empty(len(indices), dtype=np.int64)
+        local_dists = np.empty(len(indices), dtype=np.float32)
+        progress = ProgressLogger(kmeans.log_interval_s)
+        for sl in iter_chunks(len(indices), kmeans.chunk_size):
+            local_labels[sl], local_dists[sl] = assign_to_centroids(
+                preprocessor(features[sl]), centroids, kmeans.backend,
+                kmeans.chunk_size, None)
+            progress.log(f'assigned {sl.stop}/{len(indices)} samples of '
+                         'this rank to centroids')
+        return local_labels, local_dists
+
+    local_labels, local_dists = all_ranks_done(assign, 'assignment', round_id,
+                                               wait_poll_s)
     labels = np.full(num_samples, -1, dtype=np.int64)
     objective = 0.0
     gathered = all_gather_object((indices, local_labels, local_dists))

@@ -1,11 +1,10 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Atomic files and the fingerprinted cache."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from helpers import cache_locked_by_another_process
 
 from clusterfit_plugin.engine.cache import ClusterCache, combine_fingerprint
 from clusterfit_plugin.fileio import atomic_save_json, atomic_save_npy
@@ -184,31 +183,15 @@ def test_files_get_the_permissions_of_the_umask(tmp_path):
     assert (tmp_path / 'a.npy').stat().st_mode & 0o777 == 0o640
 
 
-LOCK_SCRIPT = '''
-import sys, time
-from clusterfit_plugin.engine.cache import ClusterCache
-ClusterCache(sys.argv[1]).acquire()
-print('locked', flush=True)
-time.sleep(120)
-'''
-
-
 def test_a_second_run_on_a_locked_cache_fails_naming_the_holder(tmp_path):
     directory = str(tmp_path / 'c')
-    holder = subprocess.Popen([sys.executable, '-c', LOCK_SCRIPT, directory],
-                              stdout=subprocess.PIPE,
-                              text=True)
-    try:
-        assert holder.stdout.readline() == 'locked\n'
-        cache = ClusterCache(directory)
+    cache = ClusterCache(directory)
+    with cache_locked_by_another_process(directory) as pid:
         with pytest.raises(
                 RuntimeError,
-                match=rf'c is in use by pid {holder.pid} on .* since .*'
+                match=rf'c is in use by pid {pid} on .* since .*'
                 r'give this one its own cache_dir'):
             cache.acquire()
-    finally:
-        holder.kill()
-        holder.wait()
     cache.acquire()  # a killed holder leaves no lock
     cache.acquire()  # this process already holds it
     cache.release()

@@ -8,21 +8,13 @@ import os
 import os.path as osp
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
-from helpers import NUM_IMAGES, SOURCE_MODEL, cache_files, make_cfg, run_runner
+from helpers import (NUM_IMAGES, SOURCE_MODEL, cache_files,
+                     cache_locked_by_another_process, make_cfg, run_runner)
 from mmpretrain.registry import MODELS
-
-LOCK_SCRIPT = '''
-import sys, time
-from clusterfit_plugin.engine.cache import ClusterCache
-ClusterCache(sys.argv[1]).acquire()
-print('locked', flush=True)
-time.sleep(120)
-'''
 
 
 def checkpoint_with(tmp_path, name, seed=1, constant=False):
@@ -62,18 +54,9 @@ def test_a_locked_cache_is_refused_before_extraction(tmp_path, image_root,
                                                      source_checkpoint,
                                                      rounds):
     work = str(tmp_path / 'w')
-    holder = subprocess.Popen(
-        [sys.executable, '-c', LOCK_SCRIPT,
-         osp.join(work, 'clusterfit')],
-        stdout=subprocess.PIPE,
-        text=True)
-    try:
-        assert holder.stdout.readline() == 'locked\n'
-        with pytest.raises(RuntimeError, match=rf'pid {holder.pid} on'):
+    with cache_locked_by_another_process(osp.join(work, 'clusterfit')) as pid:
+        with pytest.raises(RuntimeError, match=rf'pid {pid} on'):
             run_runner(make_cfg(work, image_root, source_checkpoint))
-    finally:
-        holder.kill()
-        holder.wait()
     assert rounds == [] and cache_files(work) == []
     run_runner(make_cfg(work, image_root, source_checkpoint))
     assert rounds == [('backbone', 0)]
