@@ -2,10 +2,11 @@
 """ChannelsLastHook: the same training as the contiguous run, in the
 channels-last layout.
 
-Known defect, not fixed (docs/status.md): on this project's CPUs, channels-last
-training of this 4-channel toy model sometimes never ends or aborts. One
-OpenMP thread spins for ever in oneDNN's ``jit_avx2_1x1_convolution_bwd_weights``
-while the other waits at the team barrier, or, with one thread, glibc reports
+Known defect, not fixed (docs/status.md): on this project's CPUs,
+channels-last training of this 4-channel toy model sometimes never ends or
+aborts. One OpenMP thread spins for ever in oneDNN's
+``jit_avx2_1x1_convolution_bwd_weights`` while the other waits at the team
+barrier, or, with one thread, glibc reports
 "double free or corruption". This was seen in 4 of about 9 runs on 2026-12-04,
 also in a fresh process, and never in the demo's runs of its larger model.
 The test therefore runs in a fresh process with a timeout and is marked as an
