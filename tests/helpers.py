@@ -272,15 +272,22 @@ def free_port() -> int:
 def load_tool(path: str) -> ModuleType:
     """A script under tools/ as a module.
 
+    Its folder is on ``sys.path`` while it loads, as when Python runs it,
+    so that it can import the scripts beside it.
+
     Args:
         path (str): its path under tools/, without ``.py``
-            (``'demo/make_videos'``).
+            (``'demo/make_moving_digits'``).
 
     Returns:
         ModuleType: the executed module.
     """
-    spec = importlib.util.spec_from_file_location(
-        osp.basename(path), osp.join(ROOT, 'tools', f'{path}.py'))
+    file = osp.join(ROOT, 'tools', f'{path}.py')
+    spec = importlib.util.spec_from_file_location(osp.basename(path), file)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, osp.dirname(file))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(osp.dirname(file))
     return module

@@ -3,7 +3,7 @@
 
 The configs are used as shipped, from a workspace that holds tiny data at
 their data paths (generated images and mp4 clips in the MNIST-5k,
-moving-squares, ImageNet, Kinetics and CIFAR-10 layouts) and randomly
+moving-digits, ImageNet, Kinetics and CIFAR-10 layouts) and randomly
 initialised checkpoints at the paths they name. Each config's model, train
 / val / test datasets and custom hooks are built the Runner's way, each
 ClusterFitHook's source is built with its checkpoint; each CPU-sized config
@@ -39,7 +39,7 @@ CONFIGS = sorted(
 # Configs whose training fits a CPU test (the paper-scale ones only build).
 CPU_SIZED = [
     c for c in CONFIGS
-    if 'mnist5k' in c or 'moving-squares' in c or 'cifar10' in c
+    if 'mnist5k' in c or 'moving-digits' in c or 'cifar10' in c
 ]
 NUM_TRAIN = 16  # samples in most tiny training sets (CIFAR-10: 20)
 NUM_CLUSTERS = 4
@@ -69,13 +69,16 @@ def make_data(root: str) -> None:
     write_lines(
         osp.join(mnist, 'test.txt'),
         [f'{n} {i}' for i, n in enumerate(names[NUM_TRAIN:])])
-    # Moving squares (tools/demo/make_videos.py): 4 x 4 train clips.
-    make_videos = load_tool('demo/make_videos')
-    make_videos.make_videos(
-        osp.join(root, 'data', 'moving_squares'), per_class=5, num_frames=8)
+    # Moving digits (tools/demo/make_moving_digits.py): 20 train clips.
+    load_tool('demo/make_moving_digits').make_moving_digits(
+        osp.join(root, 'data', 'moving_digits'),
+        train_per_class=2,
+        test_per_class=1,
+        num_frames=8)
     clips = sorted(
         glob.glob(
-            osp.join(root, 'data', 'moving_squares', 'videos', '*', '*.mp4')))
+            osp.join(root, 'data', 'moving_digits', 'videos', 'train',
+                     '*.mp4')))
     # Kinetics-400 lists (mmaction2's layout).
     kinetics = osp.join(root, 'data', 'kinetics400')
     for split in ('train', 'val'):

@@ -17,7 +17,7 @@ from clusterfit_plugin.datasets.transforms import VideoReader, VideoReadError
 from clusterfit_plugin.engine.extractor import (build_source_model,
                                                 extract_features)
 
-make_videos = load_tool('demo/make_videos')
+make_videos = load_tool('demo/make_moving_digits')
 
 BACKENDS = ['decord', 'pyav']
 
@@ -38,14 +38,20 @@ def clip_pipeline(backend, clip_len=8, test_mode=True, size=32):
 
 @pytest.fixture(scope='module')
 def video_root(tmp_path_factory):
+    """The moving digits (2 train clips of each digit, 1 test clip)."""
     root = str(tmp_path_factory.mktemp('videos'))
-    make_videos.make_videos(root, per_class=5, num_frames=16)
+    make_videos.make_moving_digits(
+        root, train_per_class=2, test_per_class=1, num_frames=16)
     return root
 
 
 @pytest.fixture(scope='module')
 def clip(tmp_path_factory):
-    frames = make_videos.moving_square('right', np.random.default_rng(0), 16)
+    rng = np.random.default_rng(0)
+    digit = np.zeros((28, 28), np.uint8)
+    digit[6:22, 12:16] = 255  # a "1"
+    clutter = rng.integers(0, 256, (2, 28, 28), dtype=np.uint8)
+    frames = make_videos.moving_digit(digit, 1, clutter, rng, 16)
     path = str(tmp_path_factory.mktemp('clip') / 'clip.mp4')
     make_videos.write_clip(path, frames)
     return path, frames
@@ -221,7 +227,7 @@ def test_auto_backend_reports_both_failures(tmp_path):
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
-def test_dataset_layouts(video_root, backend):
+def test_dataset_layouts(tmp_path, video_root, backend):
     listed = DATASETS.build(
         dict(
             type='VideoDataset',
@@ -229,13 +235,21 @@ def test_dataset_layouts(video_root, backend):
             ann_file='train.txt',
             data_prefix='videos',
             pipeline=clip_pipeline(backend)))
+    # The same clips in class folders, one per motion.
+    motions = make_videos.MOTIONS
+    for line in open(osp.join(video_root, 'train_motion.txt')):
+        name, motion = line.split()
+        folder = tmp_path / motions[int(motion)]
+        folder.mkdir(exist_ok=True)
+        (folder / osp.basename(name)).symlink_to(
+            osp.join(video_root, 'videos', name))
     folders = DATASETS.build(
         dict(
             type='VideoDataset',
-            data_prefix=osp.join(video_root, 'videos'),
+            data_prefix=str(tmp_path),
             pipeline=clip_pipeline(backend)))
-    assert len(listed) == 16 and len(folders) == 20
-    assert folders.metainfo['classes'] == ('down', 'left', 'right', 'up')
+    assert len(listed) == len(folders) == 20
+    assert folders.metainfo['classes'] == tuple(sorted(motions))
     item = listed[0]
     assert item['inputs'].shape == (3, 8, 32, 32)
     assert item['inputs'].dtype == torch.uint8
@@ -296,7 +310,7 @@ def test_extraction_of_a_clip_is_deterministic(video_root, backend):
         batch_size=4,
         num_workers=0,
         progress=False)
-    assert a.shape == (16, 512)
+    assert a.shape == (20, 512)
     np.testing.assert_array_equal(a, b)
     # channels_last leaves a video model (3-D convolutions) as it is.
     c = extract_features(
@@ -380,7 +394,7 @@ def test_clusterfit_runner_on_clips(tmp_path, video_root, backend):
     runner = Runner.from_cfg(Config(cfg))
     runner.train()
     labels = np.load(osp.join(work, 'clusterfit', 'labels.npy'))
-    assert labels.shape == (16, ) and labels.max() < 4
+    assert labels.shape == (20, ) and labels.max() < 4
     np.testing.assert_array_equal(runner.train_dataloader.dataset.labels,
                                   labels)
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))

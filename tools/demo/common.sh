@@ -43,5 +43,5 @@ evaluate() {
         echo "evaluation failed; its log: $out/eval.log" >&2
         return 1
     fi
-    log '^[A-Za-z0-9_.-]+: [a-z0-9]+ [0-9.]+ [|]' < "$out/eval.log"
+    log '^[A-Za-z0-9_./-]+: [a-z0-9]+ [0-9.]+ [|]' < "$out/eval.log"
 }

