@@ -9,6 +9,17 @@ compared the same way. Writes ``{out_dir}/{name}.json`` (a leaderboard row)
 and ``{out_dir}/{name}.md`` (the same row as a Markdown table);
 tools/leaderboard.py merges rows.
 
+Several label sets of the same samples (a clip's digit and its motion, say)
+are evaluated on one extraction when ``--data`` names them::
+
+    eval_label_sets = dict(
+        digit=('train.txt', 'test.txt'),
+        motion=('train_motion.txt', 'test_motion.txt'))
+
+each a pair of annotation files that replace the splits' ``ann_file`` and
+list the same samples in the same order. Each set then gets its own row,
+``{out_dir}/{set}/{name}.json``, whose ``dataset`` is ``{data}/{set}``.
+
 Example:
     python tools/eval_features.py \
         configs/demo/clusterfit_resnet18-mini_mnist5k.py \
@@ -29,6 +40,7 @@ from mmpretrain.registry import DATASETS
 from mmpretrain.utils import register_all_modules
 
 import clusterfit_plugin  # noqa: F401
+from clusterfit_plugin.datasets.sample_keys import scan_samples
 from clusterfit_plugin.engine.extractor import (STAGES, build_source_model,
                                                 extract_features,
                                                 load_source_config)
@@ -85,11 +97,9 @@ def parse_args():
 
 
 def split_features(model, dataset_cfg: dict, args):
-    """Features and labels of one labelled split."""
+    """Features, labels and sample identities of one labelled split."""
     dataset = DATASETS.build(dataset_cfg)
-    labels = np.array([
-        int(dataset.get_data_info(i)['gt_label']) for i in range(len(dataset))
-    ])
+    keys, labels = scan_samples(dataset)
     feats = extract_features(
         model,
         dataset,
@@ -100,12 +110,65 @@ def split_features(model, dataset_cfg: dict, args):
         num_workers=args.num_workers,
         channels_last=args.channels_last,
         progress=False)
-    return feats, labels
+    return feats, labels, keys
+
+
+def label_set(dataset_cfg: dict, ann_file: str, keys: list,
+              data_file: str) -> np.ndarray:
+    """The labels of one split read from another annotation file.
+
+    Args:
+        dataset_cfg (dict): the split's dataset config.
+        ann_file (str): the annotation file of the label set.
+        keys (list): the split's sample identities, in order.
+        data_file (str): the ``--data`` config (for the error).
+
+    Returns:
+        np.ndarray: (N,) labels, in the split's order.
+    """
+    dataset = DATASETS.build(dict(dataset_cfg, ann_file=ann_file))
+    set_keys, labels = scan_samples(dataset)
+    if set_keys != keys:
+        first = next(
+            (i for i, (a, b) in enumerate(zip(set_keys, keys)) if a != b),
+            min(len(keys), len(set_keys)))
+        raise ValueError(
+            f'{data_file}: the label set {ann_file!r} must list the samples '
+            f'of {dataset_cfg.get("ann_file")!r} in the same order; it lists '
+            f'{len(set_keys)} samples against {len(keys)}, and the lists '
+            f'differ first at sample {first}. Write both lists from the '
+            'same sample order.')
+    if (labels < 0).any():
+        raise ValueError(
+            f'{data_file}: the label set {ann_file!r} gives sample '
+            f'{int(np.argmax(labels < 0))} no single class; give every '
+            'sample one label.')
+    return labels
+
+
+def label_sets(data: Config, args, train_keys: list, test_keys: list,
+               train_y: np.ndarray, test_y: np.ndarray) -> dict:
+    """The label sets to evaluate: ``eval_label_sets`` of ``--data``, or
+    the splits' own labels.
+
+    Returns:
+        dict: set name (None for the splits' own labels) -> (train labels,
+        test labels).
+    """
+    sets = data.get('eval_label_sets')
+    if not sets:
+        return {None: (train_y, test_y)}
+    return {
+        name:
+        (label_set(data.eval_train_dataset, train_ann, train_keys, args.data),
+         label_set(data.eval_test_dataset, test_ann, test_keys, args.data))
+        for name, (train_ann, test_ann) in sets.items()
+    }
 
 
 def evaluate_model(args, data: Config, config: str, checkpoint: str, name: str,
-                   source_name: str) -> None:
-    """Evaluate one model and write its leaderboard row.
+                   source_name: str) -> list:
+    """Evaluate one model and write its leaderboard rows.
 
     Args:
         args (argparse.Namespace): the shared settings.
@@ -116,7 +179,7 @@ def evaluate_model(args, data: Config, config: str, checkpoint: str, name: str,
         source_name (str): the source the model came from.
 
     Returns:
-        dict: the leaderboard row.
+        list[dict]: the leaderboard rows, one per label set.
     """
     checkpoint = None if checkpoint == 'none' else checkpoint
     source = dict(
@@ -125,43 +188,56 @@ def evaluate_model(args, data: Config, config: str, checkpoint: str, name: str,
         stage=args.stage,
         init_seed=args.init_seed)
     model = build_source_model(source)
-    train_x, train_y = split_features(model, data.eval_train_dataset, args)
-    test_x, test_y = split_features(model, data.eval_test_dataset, args)
-    top1 = evaluate_features(
-        train_x,
-        train_y,
-        test_x,
-        test_y,
-        args.protocols,
-        shots=args.shots,
-        k=args.k)
+    train_x, train_y, train_keys = split_features(model,
+                                                  data.eval_train_dataset,
+                                                  args)
+    test_x, test_y, test_keys = split_features(model, data.eval_test_dataset,
+                                               args)
     model_cfg = load_source_config(source)
     head = model_cfg.get('head') or {}
-    row = dict(
-        method=name,
-        source=source_name,
-        backbone=model_cfg['backbone']['type'],
-        K=head.get('num_clusters', '-'),
-        dataset=osp.splitext(osp.basename(args.data))[0],
-        protocol=f'frozen {args.stage}, {len(train_y)} train / '
-        f'{len(test_y)} test',
-        top1={  # sorted, as the JSON rows tools/leaderboard.py reads
-            k: round(v, 2)
-            for k, v in sorted(top1.items())
-        },
-        checkpoint=(sha256_file(checkpoint)[:8]
-                    if checkpoint else f'random-init-{args.init_seed}'),
-        command=' '.join(shlex.quote(a) for a in ['python'] + sys.argv))
-    os.makedirs(args.out_dir, exist_ok=True)
-    path = osp.join(args.out_dir, f'{name}.json')
-    atomic_save_json(path, row)
-    table = markdown_table([row])
-    atomic_save_text(path[:-len('.json')] + '.md', table + '\n')
-    print(json.dumps(row))
-    print(table)
-    print(f'wrote {path} and its .md')
-    print(f'{name}: ' + ' | '.join(f'{k} {v:.2f}' for k, v in top1.items()))
-    return row
+    dataset = osp.splitext(osp.basename(args.data))[0]
+    rows = []
+    sets = label_sets(data, args, train_keys, test_keys, train_y, test_y)
+    for set_name, (set_train_y, set_test_y) in sets.items():
+        top1 = evaluate_features(
+            train_x,
+            set_train_y,
+            test_x,
+            set_test_y,
+            args.protocols,
+            shots=args.shots,
+            k=args.k)
+        row = dict(
+            method=name,
+            source=source_name,
+            backbone=model_cfg['backbone']['type'],
+            K=head.get('num_clusters', '-'),
+            dataset=dataset if set_name is None else f'{dataset}/{set_name}',
+            protocol=f'frozen {args.stage}, {len(set_train_y)} train / '
+            f'{len(set_test_y)} test',
+            top1={  # sorted, as the JSON rows tools/leaderboard.py reads
+                k: round(v, 2)
+                for k, v in sorted(top1.items())
+            },
+            checkpoint=(sha256_file(checkpoint)[:8]
+                        if checkpoint else f'random-init-{args.init_seed}'),
+            command=' '.join(shlex.quote(a) for a in ['python'] + sys.argv))
+        out_dir = args.out_dir
+        if set_name is not None:
+            out_dir = osp.join(out_dir, set_name)
+        os.makedirs(out_dir, exist_ok=True)
+        path = osp.join(out_dir, f'{name}.json')
+        atomic_save_json(path, row)
+        table = markdown_table([row])
+        atomic_save_text(path[:-len('.json')] + '.md', table + '\n')
+        print(json.dumps(row))
+        print(table)
+        print(f'wrote {path} and its .md')
+        title = name if set_name is None else f'{name}/{set_name}'
+        print(f'{title}: ' + ' | '.join(f'{k} {v:.2f}'
+                                        for k, v in top1.items()))
+        rows.append(row)
+    return rows
 
 
 def main():
@@ -170,8 +246,8 @@ def main():
     data = Config.fromfile(args.data)
     models = [(args.config, args.checkpoint, args.name, args.source_name)]
     rows = [
-        evaluate_model(args, data, *model)
-        for model in models + (args.also or [])
+        row for model in models + (args.also or [])
+        for row in evaluate_model(args, data, *model)
     ]
     if args.table:
         atomic_save_text(args.table, markdown_table(rows) + '\n')

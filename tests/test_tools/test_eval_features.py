@@ -102,3 +102,78 @@ def test_eval_tool_and_leaderboard(tmp_path, image_root, source_checkpoint):
                             timeout=120).stdout
     assert merged == markdown_table([row, random_row]) + '\n'
     assert merged.count('\n') == 4 and '| random |' in merged
+
+
+@pytest.mark.slow
+def test_label_sets_share_one_extraction(tmp_path, image_root,
+                                         source_checkpoint):
+    """With ``eval_label_sets`` each set of labels of the same samples gets
+    its own row, scored as the protocols score the directly extracted
+    features with those labels; a set that lists other samples, or the same
+    in another order, is refused naming the file."""
+    lines = open(osp.join(image_root, 'ann.txt')).read().split('\n')[:-1]
+    paths = [line.split()[0] for line in lines]
+    parity = tmp_path / 'parity.txt'
+    parity.write_text(''.join(f'{p} {i % 2}\n' for i, p in enumerate(paths)))
+    shuffled = tmp_path / 'shuffled.txt'
+    shuffled.write_text(''.join(f'{p} 0\n' for p in paths[::-1]))
+    split = dict(
+        type='CustomDataset',
+        data_root=image_root,
+        ann_file='ann.txt',
+        pipeline=PIPELINE)
+    model_cfg = tmp_path / 'model.py'
+    Config(dict(model=make_cfg('w', image_root, None)['model'])).dump(
+        str(model_cfg))
+
+    def run(label_sets, out):
+        data_cfg = tmp_path / 'data.py'
+        Config(
+            dict(
+                eval_train_dataset=split,
+                eval_test_dataset=split,
+                eval_label_sets=label_sets)).dump(str(data_cfg))
+        return subprocess.run([
+            sys.executable,
+            osp.join(ROOT, 'tools', 'eval_features.py'),
+            str(model_cfg), source_checkpoint, '--data',
+            str(data_cfg), '--name', 'm', '--shots', '5', '--k', '5',
+            '--batch-size', '8', '--num-workers', '0', '--out-dir',
+            str(out)
+        ],
+                              capture_output=True,
+                              text=True,
+                              timeout=300)
+
+    out = tmp_path / 'rows'
+    proc = run(
+        dict(kind=('ann.txt', 'ann.txt'), parity=(str(parity), str(parity))),
+        out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    model = build_source_model(
+        dict(
+            config=str(model_cfg),
+            checkpoint=source_checkpoint,
+            stage='backbone'))
+    feats = extract_features(
+        model,
+        DATASETS.build(split),
+        PIPELINE,
+        np.arange(NUM_IMAGES),
+        'backbone',
+        num_workers=0,
+        progress=False)
+    for name, truth in (('kind', np.arange(NUM_IMAGES) % 3),
+                        ('parity', np.arange(NUM_IMAGES) % 2)):
+        row = json.load(open(out / name / 'm.json'))
+        assert row['dataset'] == f'data/{name}'
+        direct = evaluate_features(feats, truth, feats, truth, shots=5, k=5)
+        assert row['top1'] == {k: round(v, 2) for k, v in direct.items()}
+        assert f'm/{name}: linear' in proc.stdout
+    assert not (out / 'm.json').exists()
+
+    proc = run(dict(other=(str(shuffled), 'ann.txt')), tmp_path / 'bad')
+    assert proc.returncode != 0
+    assert 'must list the samples' in proc.stderr
+    assert 'shuffled.txt' in proc.stderr and 'differ first at sample 0' \
+        in proc.stderr
