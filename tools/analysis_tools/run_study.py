@@ -1,22 +1,30 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-"""The ClusterFit claim in miniature: sources x K x seeds on MNIST-5k.
+"""The ClusterFit claim in miniature: sources x K x seeds, on images
+(MNIST-5k) or on video (moving digits).
 
-For every seed, trains each source network with ``tools/train.py`` (a
-weakly-supervised one on 40%-wrong labels, RotNet, and mmpretrain's stock
-SimCLR; random initialisation is a fourth, untrained source), then
-ClusterFit from each source for every K, and evaluates every network's
-frozen backbone with ``tools/eval_features.py``. Finally it writes the
-mean ± std tables and the K-ablation plot into ``docs/results.md``.
+For every seed, trains each source network with ``tools/train.py`` (random
+initialisation is one more, untrained, source), then ClusterFit from each
+source for every K, and evaluates every network's frozen backbone with
+``tools/eval_features.py`` (on every label set of the data: the digit and
+the motion of the video clips). Finally it writes the mean ± std tables and
+the K-ablation plot into the study's document.
+
+``--preset image`` (the default; ``make study``) is the study of
+docs/results.md: a weakly-supervised source on 40%-wrong labels, RotNet and
+mmpretrain's stock SimCLR, K in {10, 50, 200, 500}. ``--preset video``
+(``make study-video``) is docs/results_video.md: a small R(2+1)D-18 trained
+on 40%-wrong digit labels of moving-digit clips, K in {10, 100}, evaluated
+on the digit and on the motion. Every other option overrides the preset.
 
 Every step is recorded in ``{work_dir}/steps.json`` when it finishes, so an
 interrupted study resumes where it stopped (``--dry-run`` lists what is
-left). The K=200 runs of all seeds go first, so a partial study already
-answers the main question; a longer ClusterFit schedule at K=200 and
-K=10 comes last (``--long-cf-epochs``, ``--long-ks``), to show what the
-short one costs and whether the best K moves with it.
+left). The first K of all seeds goes first, so a partial study already
+answers the main question; the longer ClusterFit schedules come last
+(``--long-cf-epochs``, ``--long-ks``).
 
 Example:
-    python tools/analysis_tools/run_study.py   # the full study, then the doc
+    python tools/analysis_tools/run_study.py   # the image study, then the doc
+    python tools/analysis_tools/run_study.py --preset video
     python tools/analysis_tools/run_study.py --seeds 0 --ks 200 \
         --cf-epochs 2 --work-dir work_dirs/study_smoke --doc /tmp/results.md
 """
@@ -33,53 +41,88 @@ from study_report import plot_k_ablation, results_tables, summarize
 from clusterfit_plugin.fileio import atomic_save_json, atomic_save_text
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DATA = 'configs/demo/_base_/mnist5k.py'
-CF_CONFIG = 'configs/demo/clusterfit_resnet18-mini_mnist5k.py'
-# name -> (config, title); random-init has no training run of its own.
-SOURCES = {
-    'noisy-label': ('configs/demo/noisy-label_resnet18-mini_mnist5k.py',
-                    'noisy labels (40% wrong)'),
-    'rotnet': ('configs/demo/rotnet_resnet18-mini_mnist5k.py', 'RotNet'),
-    'simclr': ('configs/demo/simclr_resnet18-mini_mnist5k.py', 'SimCLR'),
-    'random-init':
-    ('configs/demo/noisy-label_resnet18-mini_mnist5k.py', 'random init'),
-}
+# Each study: its data (the command that writes it, a file it leaves, the
+# --data config of the evaluation), the ClusterFit config, the sources
+# (sources_cfg: name -> (config, title); random-init has no training run of
+# its own), and the defaults of the options.
+PRESETS = dict(
+    image=dict(
+        data_cmd=['tools/demo/prepare_mnist.py', '--out', 'data/mnist5k'],
+        data_output='data/mnist5k/train_noisy40.txt',
+        data='configs/demo/_base_/mnist5k.py',
+        data_title='MNIST-5k, 4,000 train / 1,000 test',
+        cf_config='configs/demo/clusterfit_resnet18-mini_mnist5k.py',
+        sources_cfg={
+            'noisy-label':
+            ('configs/demo/noisy-label_resnet18-mini_mnist5k.py',
+             'noisy labels (40% wrong)'),
+            'rotnet':
+            ('configs/demo/rotnet_resnet18-mini_mnist5k.py', 'RotNet'),
+            'simclr':
+            ('configs/demo/simclr_resnet18-mini_mnist5k.py', 'SimCLR'),
+            'random-init':
+            ('configs/demo/noisy-label_resnet18-mini_mnist5k.py',
+             'random init'),
+        },
+        work_dir='work_dirs/study',
+        doc='docs/results.md',
+        ks=[200, 10, 500, 50],
+        random_init_ks=[200, 10],
+        cf_epochs=8,
+        long_cf_epochs=[17],
+        long_ks=[200, 10]),
+    video=dict(
+        data_cmd=['tools/demo/make_moving_digits.py'],
+        data_output='data/moving_digits/train_noisy40.txt',
+        data='configs/demo/_base_/moving_digits.py',
+        data_title='moving digits, 2,000 train / 1,000 test clips',
+        cf_config='configs/demo/clusterfit_r2plus1d-18-mini_moving-digits.py',
+        sources_cfg={
+            'noisy-label':
+            ('configs/demo/noisy-label_r2plus1d-18-mini_moving-digits.py',
+             'noisy digit labels (40% wrong)'),
+            'random-init':
+            ('configs/demo/noisy-label_r2plus1d-18-mini_moving-digits.py',
+             'random init'),
+        },
+        work_dir='work_dirs/study_video',
+        doc='docs/results_video.md',
+        ks=[100, 10],
+        random_init_ks=[100, 10],
+        cf_epochs=12,
+        long_cf_epochs=[],
+        long_ks=[]),
+)
 BEGIN, END = '<!-- study:begin -->', '<!-- study:end -->'
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--work-dir', default='work_dirs/study')
+    parser.add_argument(
+        '--preset',
+        choices=list(PRESETS),
+        default='image',
+        help='the study whose defaults the other options override')
+    parser.add_argument('--work-dir')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument(
-        '--ks',
-        type=int,
-        nargs='+',
-        default=[200, 10, 500, 50],
-        help='K values, run in this order')
-    parser.add_argument(
-        '--sources', nargs='+', choices=list(SOURCES), default=list(SOURCES))
+        '--ks', type=int, nargs='+', help='K values, run in this order')
+    parser.add_argument('--sources', nargs='+')
     parser.add_argument(
         '--random-init-ks',
         type=int,
         nargs='*',
-        default=[200, 10],
         help='K values of ClusterFit from random init')
     parser.add_argument(
-        '--cf-epochs',
-        type=int,
-        default=8,
-        help='ClusterFit schedule of the K grid')
+        '--cf-epochs', type=int, help='ClusterFit schedule of the K grid')
     parser.add_argument(
         '--long-cf-epochs',
         type=int,
         nargs='*',
-        default=[17],
         help='longer ClusterFit schedules, run at --long-ks')
-    parser.add_argument('--long-ks', type=int, nargs='*', default=[200, 10])
+    parser.add_argument('--long-ks', type=int, nargs='*')
     parser.add_argument(
         '--doc',
-        default='docs/results.md',
         help='Markdown file whose study section is '
         'rewritten (text outside its markers is kept)')
     parser.add_argument(
@@ -88,7 +131,17 @@ def parse_args():
         '--report-only',
         action='store_true',
         help='only rewrite the doc from finished steps')
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    preset = PRESETS[args.preset]
+    for key, value in preset.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    args.sources = args.sources or list(args.sources_cfg)
+    unknown = set(args.sources) - set(args.sources_cfg)
+    if unknown:
+        parser.error(f'--sources {sorted(unknown)} are not sources of the '
+                     f'{args.preset} study; use {list(args.sources_cfg)}.')
+    return args
 
 
 def source_epochs(config: str) -> int:
@@ -104,6 +157,20 @@ def source_epochs(config: str) -> int:
     return Config.fromfile(osp.join(ROOT, config)).train_cfg.max_epochs
 
 
+def label_sets_of(data: str) -> list:
+    """The ``eval_label_sets`` of an evaluation data config.
+
+    Args:
+        data (str): the ``--data`` config of ``tools/eval_features.py``.
+
+    Returns:
+        list[str]: the label set names (empty: the splits' own labels).
+    """
+    from mmengine.config import Config
+    return list(
+        Config.fromfile(osp.join(ROOT, data)).get('eval_label_sets') or [])
+
+
 def plan(args) -> list:
     """All steps of the study, in run order.
 
@@ -111,37 +178,41 @@ def plan(args) -> list:
         list[dict]: steps with ``name``, ``cmd`` (argv) and ``output`` (the
         file the step must leave behind).
     """
-    py, wd = sys.executable, args.work_dir
+    py, wd, sources = sys.executable, args.work_dir, args.sources_cfg
     steps = [
-        dict(
-            name='data',
-            cmd=[py, 'tools/demo/prepare_mnist.py', '--out', 'data/mnist5k'],
-            output='data/mnist5k/train_noisy40.txt')
+        dict(name='data', cmd=[py] + args.data_cmd, output=args.data_output)
     ]
     ckpts = {}
     # Parsing a config imports its mmpretrain bases: once per source.
     epochs_of = {
-        source: source_epochs(SOURCES[source][0])
+        source: source_epochs(sources[source][0])
         for source in args.sources if source != 'random-init'
     }
+    label_sets = list(label_sets_of(args.data) or [None])
 
     def evaluate(seed, name, config, ckpt, source, role, epochs='-'):
         out_dir = osp.join(wd, 'eval', f'seed{seed}')
+        rows = {
+            label_set: osp.join(out_dir, label_set or '', f'{name}.json')
+            for label_set in label_sets
+        }
         steps.append(
             dict(
                 name=f'eval/seed{seed}/{name}',
                 cmd=[
                     py, 'tools/eval_features.py', config, ckpt or 'none',
-                    '--data', DATA, '--name', name, '--source-name', source,
-                    '--init-seed',
+                    '--data', args.data, '--name', name, '--source-name',
+                    source, '--init-seed',
                     str(seed), '--out-dir', out_dir
                 ],
-                output=osp.join(out_dir, f'{name}.json'),
+                # One process writes every label set's row, the last last.
+                output=rows[label_sets[-1]],
+                rows=rows,
                 row=dict(seed=seed, role=role, source=source, epochs=epochs)))
 
     for seed in args.seeds:
         for source in args.sources:
-            config = SOURCES[source][0]
+            config = sources[source][0]
             ckpt = None
             if source != 'random-init':
                 run_dir = osp.join(wd, f'seed{seed}', source)
@@ -171,11 +242,11 @@ def plan(args) -> list:
             dict(
                 name=f'train/seed{seed}/{name}',
                 cmd=[
-                    py, 'tools/train.py', CF_CONFIG, '--work-dir', run_dir,
-                    '--cfg-options', f'num_clusters={k}',
+                    py, 'tools/train.py', args.cf_config, '--work-dir',
+                    run_dir, '--cfg-options', f'num_clusters={k}',
                     f'model.head.num_clusters={k}',
                     f'custom_hooks.0.num_clusters={k}',
-                    f'custom_hooks.0.source.config={SOURCES[source][0]}',
+                    f'custom_hooks.0.source.config={sources[source][0]}',
                     f'custom_hooks.0.source.checkpoint={ckpt}',
                     f'custom_hooks.0.source.init_seed={seed}',
                     f'custom_hooks.0.kmeans.seed={seed}',
@@ -186,7 +257,7 @@ def plan(args) -> list:
                 ],
                 output=cf_ckpt))
         # The config dumped by the run carries K for the row.
-        evaluate(seed, name, osp.join(run_dir, osp.basename(CF_CONFIG)),
+        evaluate(seed, name, osp.join(run_dir, osp.basename(args.cf_config)),
                  cf_ckpt, source, 'clusterfit', epochs)
     return steps
 
@@ -244,47 +315,63 @@ def run_steps(steps: list, record_path: str) -> None:
 
 
 def study_rows(steps: list) -> list:
-    """The rows of the finished evaluations, with seed and role."""
+    """The rows of the finished evaluations, with seed, role and (where the
+    data has label sets) ``labels``."""
     rows = []
     for step in steps:
-        path = osp.join(ROOT, step['output'])
-        if 'row' not in step or not osp.isfile(path):
-            continue
-        with open(path, encoding='utf-8') as f:
-            row = json.load(f)
-        row.update(step['row'])
-        rows.append(row)
+        for label_set, path in step.get('rows', {}).items():
+            path = osp.join(ROOT, path)
+            if not osp.isfile(path):
+                continue
+            with open(path, encoding='utf-8') as f:
+                row = json.load(f)
+            row.update(step['row'], labels=label_set)
+            rows.append(row)
     return rows
 
 
 def write_doc(args, steps: list, record: dict) -> None:
-    """Rewrite the study section of ``args.doc`` and its plot."""
+    """Rewrite the study section of ``args.doc`` and its plots (one per
+    label set)."""
     rows = study_rows(steps)
-    summary = summarize(rows)
-    titles = {k: v[1] for k, v in SOURCES.items()}
-    plot = osp.splitext(args.doc)[0] + '_k_ablation.png'
-    plot_k_ablation(summary, osp.join(ROOT, plot), source_titles=titles)
+    titles = {k: v[1] for k, v in args.sources_cfg.items()}
     done = [s for s in steps if is_done(s, record)]
     seconds = sum(record[s['name']]['seconds'] for s in done)
     command = 'python tools/analysis_tools/run_study.py' + ''.join(
         f' {a}' for a in sys.argv[1:] if a != '--report-only')
-    section = '\n'.join([
+    long = (f', K {args.long_ks} also with {args.long_cf_epochs}'
+            if args.long_cf_epochs and args.long_ks else '')
+    lines = [
         BEGIN,
         '<!-- written by tools/analysis_tools/run_study.py; edits here are '
         'overwritten -->',
         f'Command: `{command}` (seeds {args.seeds}, K {sorted(args.ks)} '
-        f'with {args.cf_epochs} ClusterFit epochs, K {args.long_ks} also '
-        f'with {args.long_cf_epochs}). Steps finished: '
+        f'with {args.cf_epochs} ClusterFit epochs{long}). Steps finished: '
         f'{len(done)} of {len(steps)}; their run time adds up to '
         f'{seconds / 60:.0f} min on this machine '
-        f'({os.cpu_count()} CPU cores).', '',
-        'Top-1 % of frozen backbone features (MNIST-5k, 4,000 train / 1,000 '
-        'test), mean ± std over seeds:', '',
-        results_tables(summary, source_titles=titles), '',
-        'Second table: ClusterFit minus its own source of the same seed, '
-        'mean ± std, (seeds where ClusterFit was higher / seeds).', '',
-        f'![K ablation]({osp.basename(plot)})', END
-    ])
+        f'({os.cpu_count()} CPU cores).'
+    ]
+    label_sets = sorted({row['labels']
+                         for row in rows},
+                        key=lambda s: (s is not None, s)) or [None]
+    for label_set in label_sets:
+        summary = summarize([r for r in rows if r['labels'] == label_set])
+        suffix = '' if label_set is None else f'_{label_set}'
+        plot = osp.splitext(args.doc)[0] + f'{suffix}_k_ablation.png'
+        plot_k_ablation(summary, osp.join(ROOT, plot), source_titles=titles)
+        heading = (''
+                   if label_set is None else f' on the **{label_set}** labels')
+        if label_set is not None:
+            lines += ['', f'### {label_set}']
+        lines += [
+            '', f'Top-1 % of frozen backbone features{heading} '
+            f'({args.data_title}), mean ± std over seeds:', '',
+            results_tables(summary, source_titles=titles), '',
+            'Second table: ClusterFit minus its own source of the same seed, '
+            'mean ± std, (seeds where ClusterFit was higher / seeds).', '',
+            f'![K ablation{heading}]({osp.basename(plot)})'
+        ]
+    section = '\n'.join(lines + [END])
     path = osp.join(ROOT, args.doc)
     text = ''
     if osp.isfile(path):
@@ -298,7 +385,7 @@ def write_doc(args, steps: list, record: dict) -> None:
         text = (text or '# Results: the ClusterFit claim in miniature\n\n'
                 ) + section + '\n'
     atomic_save_text(path, text)
-    print(f'wrote {args.doc} and {plot} from {len(rows)} evaluations')
+    print(f'wrote {args.doc} and its plots from {len(rows)} evaluations')
 
 
 def main():
