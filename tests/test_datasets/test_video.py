@@ -13,7 +13,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
 
-from clusterfit_plugin.datasets.transforms import VideoReader, VideoReadError
+from clusterfit_plugin.datasets.transforms import (VideoReader, VideoReadError,
+                                                   build_pipeline)
 from clusterfit_plugin.engine.extractor import (build_source_model,
                                                 extract_features)
 
@@ -398,3 +399,57 @@ def test_clusterfit_runner_on_clips(tmp_path, video_root, backend):
     np.testing.assert_array_equal(runner.train_dataloader.dataset.labels,
                                   labels)
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+
+
+@pytest.fixture
+def opened(monkeypatch) -> list:
+    """The video files the plugin's readers really opened in this test."""
+    calls = []
+    real = VideoReader.__init__
+
+    def counted(self, path, backend='auto'):
+        calls.append(path)
+        real(self, path, backend)
+
+    monkeypatch.setattr(VideoReader, '__init__', counted)
+    return calls
+
+
+def pipeline_with(backend, **init):
+    return build_pipeline([
+        dict(type='VideoInit', backend=backend, **init),
+        dict(type='SampleFrames', clip_len=8, frame_interval=1),
+        dict(type='VideoDecode'),
+        dict(type='PackVideoInputs'),
+    ])
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_cached_videos_are_decoded_once_and_serve_the_same_clips(
+        video_root, opened, backend):
+    """With ``max_cache_mb`` a video is opened and decoded once per process
+    and its random windows are those the plain reader decodes for the same
+    frame indices; without room in the budget every read decodes again."""
+    paths = [
+        osp.join(video_root, 'videos',
+                 line.split()[0])
+        for line in open(osp.join(video_root, 'train.txt'))
+    ][:5]
+    cached = pipeline_with(backend, max_cache_mb=64)
+    plain = pipeline_with(backend)
+    for epoch in range(3):
+        np.random.seed(epoch)
+        served = [cached(dict(video_path=p)) for p in paths]
+        np.random.seed(epoch)
+        decoded = [plain(dict(video_path=p)) for p in paths]
+        for a, b in zip(served, decoded):
+            assert a['data_samples'].video_backend == backend
+            torch.testing.assert_close(a['inputs'], b['inputs'])
+        served[0]['inputs'].zero_()  # a copy: the cache is left as it was
+    # The cached pipeline opened each file once; the plain one every time.
+    assert opened.count(paths[0]) == 1 + 3 and len(opened) == 5 + 3 * 5
+    full = pipeline_with(backend, max_cache_mb=1e-6)
+    opened.clear()
+    for _ in range(2):
+        full(dict(video_path=paths[0]))
+    assert opened == [paths[0]] * 2

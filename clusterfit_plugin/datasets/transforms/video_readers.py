@@ -188,3 +188,51 @@ class VideoReader:
         if self.backend == 'pyav' and self._reader is not None:
             self._reader.close()
         self._reader = None
+
+
+class DecodedVideo:
+    """A whole video decoded once and served from memory, behind the
+    :class:`VideoReader` interface (``num_frames``, ``backend``, ``read``,
+    ``close``).
+
+    Args:
+        path (str): the video file.
+        frames (np.ndarray): all its frames, (T, H, W, 3) uint8 RGB.
+        backend (str): the backend that decoded them.
+    """
+
+    def __init__(self, path: str, frames: np.ndarray, backend: str):
+        self.path = path
+        self.frames = frames
+        self.backend = backend
+        self.num_frames = len(frames)
+
+    @classmethod
+    def decode(cls, reader: VideoReader) -> 'DecodedVideo':
+        """Decode every frame of an open reader, then close it.
+
+        Args:
+            reader (VideoReader): the open video.
+
+        Returns:
+            DecodedVideo: its frames in memory.
+        """
+        try:
+            frames = reader.read(np.arange(reader.num_frames))
+        finally:
+            reader.close()
+        return cls(reader.path, frames, reader.backend)
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        """Frames at ``indices`` (a new array: callers may write into it).
+
+        Args:
+            indices (Sequence[int]): frame indices in ``[0, num_frames)``.
+
+        Returns:
+            np.ndarray: (len(indices), H, W, 3) uint8 RGB.
+        """
+        return self.frames[np.asarray(indices, dtype=np.int64)]
+
+    def close(self) -> None:
+        """Nothing to release: the frames stay for the next read."""

@@ -20,17 +20,21 @@ model = dict(
     neck=dict(type='GlobalAveragePooling', dim=3))
 video_feat_dim = 128
 
+# Training decodes each clip once per worker and keeps it (98 MB for the
+# 2,000 train clips): later epochs decode nothing
+# (tools/benchmarks/video_loading.py).
+video_cache_mb = 256
 # A random 8-frame window of the clip, whole frames: no spatial
 # augmentation (a weakly-supervised source memorises its noisy labels).
 video_train_pipeline = [
-    dict(type='VideoInit', backend=video_backend),
+    dict(type='VideoInit', backend=video_backend, max_cache_mb=video_cache_mb),
     dict(type='SampleFrames', clip_len=video_clip_len, frame_interval=1),
     dict(type='VideoDecode'),
     dict(type='PackVideoInputs'),
 ]
 # ClusterFit's training adds random resized crops.
 video_crop_pipeline = [
-    dict(type='VideoInit', backend=video_backend),
+    dict(type='VideoInit', backend=video_backend, max_cache_mb=video_cache_mb),
     dict(type='SampleFrames', clip_len=video_clip_len, frame_interval=1),
     dict(type='VideoDecode'),
     dict(type='ClipRandomResizedCrop', size=32, scale=(0.6, 1.0)),
