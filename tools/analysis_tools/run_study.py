@@ -96,7 +96,7 @@ PRESETS = dict(
 BEGIN, END = '<!-- study:begin -->', '<!-- study:end -->'
 
 
-def parse_args(argv=None):
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         '--preset',
@@ -131,7 +131,7 @@ def parse_args(argv=None):
         '--report-only',
         action='store_true',
         help='only rewrite the doc from finished steps')
-    args = parser.parse_args(argv)
+    args = parser.parse_args()
     preset = PRESETS[args.preset]
     for key, value in preset.items():
         if getattr(args, key, None) is None:

@@ -23,8 +23,12 @@ Output (``--out``, default ``data/moving_digits``), Kinetics-style lists::
     train_motion.txt / test_motion.txt    "train/00000.mp4 motion"
     train_noisy40.txt                     "train/00000.mp4 noisy digit"
 
-The same files on every machine: every random draw is seeded, and the
-clips are encoded with the same settings (libx264, crf 12).
+Every random draw is seeded, so the frames are the same on every run and
+machine. The encoding is not quite: libx264 (crf 12) encodes about 5% of
+these small noisy clips a little differently from one run to the next (up
+to 9 grey levels on some pixels), even with one thread, timestamps and the
+YUV conversion done beforehand (tried). Numbers trained on two generations
+of the clips differ as runs on two machines do.
 
 Usage:
     python tools/demo/make_moving_digits.py --out data/moving_digits \
