@@ -116,6 +116,29 @@ def _is_timeout(err: RuntimeError) -> bool:
             and 'timeout' in _first_line(err).lower())
 
 
+def _collective(step: str, fn: Callable[..., T], *args, **kwargs) -> T:
+    """Run a collective that every rank reaches only after the store-based
+    checks passed everywhere; a transport error in it means a peer died or
+    lost its connection since, and is raised naming the step.
+
+    Args:
+        step (str): what the collective does, for the message.
+        fn (Callable): the collective (``all_gather_object``, ...).
+        *args, **kwargs: its arguments.
+
+    Returns:
+        Any: what the collective returns.
+    """
+    try:
+        return fn(*args, **kwargs)
+    except RuntimeError as err:
+        raise RuntimeError(
+            f'another rank was lost while {step}: its process died or its '
+            'connection closed after the earlier steps had succeeded on '
+            f'every rank ({_first_line(err)}). Look for the first error of '
+            'the other ranks, or the signal that ended them.') from err
+
+
 def _store_lost(err: RuntimeError, waiting_for: str) -> RuntimeError:
     return RuntimeError(
         "lost the process group's store while waiting for "
@@ -400,7 +423,10 @@ def cluster_by_index(
     ]
     mine = np.concatenate(rows) if rows else np.empty((0, 0), np.float32)
     del rows
-    parts = gather_object((indices[mask], mine), dst=0)
+    parts = _collective(
+        'gathering the fitting sample',
+        gather_object, (indices[mask], mine),
+        dst=0)
     del mine
     store = _default_store() if world_size > 1 else None
     key = f'{READY_KEY}/{round_id}'
@@ -424,7 +450,8 @@ def cluster_by_index(
             store.set(key, '1')
     elif store is not None:
         wait_for_rank0(store, key, wait_poll_s)
-    broadcast_object_list(payload, src=0)
+    _collective(
+        'sending the fitted centroids', broadcast_object_list, payload, src=0)
     preprocessor, centroids, fit = payload[0]
 
     def assign() -> Tuple[np.ndarray, np.ndarray]:
@@ -443,7 +470,8 @@ def cluster_by_index(
                                                wait_poll_s)
     labels = np.full(num_samples, -1, dtype=np.int64)
     objective = 0.0
-    gathered = all_gather_object((indices, local_labels, local_dists))
+    gathered = _collective('gathering the labels', all_gather_object,
+                           (indices, local_labels, local_dists))
     for idx, lab, dist in gathered:
         labels[idx] = lab
         objective += float(dist.astype(np.float64).sum())

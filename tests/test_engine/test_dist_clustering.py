@@ -76,6 +76,12 @@ def broken_assignment(*a, **k):
     raise MemoryError('no room for the distances')
 
 
+def die(*a, **k):
+    os._exit(9)  # as if killed: no report, no cleanup
+
+
+if rank == args.get('die_in_gather_on'):
+    dist_clustering.all_gather_object = die
 if args.get('fail_broadcast'):
     rank0_then_broadcast(lambda: 1 / 0)
 if rank == args.get('fail_assignment_on'):
@@ -323,3 +329,22 @@ def test_a_lost_store_ends_the_waiting_ranks_within_two_slices(
     assert 'waiting for rank 0 to fit k-means' in out1
     assert ended <= 2 * poll + 1.0, ended
     assert len(out1) < 20000
+
+
+@pytest.mark.slow
+def test_a_rank_lost_in_the_labels_gather_is_named(start_ranks):
+    """A rank that dies after its assignment, as the labels are gathered (a
+    collective, not a store wait), ends the others with an error naming
+    the step and the lost peer, not a bare transport error."""
+    procs = start_ranks(
+        dict(
+            kmeans=dict(num_clusters=4, seed=0),
+            preprocessor=dict(),
+            wait_poll_s=1.0,
+            die_in_gather_on=1))
+    start = time.time()
+    out0 = finish(procs[0], 60)
+    assert procs[0].returncode != 0 and procs[1].wait() == 9
+    assert 'another rank was lost while gathering the labels' in out0, \
+        out0[-3000:]
+    assert time.time() - start < 60
