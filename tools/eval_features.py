@@ -196,6 +196,11 @@ def evaluate_model(args, data: Config, config: str, checkpoint: str, name: str,
     model_cfg = load_source_config(source)
     head = model_cfg.get('head') or {}
     dataset = osp.splitext(osp.basename(args.data))[0]
+    # The same for every label set: the checkpoint is hashed once.
+    checkpoint_id = (
+        sha256_file(checkpoint)[:8]
+        if checkpoint else f'random-init-{args.init_seed}')
+    command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
     rows = []
     sets = label_sets(data, args, train_keys, test_keys, train_y, test_y)
     for set_name, (set_train_y, set_test_y) in sets.items():
@@ -219,9 +224,8 @@ def evaluate_model(args, data: Config, config: str, checkpoint: str, name: str,
                 k: round(v, 2)
                 for k, v in sorted(top1.items())
             },
-            checkpoint=(sha256_file(checkpoint)[:8]
-                        if checkpoint else f'random-init-{args.init_seed}'),
-            command=' '.join(shlex.quote(a) for a in ['python'] + sys.argv))
+            checkpoint=checkpoint_id,
+            command=command)
         out_dir = args.out_dir
         if set_name is not None:
             out_dir = osp.join(out_dir, set_name)

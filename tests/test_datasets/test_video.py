@@ -18,7 +18,7 @@ from clusterfit_plugin.datasets.transforms import (VideoReader, VideoReadError,
 from clusterfit_plugin.engine.extractor import (build_source_model,
                                                 extract_features)
 
-make_videos = load_tool('demo/make_moving_digits')
+moving_digits = load_tool('demo/make_moving_digits')
 
 BACKENDS = ['decord', 'pyav']
 
@@ -41,7 +41,7 @@ def clip_pipeline(backend, clip_len=8, test_mode=True, size=32):
 def video_root(tmp_path_factory):
     """The moving digits (2 train clips of each digit, 1 test clip)."""
     root = str(tmp_path_factory.mktemp('videos'))
-    make_videos.make_moving_digits(
+    moving_digits.make_moving_digits(
         root, train_per_class=2, test_per_class=1, num_frames=16)
     return root
 
@@ -52,9 +52,9 @@ def clip(tmp_path_factory):
     digit = np.zeros((28, 28), np.uint8)
     digit[6:22, 12:16] = 255  # a "1"
     clutter = rng.integers(0, 256, (2, 28, 28), dtype=np.uint8)
-    frames = make_videos.moving_digit(digit, 1, clutter, rng, 16)
+    frames = moving_digits.moving_digit(digit, 1, clutter, rng, 16)
     path = str(tmp_path_factory.mktemp('clip') / 'clip.mp4')
-    make_videos.write_clip(path, frames)
+    moving_digits.write_clip(path, frames)
     return path, frames
 
 
@@ -185,7 +185,7 @@ def narrow_clip(tmp_path_factory):
     rng = np.random.default_rng(1)
     frames = rng.integers(0, 255, (6, 40, 48, 3), np.uint8)
     path = str(tmp_path_factory.mktemp('narrow') / 'narrow.mp4')
-    make_videos.write_clip(path, frames)
+    moving_digits.write_clip(path, frames)
     return path
 
 
@@ -237,7 +237,7 @@ def test_dataset_layouts(tmp_path, video_root, backend):
             data_prefix='videos',
             pipeline=clip_pipeline(backend)))
     # The same clips in class folders, one per motion.
-    motions = make_videos.MOTIONS
+    motions = moving_digits.MOTIONS
     for line in open(osp.join(video_root, 'train_motion.txt')):
         name, motion = line.split()
         folder = tmp_path / motions[int(motion)]
@@ -272,7 +272,7 @@ def test_bad_videos_name_file_and_backend(tmp_path, clip, backend):
     data = open(clip[0], 'rb').read()
     truncated.write_bytes(data[:len(data) // 3])
     empty = str(tmp_path / 'empty.mp4')
-    make_videos.write_clip(empty, np.zeros((0, 32, 32, 3), np.uint8))
+    moving_digits.write_clip(empty, np.zeros((0, 32, 32, 3), np.uint8))
     for path in (str(garbage), str(truncated), empty):
         with pytest.raises(VideoReadError) as err:
             VideoReader(path, backend).read([0, 1])

@@ -69,20 +69,21 @@ class VideoInit(BaseTransform):
         self.max_cache_bytes = int(max_cache_mb * 2**20)
         self._cache = {}
         self._cached_bytes = 0
+        self._cache_full = self.max_cache_bytes <= 0
 
     def transform(self, results: dict) -> dict:
         path = results['video_path']
         reader = self._cache.get(path)
         if reader is None:
             reader = VideoReader(path, self.backend)
-            if self._cached_bytes < self.max_cache_bytes:
+            if not self._cache_full:
                 reader = DecodedVideo.decode(reader)
                 size = reader.frames.nbytes
                 if self._cached_bytes + size <= self.max_cache_bytes:
                     self._cache[path] = reader
                     self._cached_bytes += size
-                else:  # full: decode only what is asked for from now on
-                    self._cached_bytes = self.max_cache_bytes
+                else:  # from now on decode only what is asked for
+                    self._cache_full = True
         results['video_reader'] = reader
         results['total_frames'] = reader.num_frames
         results['video_backend'] = reader.backend
