@@ -34,7 +34,7 @@ step_done ClusterFit
 echo "== 4/4 frozen backbone features: linear probe, 10-shot linear, 20-NN (top-1 %)"
 rm -rf $WORK/eval
 DATA=configs/demo/_base_/mnist5k.py
-EVAL_ARGS="--table $WORK/results.md" evaluate $DATA $WORK/eval \
+EVAL_ARGS="--table $WORK/results.md --num-workers 0" evaluate $DATA $WORK/eval \
     "$SOURCE_CFG none random-init -" \
     "$SOURCE_CFG $SOURCE_CKPT noisy-label-source -" \
     "$CF_CFG $CF_CKPT clusterfit-K200 noisy-label-source"

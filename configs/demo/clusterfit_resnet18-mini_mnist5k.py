@@ -33,9 +33,12 @@ model = dict(
         in_channels={{_base_.mnist_feat_dim}},
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
 
+# No worker process, here and in the hook's extraction: on 2 cores a worker
+# takes CPU time from the two compute threads (tools/benchmarks/
+# demo_profile.py).
 train_dataloader = dict(
     batch_size=128,
-    num_workers=1,
+    num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type='ClusterFitDataset',
@@ -64,7 +67,7 @@ custom_hooks = [
         extract_pipeline={{_base_.mnist_test_pipeline}},
         kmeans=dict(niter=50, seed=0),
         batch_size=256,
-        num_workers=1,
+        num_workers=0,
         channels_last=True),
     # Channels-last convolutions: 1.3-1.6x faster training steps on 2 CPU
     # cores (tools/benchmarks/demo_profile.py), the same computation.

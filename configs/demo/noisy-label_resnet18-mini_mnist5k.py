@@ -19,15 +19,18 @@ model = dict(
     backbone=dict(base_channels=16, stem_channels=16),
     head=dict(in_channels=128))
 
+# No worker process: on 2 cores a worker takes CPU time from the two
+# compute threads, and loading the cached images in the main process costs
+# less (tools/benchmarks/demo_profile.py).
 train_dataloader = dict(
     batch_size=128,
-    num_workers=1,
+    num_workers=0,
     dataset=dict(
         _delete_=True,
         type='CustomDataset',
         data_root={{_base_.mnist_root}},
         ann_file='train_noisy40.txt',
-        # Decoded once per worker and kept (9 MB): later epochs read no file.
+        # Decoded once and kept (9 MB): later epochs read no file.
         pipeline=[
             dict(type='LoadImageFromFileCached'),
             dict(type='PackInputs'),

@@ -8,6 +8,9 @@ Each measurement is a ratio against a baseline timed in the same run:
   batch 128) split into data preprocessing, forward + loss, backward and
   the optimizer step, for torch intra-op threads x memory format; baseline:
   the settings the demo ran with before (all cores, contiguous);
+- the operators of that step (channels-last, all cores), grouped:
+  convolutions forward / backward, batch norm forward / backward, ReLU,
+  the rest (torch.profiler, self CPU time);
 - the train DataLoader alone (images/s) for 0, 1 and 2 workers, from the
   PNG files and from images decoded once and kept in memory;
 - the evaluation of one model: feature extraction of the two splits, the
@@ -79,8 +82,8 @@ def step_phases(model, optimizer, batch, iters: int, warmup: int,
     return {k: float(np.mean(v)) for k, v in times.items()}
 
 
-def training_step(cfg, args) -> None:
-    """The step by phase, for threads x memory format."""
+def demo_batch(cfg) -> dict:
+    """One training batch of the demo's images with random cluster labels."""
     rng = np.random.default_rng(0)
     dataset = DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset))
     batch_size = cfg.train_dataloader.batch_size
@@ -89,7 +92,13 @@ def training_step(cfg, args) -> None:
         sample = dataset.dataset[i]
         sample['data_samples'].set_gt_label(int(rng.integers(200)))
         samples.append(sample)
-    batch = default_collate(samples)
+    return default_collate(samples)
+
+
+def training_step(cfg, args) -> None:
+    """The step by phase, for threads x memory format."""
+    batch = demo_batch(cfg)
+    batch_size = cfg.train_dataloader.batch_size
     cores = torch.get_num_threads()
     print(f'== training step: ClusterFit demo model, batch {batch_size}, '
           f'{cores} cores (ms per step)')
@@ -115,6 +124,43 @@ def training_step(cfg, args) -> None:
                   f"{t['optimizer'] * 1e3:9.1f}  {total * 1e3:7.1f}  "
                   f'{baseline / total:10.2f}x')
     torch.set_num_threads(cores)
+
+
+OPERATOR_GROUPS = (
+    ('convolution backward', ('convolution_backward', )),
+    ('convolution forward', ('mkldnn_convolution', 'convolution')),
+    ('batch norm backward', ('batch_norm_backward', )),
+    ('batch norm forward', ('batch_norm', )),
+    ('ReLU forward + backward', ('threshold_backward', 'relu', 'clamp_min')),
+)
+
+
+def operator_breakdown(cfg, args) -> None:
+    """Self CPU time of the channels-last step's operators, grouped."""
+    from torch.profiler import ProfilerActivity, profile
+    batch = demo_batch(cfg)
+    torch.manual_seed(0)
+    model = build_model_from_cfg(cfg.model).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    step_phases(model, optimizer, batch, args.warmup, 0, True)  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step_phases(model, optimizer, batch, args.iters, 0, True)
+    totals = dict.fromkeys([name for name, _ in OPERATOR_GROUPS] + ['rest'],
+                           0.0)
+    for event in prof.key_averages():
+        if not event.key.startswith('aten::'):
+            continue  # autograd and optimizer wrappers: their ops are here
+        op = event.key[len('aten::'):]
+        group = next((name for name, ops in OPERATOR_GROUPS if any(
+            op == o or op == f'native_{o}' or op == f'{o}_' for o in ops)),
+                     'rest')
+        totals[group] += event.self_cpu_time_total
+    whole = sum(totals.values())
+    print(f'\n== operators of the channels-last step ({args.iters} steps, '
+          'self CPU time)')
+    for name, us in totals.items():
+        print(f'{name:26s} {us / 1e3 / args.iters:7.1f} ms  '
+              f'{100 * us / whole:5.1f}%')
 
 
 class InMemory(torch.utils.data.Dataset):
@@ -180,7 +226,7 @@ def evaluation(cfg) -> None:
             np.arange(len(ds)),
             'backbone',
             batch_size=256,
-            num_workers=1,
+            num_workers=0,  # as tools/run_demo.sh runs it
             progress=False)
         y = np.array([ds.get_data_info(i)['gt_label'] for i in range(len(ds))])
         feats[split] = (x, y)
@@ -216,6 +262,7 @@ def main():
                          'tools/demo/prepare_mnist.py --out data/mnist5k')
     cfg = Config.fromfile(CONFIG)
     training_step(cfg, args)
+    operator_breakdown(cfg, args)
     data_loading(cfg)
     evaluation(cfg)
 
