@@ -44,6 +44,19 @@ SOURCE_MODEL = dict(
 PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 
 
+def blobs(n: int = 3000, d: int = 16, k: int = 20, seed: int = 0):
+    """Well separated Gaussian blobs for the k-means tests.
+
+    Returns:
+        tuple: (n, d) float32 points and their (n,) blob ids.
+    """
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(k, d)).astype(np.float32) * 4
+    labels = rng.integers(0, k, size=n)
+    x = centers[labels] + rng.normal(size=(n, d)).astype(np.float32)
+    return x.astype(np.float32), labels
+
+
 def write_images(root: str, num: int = NUM_IMAGES) -> str:
     """Three visibly different kinds of 16x16 image; returns the ann file."""
     rng = np.random.default_rng(0)

@@ -277,8 +277,8 @@ class ClusteringRound:
         start = time.perf_counter()
         hint = ''
         if self.kmeans.backend == 'faiss-cpu' and torch.cuda.is_available():
-            hint = ('; this faiss has no GPU support: kmeans=dict(backend='
-                    "'torch') runs k-means on CUDA")
+            hint = ("; kmeans=dict(backend='torch') or 'auto' runs k-means "
+                    'on CUDA')
         print_log(
             f'k-means K={self.kmeans.num_clusters} on '
             f'{shard.features.shape[1]}-d features ({self.kmeans.backend}'

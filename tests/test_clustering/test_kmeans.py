@@ -3,19 +3,12 @@
 import faiss
 import numpy as np
 import pytest
+from helpers import blobs
 from sklearn.metrics import adjusted_rand_score
 
 from clusterfit_plugin.clustering import (KMeans, cluster_size_stats,
                                           faiss_rand_perm, fit_sample_indices,
                                           kmeans_plus_plus)
-
-
-def blobs(n=3000, d=16, k=20, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(k, d)).astype(np.float32) * 4
-    labels = rng.integers(0, k, size=n)
-    x = centers[labels] + rng.normal(size=(n, d)).astype(np.float32)
-    return x.astype(np.float32), labels
 
 
 def test_faiss_backend_equals_raw_faiss():
