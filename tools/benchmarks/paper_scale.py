@@ -245,6 +245,7 @@ def run_plugin(features, args, tf32: bool) -> dict:
         centroids=fit.centroids,
         fit_s=fit.fit_seconds,
         fit_size=fit.fit_size,
+        max_points_per_centroid=km.max_points_per_centroid,
         iterations=fit.fit_iterations,
         total_s=total,
         assign_s=assign_s,
@@ -274,7 +275,8 @@ def main():
     plugin = runs[0][1]
 
     # The reference: the same sample and start, its own Lloyd loop.
-    idx = fit_sample_indices(args.n, args.k, 256, 0)
+    idx = fit_sample_indices(args.n, args.k, plugin['max_points_per_centroid'],
+                             0)
     sample = (
         np.asarray(features, dtype=np.float32) if idx is None else take_rows(
             features, idx, args.chunk_size))
