@@ -22,7 +22,8 @@ from mmengine.config import Config
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
 from clusterfit_plugin.engine.cache import feature_key
 from clusterfit_plugin.engine.offline import hook_and_dataset, load_shards
-from clusterfit_plugin.utils import add_runner_args, apply_runner_args
+from clusterfit_plugin.utils import (add_runner_args, apply_runner_args,
+                                     shutdown_distributed)
 
 
 def parse_args(argv=None):
@@ -66,3 +67,4 @@ def main(argv=None):
 
 if __name__ == '__main__':
     main()
+    shutdown_distributed()

@@ -12,7 +12,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
-from clusterfit_plugin.utils import add_runner_args, apply_runner_args
+from clusterfit_plugin.utils import (add_runner_args, apply_runner_args,
+                                     shutdown_distributed)
 
 
 def parse_args():
@@ -44,3 +45,4 @@ def main():
 
 if __name__ == '__main__':
     main()
+    shutdown_distributed()

@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
 from clusterfit_plugin.utils import (add_runner_args, apply_runner_args,
-                                     set_num_clusters)
+                                     set_num_clusters, shutdown_distributed)
 
 
 def parse_args():
@@ -89,3 +89,4 @@ def main():
 
 if __name__ == '__main__':
     main()
+    shutdown_distributed()

@@ -1,10 +1,12 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .launch import (add_runner_args, apply_runner_args,
-                     set_dataloader_defaults, setup_launcher)
+                     set_dataloader_defaults, setup_launcher,
+                     shutdown_distributed)
 from .memory_format import to_channels_last
 from .num_clusters import set_num_clusters
 
 __all__ = [
     'add_runner_args', 'apply_runner_args', 'set_dataloader_defaults',
-    'set_num_clusters', 'setup_launcher', 'to_channels_last'
+    'set_num_clusters', 'setup_launcher', 'shutdown_distributed',
+    'to_channels_last'
 ]

@@ -144,3 +144,17 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
         backend='gloo',
         rank=int(os.environ['RANK']),
         world_size=int(os.environ['WORLD_SIZE']))
+
+
+def shutdown_distributed() -> None:
+    """Destroy the default process group at the end of a successful run.
+
+    Without it, gloo's worker threads can still hold work objects while the
+    interpreter is being finalised, and a rank whose run succeeded aborts
+    at exit with "terminate called without an active exception"
+    (pytorch/pytorch#190489; seen once here in ``tools/dist_test.sh``).
+    Call it only after success: after a failure the other ranks may be
+    inside a collective that the destruction would wait for.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
