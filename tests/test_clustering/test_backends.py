@@ -12,8 +12,10 @@ import pytest
 import torch
 from helpers import blobs
 
-from clusterfit_plugin.clustering import KMeans
+from clusterfit_plugin.clustering import FeatureStore, KMeans
 from clusterfit_plugin.clustering import kmeans as kmeans_module
+from clusterfit_plugin.engine.clustering_round import (ClusteringRound,
+                                                       FeatureShard)
 
 
 class FakeGpuResources:
@@ -106,3 +108,25 @@ def test_faiss_gpu_branch_fits_on_gpu_and_assigns_on_own_device(fake_gpu):
     raw_d, raw_i = raw.search(x, 1)
     np.testing.assert_array_equal(labels, raw_i[:, 0])
     np.testing.assert_allclose(dists, raw_d[:, 0], rtol=1e-5)
+
+
+@pytest.mark.parametrize('cuda', [True, False])
+def test_explicit_faiss_cpu_beside_cuda_points_to_torch(
+        fake_gpu, monkeypatch, log, cuda):
+    fake_gpu(num_gpus=0)
+    if not cuda:
+        monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    x, _ = blobs()
+    n = len(x)
+    round_ = ClusteringRound(
+        KMeans(20, niter=10, seed=0, backend='faiss-cpu'), [], 8, 0)
+    result = round_.cluster(FeatureShard(x, np.arange(n), n, FeatureStore(n)))
+
+    hint = "kmeans=dict(backend='torch') or 'auto' runs k-means on CUDA"
+    assert (hint in log()) == cuda
+    # The run itself is faiss-cpu's: raw faiss on the L2-normalised rows.
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    raw = faiss.Kmeans(x.shape[1], 20, niter=10, seed=0)
+    raw.train(xn)
+    np.testing.assert_array_equal(result.labels,
+                                  raw.index.search(xn, 1)[1][:, 0])

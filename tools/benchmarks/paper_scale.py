@@ -8,9 +8,10 @@
    when there is one; any chunking gives the same rows.
 2. The plugin's ``cluster_by_index`` (seeded fitting sample of at most
    ``max_points_per_centroid x K`` rows, k-means fit, chunked assignment of
-   all N, as in the hook) runs with ``--niter`` iterations and no early stop.
-   Timed: the fit (``FitResult.fit_seconds``) and the whole call; the
-   assignment of all N is timed again on its own.
+   all N, as in the hook) runs with at most ``--niter`` iterations and the
+   hook's early stop (faiss's rule). Timed: the fit
+   (``FitResult.fit_seconds``) and the whole call; with
+   ``--time-assignment`` also the assignment of all N on its own.
 3. Reference, in the same run: a bare torch Lloyd loop (no plugin code)
    from the same sample and the same initial centroids, for as many
    iterations. Reported: the objective of both over all N (computed the
@@ -213,7 +214,8 @@ def matmul_tflops(rows: int, d: int, k: int, tf32: bool) -> float:
 
 
 def run_plugin(features, args, tf32: bool) -> dict:
-    """``cluster_by_index`` once, then the assignment of all N alone."""
+    """``cluster_by_index`` once, then (``--time-assignment``) the
+    assignment of all N alone."""
     torch.backends.cuda.matmul.allow_tf32 = tf32
     km = KMeans(
         args.k,
