@@ -153,7 +153,7 @@ def image_dataset(image_root: str):
 
 def tiny_source(checkpoint: str):
     """SOURCE_MODEL built by the plugin with ``checkpoint`` (frozen)."""
-    from clusterfit_plugin.engine.extractor import build_source_model
+    from clusterfit_plugin.engine.source import build_source_model
     return build_source_model(
         dict(
             model=copy.deepcopy(SOURCE_MODEL),

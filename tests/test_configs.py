@@ -27,7 +27,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, HOOKS
 
-from clusterfit_plugin.engine.extractor import build_source_model
+from clusterfit_plugin.engine.source import build_source_model
 from clusterfit_plugin.models.builder import (build_model_from_cfg,
                                               model_cfg_from_config)
 from clusterfit_plugin.utils import set_num_clusters

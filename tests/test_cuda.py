@@ -22,8 +22,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from clusterfit_plugin.clustering import KMeans
 from clusterfit_plugin.clustering import kmeans as kmeans_module
-from clusterfit_plugin.engine.extractor import (build_source_model,
-                                                extract_features)
+from clusterfit_plugin.engine.extractor import extract_features
+from clusterfit_plugin.engine.source import build_source_model
 
 pytestmark = pytest.mark.skipif(
     not torch.cuda.is_available(), reason='needs CUDA')

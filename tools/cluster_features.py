@@ -52,11 +52,11 @@ def main(argv=None):
     cache.acquire()  # no training run writes this cache meanwhile
     parts, _ = hook.fingerprint(dataset)
     shard, stores = load_shards(cache, feature_key(parts), len(dataset),
-                                hook.round.features['dtype'])
+                                hook.round.feature_store.dtype)
     result = hook.round.cluster(shard)
     hook.save(cache, result, parts)
     hook.diagnose(dataset, cache, result.labels, 'source')
-    if not (args.keep_features or hook.round.features['keep']):
+    if not (args.keep_features or hook.round.feature_store.keep):
         for store in stores:
             store.remove()
     print(

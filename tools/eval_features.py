@@ -41,9 +41,10 @@ from mmpretrain.utils import register_all_modules
 
 import clusterfit_plugin  # noqa: F401
 from clusterfit_plugin.datasets.sample_keys import scan_samples
-from clusterfit_plugin.engine.extractor import (STAGES, build_source_model,
-                                                extract_features,
-                                                load_source_config)
+from clusterfit_plugin.engine.extractor import extract_features
+from clusterfit_plugin.engine.settings import STAGES
+from clusterfit_plugin.engine.source import (build_source_model,
+                                             load_source_config)
 from clusterfit_plugin.evaluation import evaluate_features, markdown_table
 from clusterfit_plugin.fileio import (atomic_save_json, atomic_save_text,
                                       sha256_file)

@@ -23,13 +23,14 @@ Example:
         --work-dir work_dirs/demo/clusterfit
 """
 import argparse
+import dataclasses
 
 from mmengine.config import Config
 from mmengine.dist import get_dist_info, init_dist, is_distributed
 
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
 from clusterfit_plugin.engine.cache import feature_key
-from clusterfit_plugin.engine.extractor import build_source_model
+from clusterfit_plugin.engine.source import build_source_model
 from clusterfit_plugin.engine.offline import hook_and_dataset
 from clusterfit_plugin.utils import (add_runner_args, apply_runner_args,
                                      shutdown_distributed)
@@ -70,12 +71,13 @@ def main(argv=None):
     hook, dataset = hook_and_dataset(cfg)
     # Resumable on disk whatever the config's storage; the labels do not
     # depend on it.
-    hook.round.features.update(storage='disk', keep=True)
+    hook.round.feature_store = dataclasses.replace(
+        hook.round.feature_store, storage='disk', keep=True)
     cache = hook.cache(cfg.work_dir)
     parts, _ = hook.fingerprint(dataset)
     shard = None if args.shard is None else (args.shard, args.num_shards)
     hook.round.extract(
-        build_source_model(hook.source), dataset, hook.source['stage'], cache,
+        build_source_model(hook.source), dataset, hook.source.stage, cache,
         feature_key(parts), shard)
     rank, world_size = shard or get_dist_info()
     if rank == 0:

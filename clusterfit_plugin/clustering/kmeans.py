@@ -28,13 +28,15 @@ A fit logs its objective through the mmengine logger every
 summary when it ends; a chunked assignment logs the rows done.
 """
 import functools
+import inspect
 import time
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
 from mmengine.logging import print_log
 
+from ..settings import as_bool, as_choice, as_float, as_int, check_keys
 from ..utils.progress import (DEFAULT_INTERVAL_S, ProgressLogger,
                               faiss_progress, forward_c_stdout)
 
@@ -44,6 +46,24 @@ except ImportError:  # pragma: no cover - exercised only without faiss
     faiss = None
 
 BACKENDS = ('auto', 'faiss-gpu', 'faiss-cpu', 'torch')
+
+# scikit-learn's and faiss's words for k-means settings, and what to write.
+FOREIGN_KEYS = {
+    'num_clusters': "the hook's num_clusters=K (one K for the hook, the "
+    'head and the data preprocessor; tools/train.py --num-clusters K)',
+    'n_clusters': "the hook's num_clusters=K",
+    'k': "the hook's num_clusters=K",
+    'max_iter': 'niter=... (Lloyd iterations)',
+    'n_iter': 'niter=...',
+    'random_state': 'seed=...',
+    'tol': "early_stop_threshold=... (faiss's rule: the relative decrease "
+    'of the objective, not the centres\' shift)',
+    'gpu': "backend='faiss-gpu' (or 'auto')",
+    'use_gpu': "backend='faiss-gpu' (or 'auto')",
+    'n_init': 'nothing: one seeded run; vary seed= for restarts',
+    'nredo': 'nothing: one seeded run; vary seed= for restarts',
+    'verbose': 'log_interval_s=... (progress is logged through mmengine)',
+}
 
 
 def resolve_backend(backend: str = 'auto') -> str:
@@ -368,35 +388,51 @@ class KMeans:
                  backend: str = 'auto',
                  chunk_size: int = 65536,
                  log_interval_s: Optional[float] = DEFAULT_INTERVAL_S):
-        if int(num_clusters) < 2:
-            raise ValueError(f'num_clusters={num_clusters}: k-means needs at '
-                             'least 2 clusters.')
-        if min(niter, max_points_per_centroid, init_points_per_centroid,
-               chunk_size) < 1:
-            raise ValueError(
-                'niter, max_points_per_centroid, init_points_per_centroid '
-                f'and chunk_size must be >= 1, got {niter}, '
-                f'{max_points_per_centroid}, {init_points_per_centroid}, '
-                f'{chunk_size}.')
-        if init not in ('random', 'kmeans++'):
-            raise ValueError(f'kmeans init={init!r} is unknown; use '
-                             "'random' or 'kmeans++'.")
-        self.num_clusters = int(num_clusters)
-        self.niter = int(niter)
-        self.early_stop_threshold = float(early_stop_threshold)
-        self.init = init
-        self.init_points_per_centroid = int(init_points_per_centroid)
-        self.seed = int(seed)
-        self.max_points_per_centroid = int(max_points_per_centroid)
-        self.spherical = bool(spherical)
+        try:
+            self.num_clusters = as_int(num_clusters, 'num_clusters', 2)
+        except ValueError as e:
+            raise ValueError(f'{e} k-means needs at least 2 clusters.') from e
+        self.niter = as_int(niter, 'kmeans.niter', 1)
+        self.early_stop_threshold = as_float(early_stop_threshold,
+                                             'kmeans.early_stop_threshold')
+        self.init = as_choice(init, 'kmeans.init', ('random', 'kmeans++'))
+        self.init_points_per_centroid = as_int(
+            init_points_per_centroid, 'kmeans.init_points_per_centroid', 1)
+        self.seed = as_int(seed, 'kmeans.seed')
+        self.max_points_per_centroid = as_int(
+            max_points_per_centroid, 'kmeans.max_points_per_centroid', 1)
+        self.spherical = as_bool(spherical, 'kmeans.spherical')
         self.backend = resolve_backend(backend)
-        self.chunk_size = int(chunk_size)
-        self.log_interval_s = log_interval_s
+        self.chunk_size = as_int(chunk_size, 'kmeans.chunk_size', 1)
+        self.log_interval_s = None if log_interval_s is None else as_float(
+            log_interval_s, 'kmeans.log_interval_s', 0)
         self.centroids: Optional[np.ndarray] = None
         self.fit_objective: Optional[float] = None
         self.fit_size: Optional[int] = None
         self.fit_seconds: Optional[float] = None
         self.fit_iterations: Optional[int] = None
+
+    @classmethod
+    def from_config(cls, num_clusters: int,
+                    cfg: Optional[Mapping] = None) -> 'KMeans':
+        """K-means from a config dict (the hook's ``kmeans=dict(...)``).
+
+        Args:
+            num_clusters (int): K, set once outside the dict.
+            cfg (Mapping, optional): the other arguments of
+                :class:`KMeans`; an unknown key (a typo, scikit-learn's or
+                faiss's name) is an error naming it and the fix.
+
+        Returns:
+            KMeans: the configured k-means.
+        """
+        cfg = dict(cfg or {})
+        accepted = [
+            name for name in inspect.signature(cls.__init__).parameters
+            if name not in ('self', 'num_clusters')
+        ]
+        check_keys(cfg, accepted, 'kmeans', FOREIGN_KEYS)
+        return cls(num_clusters, **cfg)
 
     def params(self) -> dict:
         """The settings that determine the result (for fingerprints).

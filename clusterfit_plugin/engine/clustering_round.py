@@ -17,15 +17,14 @@ import torch
 from mmengine.dist import get_dist_info
 from mmengine.logging import print_log
 
-from ..clustering import (DTYPES, DiskFeatures, FeatureStore, KMeans,
-                          Preprocessor, cluster_size_stats)
+from ..clustering import (DiskFeatures, FeatureStore, KMeans, Preprocessor,
+                          cluster_size_stats)
 from ..fileio import sha256_of
+from ..settings import as_bool, as_float, as_int
 from .cache import ClusterCache
 from .dist_clustering import all_ranks_done, cluster_by_index
 from .extractor import extract_features
-
-FEATURE_DEFAULTS = dict(
-    storage='memory', dtype='float32', keep=False, flush_every=8192)
+from .settings import FeatureStoreSettings, PCASettings, parse_optional
 
 
 @dataclass
@@ -104,14 +103,16 @@ class ClusteringRound:
         num_workers (int): extraction DataLoader workers. Defaults to 2.
         l2_normalize (bool): L2-normalise features before k-means.
             Defaults to True.
-        pca (dict, optional): ``dim`` and ``whiten`` (default True): PCA
-            before L2, fitted on the k-means sample. Defaults to None.
-        features (dict, optional): the feature store: ``storage``
-            (``'memory'``, or ``'disk'``: one resumable memory-mapped file
-            per rank in the cache), ``dtype`` (``'float32'`` or
-            ``'float16'``), ``keep`` (keep the disk files after the round)
-            and ``flush_every`` (rows between progress records). Defaults
-            to :data:`FEATURE_DEFAULTS`.
+        pca (dict | PCASettings, optional): ``dim`` and ``whiten`` (default
+            True): PCA before L2, fitted on the k-means sample (see
+            :class:`PCASettings`). Defaults to None.
+        features (dict | FeatureStoreSettings, optional): the feature
+            store: ``storage`` (``'memory'``, or ``'disk'``: one resumable
+            memory-mapped file per rank in the cache), ``dtype``
+            (``'float32'`` or ``'float16'``), ``keep`` (keep the disk files
+            after the round) and ``flush_every`` (rows between progress
+            records); see :class:`FeatureStoreSettings`. Defaults to its
+            defaults.
         amp (bool): autocast extraction on CUDA. Defaults to False.
         channels_last (bool): channels-last inputs and weights for
             extraction, on any device. Defaults to False.
@@ -125,32 +126,21 @@ class ClusteringRound:
                  batch_size: int = 64,
                  num_workers: int = 2,
                  l2_normalize: bool = True,
-                 pca: Optional[dict] = None,
-                 features: Optional[dict] = None,
+                 pca: Optional[Union[dict, PCASettings]] = None,
+                 features: Optional[Union[dict, FeatureStoreSettings]] = None,
                  amp: bool = False,
                  channels_last: bool = False,
                  wait_poll_s: float = 60.0):
-        self.features = dict(FEATURE_DEFAULTS, **(features or {}))
-        if self.features['storage'] not in ('memory', 'disk'):
-            raise ValueError(f'features.storage='
-                             f"{self.features['storage']!r} is unknown; use "
-                             "'memory' or 'disk'.")
-        if self.features['dtype'] not in DTYPES:
-            raise ValueError(f"features.dtype={self.features['dtype']!r} is "
-                             f'unknown; use one of {DTYPES}.')
-        if pca is not None:
-            pca = dict(dict(whiten=True), **pca)
-            if int(pca.get('dim', 0)) < 1:
-                raise ValueError(f'pca={pca}: give dim >= 1.')
+        self.feature_store = FeatureStoreSettings.parse(features or {})
+        self.pca = parse_optional(PCASettings, pca)
         self.kmeans = kmeans
         self.extract_pipeline = extract_pipeline
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.l2_normalize = l2_normalize
-        self.pca = pca
-        self.amp = amp
-        self.channels_last = channels_last
-        self.wait_poll_s = wait_poll_s
+        self.batch_size = as_int(batch_size, 'batch_size', 1)
+        self.num_workers = as_int(num_workers, 'num_workers', 0)
+        self.l2_normalize = as_bool(l2_normalize, 'l2_normalize')
+        self.amp = as_bool(amp, 'amp')
+        self.channels_last = as_bool(channels_last, 'channels_last')
+        self.wait_poll_s = as_float(wait_poll_s, 'wait_poll_s', 1e-3)
 
     def fingerprint_parts(self) -> Dict[str, str]:
         """Digests of the settings that determine the labels (beside the
@@ -164,8 +154,8 @@ class ClusteringRound:
             num_clusters=str(self.kmeans.num_clusters),
             kmeans=sha256_of(self.kmeans.params()),
             l2_normalize=str(self.l2_normalize),
-            feature_dtype=self.features['dtype'],
-            pca=sha256_of(self.pca))
+            feature_dtype=self.feature_store.dtype,
+            pca=sha256_of(None if self.pca is None else self.pca.to_dict()))
 
     def settings(self) -> dict:
         """The settings, as a manifest records them.
@@ -178,26 +168,27 @@ class ClusteringRound:
             num_clusters=self.kmeans.num_clusters,
             extract_pipeline=self.extract_pipeline,
             l2_normalize=self.l2_normalize,
-            pca=self.pca,
-            features=self.features,
+            pca=None if self.pca is None else self.pca.to_dict(),
+            features=self.feature_store.to_dict(),
             kmeans=dict(self.kmeans.params(), backend=self.kmeans.backend))
 
     def _check_dim(self, dim: int) -> None:
         """Reject a PCA dimension above the features' (at the first batch,
         not after the whole extraction)."""
-        if self.pca is not None and int(self.pca['dim']) > dim:
+        if self.pca is not None and self.pca.dim > dim:
             raise ValueError(
-                f"pca.dim={self.pca['dim']} exceeds the {dim}-d features of "
+                f'pca.dim={self.pca.dim} exceeds the {dim}-d features of '
                 f'the source; set pca=dict(dim=...) to at most {dim}, or '
                 'pca=None.')
 
     def _store(self, num_rows: int, cache: Optional[ClusterCache],
                key: Optional[str], rank: int, world_size: int) -> FeatureStore:
-        if self.features['storage'] == 'memory' or cache is None:
+        store = self.feature_store
+        if store.storage == 'memory' or cache is None:
             return FeatureStore(
-                num_rows, self.features['dtype'], check_dim=self._check_dim)
-        return cache.feature_store(num_rows, self.features['dtype'], key, rank,
-                                   world_size, self.features['flush_every'],
+                num_rows, store.dtype, check_dim=self._check_dim)
+        return cache.feature_store(num_rows, store.dtype, key, rank,
+                                   world_size, store.flush_every,
                                    self._check_dim)
 
     def extract(self,
@@ -285,8 +276,8 @@ class ClusteringRound:
             f'{hint}).',
             logger='current')
         preprocessor = Preprocessor(
-            pca_dim=None if self.pca is None else int(self.pca['dim']),
-            whiten=True if self.pca is None else self.pca['whiten'],
+            pca_dim=None if self.pca is None else self.pca.dim,
+            whiten=True if self.pca is None else self.pca.whiten,
             l2_normalize=self.l2_normalize)
         labels, fit = cluster_by_index(
             shard.features,
@@ -354,6 +345,6 @@ class ClusteringRound:
         shard = self.extract(
             model, dataset, stage, cache, feature_key, round_id=round_id)
         result = self.cluster(shard, round_id)
-        if not self.features['keep']:
+        if not self.feature_store.keep:
             shard.store.remove()
         return result

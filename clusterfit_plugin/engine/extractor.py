@@ -1,32 +1,24 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-"""The frozen source network and distributed feature extraction.
+"""Distributed feature extraction by sample index.
 
 Each rank extracts the samples ``rank, rank + W, rank + 2W, ...`` (no
 padding, no duplicates) and keeps their dataset indices, so results are
 gathered by index, never by position.
 """
-import copy
-import inspect
-import os.path as osp
 from typing import List, Optional
 
 import numpy as np
 import torch
 from mmengine.dataset import default_collate
 from mmengine.device import get_device
-from mmengine.runner import CheckpointLoader
 from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Dataset
 
 from ..clustering import FeatureStore, check_finite
 from ..datasets.sample_keys import sample_path
 from ..datasets.transforms import build_pipeline
-from ..fileio import sha256_file, sha256_of
-from ..models.builder import (build_model_from_cfg, load_config,
-                              model_cfg_from_config, strip_pretrained_init)
 from ..utils.memory_format import to_channels_last
-
-STAGES = ('backbone', 'neck', 'pre_logits')
+from .source import is_masked_modelling
 
 DEFAULT_EXTRACT_PIPELINE = [
     dict(type='LoadImageFromFile'),
@@ -34,172 +26,6 @@ DEFAULT_EXTRACT_PIPELINE = [
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs'),
 ]
-
-
-def check_source(source: dict) -> dict:
-    """A source setting with its defaults, checked.
-
-    Args:
-        source (dict): ``config`` or ``model`` (exactly one), optional
-            ``checkpoint`` (default None: random init), ``stage`` (default
-            ``'backbone'``) and ``init_seed``.
-
-    Returns:
-        dict: the source with ``stage`` and ``checkpoint`` set.
-    """
-    source = dict(dict(stage='backbone', checkpoint=None), **source)
-    if (source.get('config') is None) == (source.get('model') is None):
-        raise ValueError("source needs exactly one of config='path/or/pkg::"
-                         "config.py' or model=dict(type=...).")
-    if source['stage'] not in STAGES:
-        raise ValueError(f"source stage={source['stage']!r} is unknown; use "
-                         f'one of {STAGES}.')
-    return source
-
-
-def check_checkpoint(source: dict) -> None:
-    """Raise when the source's checkpoint file is named but missing.
-
-    Args:
-        source (dict): a checked source setting.
-    """
-    checkpoint = source['checkpoint']
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(
-            f'source checkpoint {checkpoint!r} does not exist. Give the path '
-            "of the source network's .pth file (source.checkpoint=...).")
-
-
-def load_source_config(source: dict) -> dict:
-    """The source model's config dict, as the Runner would build it.
-
-    Args:
-        source (dict): ``config=`` (a file or ``'pkg::path'``) or ``model=``
-            (a model config dict).
-
-    Returns:
-        dict: the model config, with the config's top-level
-        ``data_preprocessor`` merged in and no pretrained ``init_cfg``.
-    """
-    if source.get('model') is not None:
-        return strip_pretrained_init(copy.deepcopy(dict(source['model'])))
-    return model_cfg_from_config(load_config(source['config']))
-
-
-def is_masked_modelling(model: torch.nn.Module) -> bool:
-    """Whether the backbone takes a ``mask`` (masked image modelling).
-
-    mmpretrain's MAE, BEiT, CAE, MaskFeat, SimMIM, MixMIM, MFF and iTPN
-    backbones run their plain (unmasked) forward when ``mask=None``.
-
-    Args:
-        model (nn.Module): a model with a ``backbone``.
-
-    Returns:
-        bool: True when ``backbone.forward`` has a ``mask`` argument.
-    """
-    return 'mask' in inspect.signature(model.backbone.forward).parameters
-
-
-def _stage_modules(model: torch.nn.Module, stage: str) -> List[str]:
-    """Names of the sub-modules that compute features at ``stage``."""
-    names = ['backbone']
-    if stage != 'backbone' and is_masked_modelling(model):
-        raise ValueError(
-            f'source stage={stage!r}: {type(model).__name__} is a masked-image'
-            '-modelling source, whose neck and head are its pre-training '
-            "decoder and loss, not image features. Use stage='backbone' (run "
-            'unmasked).')
-    if stage in ('neck', 'pre_logits'):
-        if getattr(model, 'neck', None) is not None:
-            names.append('neck')
-        elif stage == 'neck':
-            raise ValueError(
-                f"source stage='neck' but the source model "
-                f"({type(model).__name__}) has no neck; use stage='backbone'.")
-    if stage == 'pre_logits':
-        if not hasattr(getattr(model, 'head', None), 'pre_logits'):
-            raise ValueError(
-                "source stage='pre_logits' needs a head with pre_logits(); "
-                f'{type(model).__name__} has none. Use stage=\'backbone\' or '
-                "'neck'.")
-        names.append('head')
-    return names
-
-
-def load_source_weights(model: torch.nn.Module, checkpoint: str,
-                        stage: str) -> dict:
-    """Load a checkpoint into the modules that ``stage`` uses, strictly.
-
-    Every parameter and buffer of those modules must be in the checkpoint
-    with the right shape: a source that is partly random is an error.
-
-    Args:
-        model (nn.Module): the source model.
-        checkpoint (str): checkpoint file.
-        stage (str): one of :data:`STAGES`.
-
-    Returns:
-        dict: counts of loaded and ignored checkpoint keys.
-    """
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
-        raise ValueError(f'source checkpoint {checkpoint!r} holds no state '
-                         'dict.')
-    state = {
-        (k[len('module.'):] if k.startswith('module.') else k): v
-        for k, v in state.items()
-    }
-    prefixes = tuple(f'{name}.' for name in _stage_modules(model, stage))
-    needed = {
-        k: v
-        for k, v in model.state_dict().items() if k.startswith(prefixes)
-    }
-    missing = sorted(k for k in needed if k not in state)
-    wrong = sorted(k for k in needed
-                   if k in state and state[k].shape != needed[k].shape)
-    if missing or wrong:
-        details = (f'{len(missing)} missing (e.g. {missing[:3]})'
-                   if missing else '')
-        if wrong:
-            details += ('; ' if details else '') + (
-                f'{len(wrong)} of another shape (e.g. {wrong[0]}: '
-                f'{tuple(state[wrong[0]].shape)} in the file, '
-                f'{tuple(needed[wrong[0]].shape)} in the model)')
-        raise ValueError(
-            f'source checkpoint {checkpoint!r} does not fit the source model '
-            f'{type(model).__name__} at stage {stage!r}: {details}. The '
-            'checkpoint was probably trained with another architecture: give '
-            'the config it was trained with.')
-    model.load_state_dict({k: state[k] for k in needed}, strict=False)
-    return dict(loaded=len(needed), ignored=len(state) - len(needed))
-
-
-def build_source_model(source: dict) -> torch.nn.Module:
-    """Build the frozen, eval-mode source network on the current device.
-
-    Args:
-        source (dict): ``config`` or ``model``, ``checkpoint`` (None for a
-            randomly initialised source, seeded by ``init_seed``) and
-            ``stage``.
-
-    Returns:
-        nn.Module: the source model.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(source.get('init_seed', 0))
-        model = build_model_from_cfg(load_source_config(source))
-        if source.get('checkpoint') is None and hasattr(model, 'init_weights'):
-            model.init_weights()
-    if source.get('checkpoint') is not None:
-        load_source_weights(model, source['checkpoint'], source['stage'])
-    else:
-        _stage_modules(model, source['stage'])
-    model.to(get_device()).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
 
 
 def _pool(x) -> torch.Tensor:
@@ -232,7 +58,7 @@ def forward_features(model: torch.nn.Module, inputs: torch.Tensor,
     Args:
         model (nn.Module): the source.
         inputs (Tensor): preprocessed batch.
-        stage (str): one of :data:`STAGES`.
+        stage (str): ``'backbone'``, ``'neck'`` or ``'pre_logits'``.
 
     Returns:
         Tensor: (N, C) features.
@@ -331,7 +157,7 @@ def extract_features(model: torch.nn.Module,
         dataset: an mmengine dataset.
         pipeline (list[dict]): the extraction pipeline.
         indices (np.ndarray): the dataset indices this rank extracts.
-        stage (str): one of :data:`STAGES`.
+        stage (str): ``'backbone'``, ``'neck'`` or ``'pre_logits'``.
         store (FeatureStore, optional): where features go; extraction
             resumes after its ``rows_done``. Defaults to a float32 store in
             memory.
@@ -377,42 +203,3 @@ def extract_features(model: torch.nn.Module,
     features = store.finish()
     check_finite(features, indices, f'{type(model).__name__} ({stage})')
     return features
-
-
-def source_summary(source: dict) -> dict:
-    """What the manifest records of the source.
-
-    Args:
-        source (dict): the hook's source setting.
-
-    Returns:
-        dict: config / model type, checkpoint path and stage.
-    """
-    return dict(
-        config=source.get('config'),
-        model=None
-        if source.get('model') is None else source['model'].get('type'),
-        checkpoint=None if source.get('checkpoint') is None else osp.abspath(
-            source['checkpoint']),
-        stage=source['stage'])
-
-
-def source_fingerprint(source: dict) -> dict:
-    """The fingerprint parts of the source: its weights, model and stage.
-
-    Args:
-        source (dict): the hook's source setting.
-
-    Returns:
-        dict: ``source_weights`` (the checkpoint's sha256, or the seed of a
-        random init), ``source_model`` (hash of the built config) and
-        ``stage``.
-    """
-    checkpoint = source['checkpoint']
-    weights = (
-        sha256_file(checkpoint) if checkpoint is not None else
-        f"random-init seed={source.get('init_seed', 0)}")
-    return dict(
-        source_weights=weights,
-        source_model=sha256_of(load_source_config(source)),
-        stage=source['stage'])

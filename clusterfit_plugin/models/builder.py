@@ -41,6 +41,35 @@ def _to_dict(value):
     return value.to_dict() if isinstance(value, ConfigDict) else value
 
 
+def _is_pretrained(init) -> bool:
+    return isinstance(init, dict) and init.get('type') == 'Pretrained'
+
+
+def pretrained_inits(cfg) -> list:
+    """The checkpoints that ``Pretrained`` ``init_cfg`` entries name, at any
+    depth.
+
+    Args:
+        cfg: a model config (dicts and lists).
+
+    Returns:
+        list[str]: the ``checkpoint`` of each, in config order.
+    """
+    found = []
+    if isinstance(cfg, dict):
+        init = cfg.get('init_cfg')
+        for entry in init if isinstance(init, list) else [init]:
+            if _is_pretrained(entry):
+                found.append(entry.get('checkpoint'))
+        for key, value in cfg.items():
+            if key != 'init_cfg':
+                found += pretrained_inits(value)
+    elif isinstance(cfg, list):
+        for value in cfg:
+            found += pretrained_inits(value)
+    return found
+
+
 def strip_pretrained_init(cfg):
     """Drop every ``init_cfg`` of type ``'Pretrained'``, at any depth.
 
@@ -53,16 +82,12 @@ def strip_pretrained_init(cfg):
     Returns:
         The same object.
     """
-
-    def is_pretrained(init):
-        return isinstance(init, dict) and init.get('type') == 'Pretrained'
-
     if isinstance(cfg, dict):
         init = cfg.get('init_cfg')
-        if is_pretrained(init):
+        if _is_pretrained(init):
             cfg.pop('init_cfg')
         elif isinstance(init, list):
-            cfg['init_cfg'] = [i for i in init if not is_pretrained(i)]
+            cfg['init_cfg'] = [i for i in init if not _is_pretrained(i)]
         for value in cfg.values():
             strip_pretrained_init(value)
     elif isinstance(cfg, list):
@@ -71,7 +96,8 @@ def strip_pretrained_init(cfg):
     return cfg
 
 
-def model_cfg_from_config(cfg: Union[Config, dict]) -> dict:
+def model_cfg_from_config(cfg: Union[Config, dict],
+                          strip: bool = True) -> dict:
     """The model dict the Runner would build from ``cfg``.
 
     The top-level ``data_preprocessor`` is merged into ``model`` exactly as
@@ -80,6 +106,8 @@ def model_cfg_from_config(cfg: Union[Config, dict]) -> dict:
 
     Args:
         cfg (Config | dict): a full config with a ``model`` entry.
+        strip (bool): drop the ``Pretrained`` init entries. Defaults to
+            True.
 
     Returns:
         dict: a plain, deep-copied model config.
@@ -92,7 +120,7 @@ def model_cfg_from_config(cfg: Union[Config, dict]) -> dict:
     if preprocessor is not None:
         model.setdefault('data_preprocessor',
                          copy.deepcopy(_to_dict(preprocessor)))
-    return strip_pretrained_init(model)
+    return strip_pretrained_init(model) if strip else model
 
 
 def _per_channel(values, channels: int) -> np.ndarray:

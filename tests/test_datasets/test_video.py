@@ -15,8 +15,8 @@ from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
 
 from clusterfit_plugin.datasets.transforms import (VideoReader, VideoReadError,
                                                    build_pipeline)
-from clusterfit_plugin.engine.extractor import (build_source_model,
-                                                extract_features)
+from clusterfit_plugin.engine.extractor import extract_features
+from clusterfit_plugin.engine.source import build_source_model
 
 moving_digits = load_tool('demo/make_moving_digits')
 
@@ -284,7 +284,8 @@ def test_bad_videos_name_file_and_backend(tmp_path, clip, backend):
 @pytest.mark.parametrize('backend', BACKENDS)
 def test_extraction_of_a_clip_is_deterministic(video_root, backend):
     model_cfg = video_model(num_clusters=4)
-    model = build_source_model(dict(model=model_cfg, stage='backbone'))
+    model = build_source_model(
+        dict(model=model_cfg, checkpoint=None, stage='backbone'))
     ds = DATASETS.build(
         dict(
             type='VideoDataset',

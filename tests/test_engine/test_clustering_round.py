@@ -88,8 +88,14 @@ def test_settings_are_checked_before_any_work():
         ClusteringRound(kmeans, PIPELINE, features=dict(storage='tape'))
     with pytest.raises(ValueError, match="features.dtype='int8'"):
         ClusteringRound(kmeans, PIPELINE, features=dict(dtype='int8'))
-    with pytest.raises(ValueError, match=r'pca=.*give dim >= 1'):
+    with pytest.raises(ValueError, match=r'pca needs dim'):
         ClusteringRound(kmeans, PIPELINE, pca=dict(whiten=False))
+    with pytest.raises(ValueError, match=r"features: unknown key 'dtyp'; "
+                       "did you mean 'dtype'"):
+        ClusteringRound(kmeans, PIPELINE, features=dict(dtyp='float16'))
+    with pytest.raises(ValueError, match="pca: unknown key 'n_components'; "
+                       'write dim=...'):
+        ClusteringRound(kmeans, PIPELINE, pca=dict(n_components=8))
     round_ = ClusteringRound(kmeans, PIPELINE, pca=dict(dim=8))
     assert round_.settings()['pca'] == dict(dim=8, whiten=True)
     assert round_.fingerprint_parts()['num_clusters'] == '3'

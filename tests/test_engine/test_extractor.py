@@ -15,8 +15,8 @@ from helpers import (NUM_IMAGES, PIPELINE, all_features, image_dataset,
 from mmengine.dataset import default_collate
 from mmpretrain.registry import DATASETS
 
-from clusterfit_plugin.engine.extractor import (build_source_model,
-                                                extract_features)
+from clusterfit_plugin.engine.extractor import extract_features
+from clusterfit_plugin.engine.source import build_source_model
 
 
 @pytest.mark.slow
@@ -86,7 +86,8 @@ def test_mae_runs_unmasked_and_its_neck_is_refused(tmp_path):
     config = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py'
     dataset = colour_dataset(str(tmp_path), 224, num=2)
     torch.manual_seed(0)
-    model = build_source_model(dict(config=config, stage='backbone'))
+    model = build_source_model(
+        dict(config=config, checkpoint=None, stage='backbone'))
     feats = extract_features(
         model,
         dataset,
@@ -108,7 +109,7 @@ def test_mae_runs_unmasked_and_its_neck_is_refused(tmp_path):
             ValueError,
             match=r"stage='neck': MAE is a masked-"
             r"image-modelling source.*stage='backbone'"):
-        build_source_model(dict(config=config, stage='neck'))
+        build_source_model(dict(config=config, checkpoint=None, stage='neck'))
 
 
 @pytest.mark.slow
@@ -116,7 +117,8 @@ def test_mocov3_vit_neck_features(tmp_path):
     config = ('mmpretrain::mocov3/'
               'mocov3_vit-small-p16_16xb256-amp-coslr-300e_in1k.py')
     dataset = colour_dataset(str(tmp_path), 224, num=2)
-    model = build_source_model(dict(config=config, stage='neck'))
+    model = build_source_model(
+        dict(config=config, checkpoint=None, stage='neck'))
     feats = extract_features(
         model,
         dataset,
@@ -145,6 +147,7 @@ def test_non_feature_outputs_are_refused(output, message, tmp_path):
             model=dict(
                 type='ImageClassifier',
                 backbone=dict(type='ResNet_CIFAR', depth=18, base_channels=4)),
+            checkpoint=None,
             stage='backbone'))
     model.backbone.forward = output
     with pytest.raises(

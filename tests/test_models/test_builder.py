@@ -12,9 +12,9 @@ from mmengine.dataset import default_collate
 from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS
 
-from clusterfit_plugin.engine.extractor import (build_source_model,
-                                                extract_features,
-                                                load_source_config)
+from clusterfit_plugin.engine.extractor import extract_features
+from clusterfit_plugin.engine.source import (build_source_model,
+                                             load_source_config)
 from clusterfit_plugin.models.builder import (load_config,
                                               model_cfg_from_config,
                                               strip_pretrained_init)
@@ -152,6 +152,7 @@ def test_builder_refuses_a_preprocessor_that_does_not_normalise():
             neck=dict(type='GlobalAveragePooling'),
             data_preprocessor=dict(
                 type='BaseDataPreprocessor', mean=[1.], std=[2.])),
+        checkpoint=None,
         stage='backbone')
     with pytest.raises((TypeError, ValueError)):
         build_source_model(source)
@@ -161,4 +162,4 @@ def test_missing_config_names_the_file():
     with pytest.raises(
             FileNotFoundError, match=r"config 'nope/x\.py' does "
             'not exist'):
-        load_source_config(dict(config='nope/x.py'))
+        load_source_config(dict(config='nope/x.py', checkpoint=None))

@@ -11,8 +11,8 @@ from helpers import NUM_IMAGES, PIPELINE, ROOT, make_cfg
 from mmengine.config import Config
 from mmpretrain.registry import DATASETS
 
-from clusterfit_plugin.engine.extractor import (build_source_model,
-                                                extract_features)
+from clusterfit_plugin.engine.extractor import extract_features
+from clusterfit_plugin.engine.source import build_source_model
 from clusterfit_plugin.evaluation import evaluate_features, markdown_table
 
 

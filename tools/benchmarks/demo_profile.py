@@ -35,8 +35,8 @@ from mmpretrain.registry import DATASETS
 from torch.utils.data import DataLoader
 
 import clusterfit_plugin  # noqa: F401
-from clusterfit_plugin.engine.extractor import (build_source_model,
-                                                extract_features)
+from clusterfit_plugin.engine.extractor import extract_features
+from clusterfit_plugin.engine.source import build_source_model
 from clusterfit_plugin.evaluation.frozen_features import (few_shot_indices,
                                                           knn_top1,
                                                           linear_top1)
@@ -213,7 +213,8 @@ def evaluation(cfg) -> None:
     data = Config.fromfile(DATA)
     print('\n== evaluation of one model (tools/eval_features.py phases)')
     t0 = time.perf_counter()
-    model = build_source_model(dict(config=CONFIG, stage='backbone'))
+    model = build_source_model(
+        dict(config=CONFIG, checkpoint=None, stage='backbone'))
     build_s = time.perf_counter() - t0
     feats = {}
     t0 = time.perf_counter()

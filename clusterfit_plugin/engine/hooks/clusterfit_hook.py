@@ -17,23 +17,20 @@ from mmpretrain.registry import HOOKS
 
 from ...clustering import KMeans, normalized_mutual_info
 from ...datasets import ClusterFitDataset, scan_samples
-from ...datasets.sample_keys import CONTENTS
 from ...datasets.transforms import build_pipeline
 from ...fileio import sha256_of
 from ...models.heads import (check_num_outputs, reset_classifier,
                              weight_loss_by_cluster_size)
+from ...settings import as_bool, as_choice, as_int
 from ...visualization import to_tile, write_diagnostics
 from ..cache import ClusterCache, feature_key, round_file
 from ..clustering_round import ClusteringResult, ClusteringRound
 from ..dist_clustering import rank0_then_broadcast
-from ..extractor import (DEFAULT_EXTRACT_PIPELINE, STAGES, build_source_model,
-                         check_checkpoint, check_source, source_fingerprint,
-                         source_summary)
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(f'ClusterFitHook {message}')
+from ..extractor import DEFAULT_EXTRACT_PIPELINE
+from ..settings import (STAGES, DiagnosticsSettings, FingerprintSettings,
+                        parse_optional)
+from ..source import (build_source_model, check_source, parse_source,
+                      source_fingerprint)
 
 
 @HOOKS.register_module()
@@ -51,20 +48,23 @@ class ClusterFitHook(Hook):
 
     Args:
         num_clusters (int): K. Must equal the head's number of outputs.
-        source (dict): the source network. ``config``: its config file or
-            ``'mmpretrain::...'``, built as the Runner builds it (top-level
-            ``data_preprocessor`` merged into ``model``, no ``Pretrained``
-            init fetched, the normalisation checked against the config);
-            or ``model``: a model dict. ``checkpoint``: its weights (every
-            parameter of the modules ``stage`` uses, with the right shape),
-            or None for a random init seeded by ``init_seed`` (default 0).
-            ``stage``: ``'backbone'`` (default), ``'neck'`` or
+        source (dict): the source network (:class:`SourceSettings`).
+            ``config``: its config file or ``'mmpretrain::...'``, built as
+            the Runner builds it (top-level ``data_preprocessor`` merged
+            into ``model``, the normalisation checked against the config);
+            or ``model``: a model dict. ``checkpoint`` (required): its
+            weights (every parameter of the modules ``stage`` uses, with
+            the right shape), in the layout ``checkpoint_format`` names
+            (``'auto'``: detected; VISSL, torchvision and MoCo checkpoints
+            are read too); ``checkpoint=None`` (or ``init='random'``)
+            clusters a random init seeded by ``init_seed``, on purpose
+            only. ``stage``: ``'backbone'`` (default), ``'neck'`` or
             ``'pre_logits'``; see :func:`forward_features` for the pooling.
         extract_pipeline (list[dict], optional): deterministic extraction
             pipeline. Defaults to resize 256 + center crop 224.
         kmeans (dict, optional): arguments of :class:`KMeans` (``niter``,
             ``early_stop_threshold``, ``init``, ``seed``, ``backend``, ...),
-            documented there with their defaults.
+            documented there with their defaults; not K.
         batch_size, num_workers, l2_normalize, amp, features, pca,
             channels_last, wait_poll_s: arguments of
             :class:`ClusteringRound`, documented there with their defaults.
@@ -77,12 +77,17 @@ class ClusterFitHook(Hook):
             file the fingerprint covers: ``'none'`` (default: the paths
             only, so files regenerated under the same names reuse the
             cached labels; the log says so), ``'mtime_size'`` (one ``stat``
-            per file) or ``'sha256'`` (reads every file once per run).
+            per file) or ``'sha256'`` (reads every file once per run)
+            (:class:`FingerprintSettings`).
         diagnostics (dict, optional): ``grid_clusters`` and ``per_cluster``
             of the sample grid written with the scores to
             ``{cache_dir}/diagnostics/`` and the visualizer (see
-            :func:`write_diagnostics`); None turns it off. Defaults to
-            ``dict(grid_clusters=8, per_cluster=8)``.
+            :func:`write_diagnostics`, :class:`DiagnosticsSettings`); None
+            turns it off. Defaults to ``dict(grid_clusters=8,
+            per_cluster=8)``.
+
+    Every dict argument is parsed into its settings object here: an unknown
+    key is an error that names it and the closest accepted one.
     """
 
     priority = 'VERY_HIGH'
@@ -107,31 +112,34 @@ class ClusterFitHook(Hook):
                  fingerprint: Optional[dict] = None,
                  diagnostics: Optional[dict] = dict(
                      grid_clusters=8, per_cluster=8)):
-        _check(
-            int(interval) >= 0,
-            f'interval={interval} must be >= 0 (0: cluster once).')
-        _check(
-            recluster_stage in STAGES, f'recluster_stage='
-            f'{recluster_stage!r} is unknown; use one of {STAGES}.')
-        self.num_clusters = int(num_clusters)
-        self.source = check_source(source)
-        self.extract_pipeline = copy.deepcopy(extract_pipeline
-                                              or DEFAULT_EXTRACT_PIPELINE)
-        self.kmeans = KMeans(self.num_clusters, **(kmeans or {}))
-        self.round = ClusteringRound(self.kmeans, self.extract_pipeline,
-                                     batch_size, num_workers, l2_normalize,
-                                     pca, features, amp, channels_last,
-                                     wait_poll_s)
+        try:
+            self.num_clusters = as_int(num_clusters, 'num_clusters', 2)
+            self.interval = as_int(interval, 'interval (0: cluster once)', 0)
+            self.recluster_stage = as_choice(recluster_stage,
+                                             'recluster_stage', STAGES)
+            self.reweight_loss = as_bool(reweight_loss, 'reweight_loss')
+            self.source = parse_source(source)
+            self.kmeans = KMeans.from_config(self.num_clusters, kmeans)
+            self.fingerprint_settings = FingerprintSettings.parse(
+                fingerprint or {})
+            self.diagnostics = parse_optional(DiagnosticsSettings,
+                                              diagnostics)
+            self.extract_pipeline = copy.deepcopy(extract_pipeline
+                                                  or DEFAULT_EXTRACT_PIPELINE)
+            self.round = ClusteringRound(
+                self.kmeans,
+                self.extract_pipeline,
+                batch_size=batch_size,
+                num_workers=num_workers,
+                l2_normalize=l2_normalize,
+                pca=pca,
+                features=features,
+                amp=amp,
+                channels_last=channels_last,
+                wait_poll_s=wait_poll_s)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f'ClusterFitHook {e}') from e
         self.cache_dir = cache_dir
-        self.interval = int(interval)
-        self.recluster_stage = recluster_stage
-        self.reweight_loss = reweight_loss
-        self.contents = dict(dict(contents='none'), **(fingerprint
-                                                       or {}))['contents']
-        _check(
-            self.contents in CONTENTS, f'fingerprint=dict(contents='
-            f'{self.contents!r}) is unknown; use one of {CONTENTS}.')
-        self.diagnostics = diagnostics
         self._labels: Optional[np.ndarray] = None
         self._classes: Optional[np.ndarray] = None
 
@@ -141,17 +149,18 @@ class ClusterFitHook(Hook):
         dataset K (so its metainfo equals the one a resumed checkpoint
         recorded)."""
         hooks = [h for h in runner.hooks if isinstance(h, ClusterFitHook)]
-        _check(
-            len(hooks) == 1, f'appears {len(hooks)} times in the Runner\'s '
-            'hooks; two would cluster into one cache and fight over the '
-            'labels. Keep one in custom_hooks.')
+        if len(hooks) != 1:
+            raise ValueError(
+                f'ClusterFitHook appears {len(hooks)} times in the Runner\'s '
+                'hooks; two would cluster into one cache and fight over the '
+                'labels. Keep one in custom_hooks.')
         dataset = self._find_dataset(runner)
         try:
             check_num_outputs(self._head(runner), self.num_clusters)
         except ValueError as e:
             raise ValueError(f'ClusterFitHook: {e}') from e
         self.kmeans.check_size(len(dataset))
-        check_checkpoint(self.source)
+        check_source(self.source)
         if is_main_process():
             self.cache(runner.work_dir).acquire()
         dataset.num_clusters = self.num_clusters
@@ -184,7 +193,7 @@ class ClusterFitHook(Hook):
                 cache.drop_other_shards(get_dist_info()[1])
             model = build_source_model(self.source)
             result = self.round.run(model, dataset.dataset,
-                                    self.source['stage'], cache,
+                                    self.source.stage, cache,
                                     feature_key(parts))
             del model
             gc.collect()
@@ -267,14 +276,15 @@ class ClusterFitHook(Hook):
             settings), and the samples' known classes (-1: unknown).
         """
         start = time.perf_counter()
-        sample_keys, classes = scan_samples(dataset, self.contents)
+        contents = self.fingerprint_settings.contents
+        sample_keys, classes = scan_samples(dataset, contents)
         print_log(
             f'ClusterFitHook: fingerprint of {len(sample_keys)} samples ' +
             ('by their paths; their contents are not hashed (files '
              'regenerated under the same names reuse the cached labels; '
              "fingerprint=dict(contents='mtime_size' or 'sha256') covers "
-             'them)' if self.contents == 'none' else
-             f'by their paths and {self.contents}') +
+             'them)' if contents == 'none' else
+             f'by their paths and {contents}') +
             f' ({time.perf_counter() - start:.2f}s).',
             logger='current')
         parts = dict(
@@ -297,7 +307,7 @@ class ClusterFitHook(Hook):
             result.labels,
             result.centroids,
             parts,
-            source=source_summary(self.source),
+            source=self.source.summary(),
             **self.round.settings(),
             **result.summary())
 
@@ -363,8 +373,8 @@ class ClusterFitHook(Hook):
                 labels, self._classes, self.num_clusters,
                 cache.path('diagnostics'), tag, (lambda i: to_tile(
                     pipeline(dataset.get_data_info(i))['inputs'])) if pictures
-                else None, self.diagnostics.get('grid_clusters', 8),
-                self.diagnostics.get('per_cluster', 8), visualizer, step)
+                else None, self.diagnostics.grid_clusters,
+                self.diagnostics.per_cluster, visualizer, step)
         except Exception as e:  # the labels are written; do not lose them
             print_log(
                 f'ClusterFitHook: the {tag} diagnostics were not written '

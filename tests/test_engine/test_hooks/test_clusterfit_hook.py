@@ -19,7 +19,7 @@ from helpers import (NUM_CLUSTERS, NUM_IMAGES, PIPELINE, ROOT, all_features,
 from mmengine.config import Config
 
 from clusterfit_plugin.clustering import KMeans
-from clusterfit_plugin.engine.extractor import build_source_model
+from clusterfit_plugin.engine.source import build_source_model
 
 
 def reference_labels(image_root, checkpoint):

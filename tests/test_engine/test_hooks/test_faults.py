@@ -125,8 +125,7 @@ def test_k_at_most_one(tmp_path, image_root, source_checkpoint):
     cfg['model']['head']['num_clusters'] = 3
     with pytest.raises(
             ValueError,
-            match='num_clusters=1: k-means needs at '
-            'least 2 clusters'):
+            match='ClusterFitHook num_clusters=1 must be >= 2'):
         run_runner(cfg)
 
 
