@@ -11,6 +11,7 @@ import tempfile
 from typing import Callable, Optional, Sequence
 
 import numpy as np
+import torch
 
 
 def _umask() -> int:
@@ -84,6 +85,18 @@ def atomic_save_bytes(path: str, data: bytes) -> None:
         data (bytes): the content.
     """
     _atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_save_torch(path: str, obj) -> None:
+    """Save an object with ``torch.save`` atomically (through an
+    exclusively created temporary file: a link planted at a predictable
+    name is never written through).
+
+    Args:
+        path (str): destination file.
+        obj: what ``torch.save`` takes.
+    """
+    _atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def open_nofollow(path: str, flags: int, mode: int = 0o666) -> int:

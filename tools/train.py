@@ -14,7 +14,8 @@ from mmengine.runner import Runner
 
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
 from clusterfit_plugin.utils import (add_runner_args, apply_runner_args,
-                                     set_num_clusters, shutdown_distributed)
+                                     check_config, set_num_clusters,
+                                     shutdown_distributed)
 
 
 def parse_args():
@@ -75,6 +76,7 @@ def merge_args(cfg, args):
     if args.num_clusters is not None:
         set_num_clusters(cfg, args.num_clusters)
     apply_runner_args(cfg, args)
+    check_config(cfg)
     return cfg
 
 

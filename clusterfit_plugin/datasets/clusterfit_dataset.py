@@ -9,6 +9,8 @@ import torch
 from mmengine.dataset import BaseDataset, Compose
 from mmpretrain.registry import DATASETS
 
+from ..settings import as_int
+
 
 def load_label_file(path: str,
                     num_samples: int,
@@ -86,13 +88,27 @@ class ClusterFitDataset:
             file when not given. Defaults to None.
         max_refetch (int): in training mode, how many other samples to try
             when the pipeline returns None. Defaults to 1000.
+        **kwargs: refused: they belong to the wrapped dataset (an entry
+            merged into a recipe's dataset without ``_delete_=True``).
     """
 
     def __init__(self,
                  dataset: Union[dict, BaseDataset],
                  label_file: Optional[str] = None,
                  num_clusters: Optional[int] = None,
-                 max_refetch: int = 1000):
+                 max_refetch: int = 1000,
+                 **kwargs):
+        if kwargs:
+            raise ValueError(
+                f'ClusterFitDataset got {sorted(kwargs)}, which belong to the '
+                'dataset it wraps: its entry was probably merged into the '
+                "recipe's dataset. Write train_dataloader=dict(dataset=dict("
+                "_delete_=True, type='ClusterFitDataset', dataset=dict(...))),"
+                ' with those keys inside dataset=.')
+        if num_clusters is not None:
+            num_clusters = as_int(num_clusters, 'ClusterFitDataset '
+                                  'num_clusters', 2)
+        max_refetch = as_int(max_refetch, 'ClusterFitDataset max_refetch', 0)
         if isinstance(dataset, dict):
             dataset = DATASETS.build(dataset)
         for attr in ('get_data_info', 'pipeline'):
@@ -153,6 +169,10 @@ class ClusterFitDataset:
             num_clusters (int, optional): K; kept as is when None.
         """
         labels = np.asarray(labels)
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise TypeError(
+                f'set_labels got {labels.dtype} labels; cluster ids are '
+                'integers (a float label is never rounded here).')
         if labels.shape != (len(self), ):
             raise ValueError(
                 f'set_labels got {labels.shape[0] if labels.ndim else 0} '

@@ -20,7 +20,12 @@ so each layout maps to ``backbone.{torchvision name}`` (a torchvision
 ``fc`` to ``head.fc``). ``'mmpretrain'`` keys (Runner or published
 checkpoints) are kept, with a DDP ``module.`` prefix removed.
 """
+import os.path as osp
 from typing import Any, Dict, Tuple
+
+import torch
+
+from ..fileio import atomic_save_torch, sha256_file
 
 # The layouts this module reads.
 FORMATS = ('mmpretrain', 'vissl', 'torchvision', 'moco')
@@ -183,3 +188,38 @@ def to_mmpretrain(checkpoint: Any,
         return _CONVERTERS[fmt](state_dict_of(checkpoint)), fmt
     except ValueError as e:
         raise ValueError(f'{name} {e}.') from e
+
+
+def convert_checkpoint(src: str,
+                       dst: str,
+                       checkpoint_format: str = 'auto') -> Tuple[str, int]:
+    """Write a checkpoint from elsewhere in mmpretrain's key names.
+
+    Args:
+        src (str): the checkpoint (VISSL, torchvision, MoCo, ...).
+        dst (str): the output ``.pth``: ``state_dict`` (``backbone.*``) and
+            ``meta`` (the source file, its sha256 and layout), written
+            atomically.
+        checkpoint_format (str): the layout of ``src``, or ``'auto'``.
+
+    Returns:
+        tuple: the layout read and the number of tensors written.
+    """
+    if not osp.isfile(src):
+        raise FileNotFoundError(f'{src!r} does not exist.')
+    state, fmt = to_mmpretrain(
+        torch.load(src, map_location='cpu', weights_only=True),
+        checkpoint_format, src)
+    state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    if not any(k.startswith('backbone.') for k in state):
+        raise ValueError(f'{src} has no backbone tensors in '
+                         f'{DESCRIPTIONS[fmt]} layout.')
+    atomic_save_torch(
+        dst,
+        dict(
+            state_dict=state,
+            meta=dict(
+                converted_from=osp.basename(src),
+                source_sha256=sha256_file(src),
+                checkpoint_format=fmt)))
+    return fmt, len(state)

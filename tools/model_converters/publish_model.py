@@ -4,14 +4,25 @@
 A Runner checkpoint holds mmengine objects (the message hub, its
 ``HistoryBuffer``) that ``torch.load(weights_only=True)`` refuses unless the
 plugin is imported. This tool writes the weights under ``--prefix`` (the
-backbone by default) as a plain dict of tensors, with the keys kept, so any
-stock mmpretrain / mmdet / mmseg config loads it without the plugin::
+backbone by default) as plain dicts of tensors, in two forms, so that any
+stock mmpretrain / mmdet / mmseg config loads them without the plugin:
 
-    model = dict(backbone=dict(init_cfg=dict(
-        type='Pretrained', checkpoint='OUT_DATE-SHA.pth', prefix='backbone.')))
+* ``OUT_DATE-SHA.pth`` keeps the keys (``backbone.conv1.weight``)::
 
-As OpenMMLab publishes models, the file name ends with the date and the first
-8 hex digits of the file's sha256.
+      backbone=dict(init_cfg=dict(
+          type='Pretrained', checkpoint='OUT_DATE-SHA.pth',
+          prefix='backbone.'))
+
+* ``OUT-bare_DATE-SHA.pth`` drops the prefix (``conv1.weight``), for
+  configs that load without ``prefix`` (mmselfsup's habit)::
+
+      backbone=dict(init_cfg=dict(
+          type='Pretrained', checkpoint='OUT-bare_DATE-SHA.pth'))
+
+Each form loaded the other way matches no key and leaves the backbone
+random (mmengine only warns), hence both. As OpenMMLab publishes models, the
+file names end with the date and the first 8 hex digits of the file's
+sha256.
 
 Example:
     python tools/model_converters/publish_model.py \
@@ -22,6 +33,8 @@ import argparse
 import datetime
 import os
 import os.path as osp
+import tempfile
+from typing import Optional, Tuple
 
 import torch
 
@@ -43,8 +56,31 @@ def parse_args():
     return parser.parse_args()
 
 
-def publish(in_file: str, out_file: str, prefix: str = 'backbone.') -> str:
-    """Write the weights of ``in_file`` under ``prefix`` as plain tensors.
+def _save_named(obj: dict, stem: str) -> str:
+    """Save ``obj`` as ``{stem}_{YYYYMMDD}-{sha256[:8]}.pth``, through an
+    exclusively created temporary file (never through a planted link)."""
+    directory = osp.dirname(osp.abspath(stem))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f'.{osp.basename(stem)}.', suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f)
+        date = datetime.date.today().strftime('%Y%m%d')
+        final = f'{stem}_{date}-{sha256_file(tmp)[:8]}.pth'
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, final)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+    return final
+
+
+def publish(in_file: str,
+            out_file: str,
+            prefix: str = 'backbone.') -> Tuple[str, Optional[str]]:
+    """Write the weights of ``in_file`` under ``prefix`` as plain tensors,
+    with the keys kept and with ``prefix`` dropped.
 
     Args:
         in_file (str): a Runner checkpoint.
@@ -52,7 +88,9 @@ def publish(in_file: str, out_file: str, prefix: str = 'backbone.') -> str:
         prefix (str): the key prefix to keep. Defaults to ``'backbone.'``.
 
     Returns:
-        str: the path written, ``{out_file}_{YYYYMMDD}-{sha256[:8]}.pth``.
+        tuple: the paths written, ``{out_file}_{YYYYMMDD}-{sha256[:8]}.pth``
+        (keys kept) and ``{out_file}-bare_...`` (prefix dropped; None when
+        ``prefix`` is ``''``).
     """
     checkpoint = torch.load(in_file, map_location='cpu', weights_only=True)
     state = checkpoint.get('state_dict', checkpoint)
@@ -72,24 +110,25 @@ def publish(in_file: str, out_file: str, prefix: str = 'backbone.') -> str:
         prefix=prefix,
         clusterfit_plugin=__version__)
     stem = out_file[:-len('.pth')] if out_file.endswith('.pth') else out_file
-    os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
-    tmp = f'{stem}.tmp-{os.getpid()}.pth'
-    try:
-        torch.save(dict(state_dict=weights, meta=meta), tmp)
-        date = datetime.date.today().strftime('%Y%m%d')
-        final = f'{stem}_{date}-{sha256_file(tmp)[:8]}.pth'
-        os.replace(tmp, final)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-    return final
+    kept = _save_named(dict(state_dict=weights, meta=meta), stem)
+    if not prefix:
+        return kept, None
+    bare = {key[len(prefix):]: value for key, value in weights.items()}
+    return kept, _save_named(
+        dict(state_dict=bare, meta=dict(meta, prefix='')), f'{stem}-bare')
 
 
 def main():
     args = parse_args()
-    path = publish(args.in_file, args.out_file, args.prefix)
-    print(f'wrote {path}: the weights under {args.prefix!r} as plain '
-          'tensors (torch.load(..., weights_only=True) needs no plugin)')
+    kept, bare = publish(args.in_file, args.out_file, args.prefix)
+    print(f'wrote {kept}: the weights under {args.prefix!r} as plain tensors '
+          '(torch.load(..., weights_only=True) needs no plugin); load it '
+          f"with init_cfg=dict(type='Pretrained', checkpoint='{kept}', "
+          f"prefix='{args.prefix}')")
+    if bare is not None:
+        print(f'wrote {bare}: the same weights without {args.prefix!r}; '
+              "load it with init_cfg=dict(type='Pretrained', "
+              f"checkpoint='{bare}') (no prefix)")
 
 
 if __name__ == '__main__':

@@ -19,8 +19,8 @@ from ...clustering import KMeans, normalized_mutual_info
 from ...datasets import ClusterFitDataset, scan_samples
 from ...datasets.transforms import build_pipeline
 from ...fileio import sha256_of
-from ...models.heads import (check_num_outputs, reset_classifier,
-                             weight_loss_by_cluster_size)
+from ...models.heads import (check_num_outputs, check_preprocessor_classes,
+                             reset_classifier, weight_loss_by_cluster_size)
 from ...settings import as_bool, as_choice, as_int
 from ...visualization import to_tile, write_diagnostics
 from ..cache import ClusterCache, feature_key, round_file
@@ -157,6 +157,9 @@ class ClusterFitHook(Hook):
         dataset = self._find_dataset(runner)
         try:
             check_num_outputs(self._head(runner), self.num_clusters)
+            check_preprocessor_classes(
+                getattr(self._model(runner), 'data_preprocessor', None),
+                self.num_clusters)
         except ValueError as e:
             raise ValueError(f'ClusterFitHook: {e}') from e
         self.kmeans.check_size(len(dataset))

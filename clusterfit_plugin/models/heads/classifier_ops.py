@@ -50,6 +50,33 @@ def check_num_outputs(head, num_clusters: int) -> None:
             '--num-clusters K.')
 
 
+def check_preprocessor_classes(preprocessor, num_clusters: int) -> None:
+    """Check that a data preprocessor one-hot encodes K classes.
+
+    mmpretrain's ``ClsDataPreprocessor`` turns labels into one-hot scores of
+    ``num_classes`` for batch augments (Mixup, CutMix): a recipe's 1000 left
+    over fails at the first iteration, after the whole clustering.
+
+    Args:
+        preprocessor: the model's data preprocessor.
+        num_clusters (int): K of the clustering.
+
+    Raises:
+        ValueError: ``num_classes`` is set and differs from K.
+    """
+    classes = getattr(preprocessor, 'num_classes', None)
+    if classes is None or classes == num_clusters:
+        return
+    augments = getattr(preprocessor, 'batch_augments', None)
+    raise ValueError(
+        f'the data preprocessor has num_classes={classes} but the '
+        f'clustering has num_clusters={num_clusters}' +
+        (' (its batch augments, Mixup / CutMix, one-hot encode the labels '
+         'with it)' if augments is not None else '') +
+        f'. Set data_preprocessor.num_classes={num_clusters}, or use '
+        'tools/train.py --num-clusters K.')
+
+
 def reset_classifier(head,
                      seed: int,
                      optim_wrapper=None) -> List[torch.nn.Parameter]:

@@ -31,6 +31,13 @@ class ClusterFitHead(LinearClsHead):
                  init_cfg: Optional[dict] = dict(
                      type='Normal', layer='Linear', std=0.01),
                  **kwargs):
+        if 'num_classes' in kwargs:
+            raise ValueError(
+                f"ClusterFitHead got num_classes={kwargs['num_classes']} "
+                f'beside num_clusters={num_clusters}: its entry was merged '
+                "into the recipe's head. Write model=dict(head=dict("
+                "_delete_=True, type='ClusterFitHead', num_clusters=K, "
+                'in_channels=...)).')
         if int(num_clusters) < 2:
             raise ValueError(f'ClusterFitHead: num_clusters={num_clusters} '
                              'must be at least 2.')

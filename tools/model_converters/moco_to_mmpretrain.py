@@ -1,0 +1,40 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
+"""Convert official MoCo v1, v2 and v3 ResNet checkpoints to mmpretrain keys.
+
+The checkpoints of facebookresearch/moco (``module.encoder_q.*``) and
+moco-v3 (``module.base_encoder.*``): the query (base) encoder without its
+projection ``fc``, as their ``main_lincls.py`` keeps it. The key encoder,
+the queue and the predictor are dropped. MoCo v3 vision transformers are
+refused.
+
+The output holds ``state_dict`` (``backbone.*``) and ``meta`` (the
+source file, its sha256, the layout read). Use it as a ClusterFit source,
+``source=dict(config=..., checkpoint=DST)``, or in any mmpretrain config:
+``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
+The hook reads MoCo checkpoints without converting them too
+(``source=dict(..., checkpoint=SRC, checkpoint_format='moco')``, or
+``'auto'``).
+
+Example:
+    python tools/model_converters/moco_to_mmpretrain.py \\
+        moco_v2_800ep_pretrain.pth.tar checkpoints/moco_r50_mmpretrain.pth
+"""
+import argparse
+
+from clusterfit_plugin.models.checkpoint_formats import convert_checkpoint
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('src', help='a MoCo checkpoint (.pth.tar)')
+    parser.add_argument('dst', help='output .pth')
+    args = parser.parse_args()
+    fmt, count = convert_checkpoint(args.src, args.dst, 'moco')
+    print(f'wrote {args.dst}: {count} tensors of {args.src} ({fmt} '
+          "layout) under mmpretrain's names; load it with source="
+          f"dict(config=..., checkpoint='{args.dst}') or init_cfg=dict("
+          f"type='Pretrained', checkpoint='{args.dst}', prefix='backbone.')")
+
+
+if __name__ == '__main__':
+    main()
