@@ -42,10 +42,11 @@ from mmpretrain.utils import register_all_modules
 import clusterfit_plugin  # noqa: F401
 from clusterfit_plugin.datasets.sample_keys import scan_samples
 from clusterfit_plugin.engine.extractor import extract_features
-from clusterfit_plugin.engine.settings import STAGES
+from clusterfit_plugin.engine.settings import CHECKPOINT_FORMATS, STAGES
 from clusterfit_plugin.engine.source import (build_source_model,
                                              load_source_config)
-from clusterfit_plugin.evaluation import evaluate_features, markdown_table
+from clusterfit_plugin.evaluation import (PROTOCOLS, evaluate_features,
+                                          markdown_table)
 from clusterfit_plugin.fileio import (atomic_save_json, atomic_save_text,
                                       sha256_file)
 
@@ -72,7 +73,17 @@ def parse_args():
         help='seed of the random initialisation when '
         "CHECKPOINT is 'none'")
     parser.add_argument(
-        '--protocols', nargs='+', default=['linear', 'fewshot', 'knn'])
+        '--checkpoint-format',
+        default='auto',
+        choices=CHECKPOINT_FORMATS,
+        help="the checkpoint's layout: mmpretrain, or VISSL's, "
+        "torchvision's, MoCo's ('auto': detected and logged)")
+    parser.add_argument(
+        '--protocols',
+        nargs='+',
+        default=['linear', 'fewshot', 'knn'],
+        choices=PROTOCOLS,
+        help='checked before any feature is extracted')
     parser.add_argument('--shots', type=int, default=10)
     parser.add_argument('--k', type=int, default=20)
     parser.add_argument('--batch-size', type=int, default=256)
@@ -188,6 +199,8 @@ def evaluate_model(args, data: Config, config: str, checkpoint: str, name: str,
         checkpoint=checkpoint,
         stage=args.stage,
         init_seed=args.init_seed)
+    if checkpoint is not None:
+        source['checkpoint_format'] = args.checkpoint_format
     model = build_source_model(source)
     train_x, train_y, train_keys = split_features(model,
                                                   data.eval_train_dataset,

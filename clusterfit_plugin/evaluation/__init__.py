@@ -1,9 +1,9 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-from .frozen_features import (evaluate_features, few_shot_indices, knn_top1,
-                              linear_top1)
+from .frozen_features import (PROTOCOLS, evaluate_features, few_shot_indices,
+                              knn_top1, linear_top1)
 from .leaderboard import markdown_table
 
 __all__ = [
-    'evaluate_features', 'few_shot_indices', 'knn_top1', 'linear_top1',
+    'PROTOCOLS', 'evaluate_features', 'few_shot_indices', 'knn_top1', 'linear_top1',
     'markdown_table'
 ]

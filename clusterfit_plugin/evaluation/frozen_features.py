@@ -13,6 +13,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+# The protocols of :func:`evaluate_features`.
+PROTOCOLS = ('linear', 'fewshot', 'knn')
+
 
 def _l2(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
@@ -125,10 +128,10 @@ def evaluate_features(train_x: np.ndarray,
         dict: protocol name (``'linear'``, ``f'{shots}shot'``,
         ``f'knn{k}'``) -> top-1 in percent.
     """
-    unknown = set(protocols) - {'linear', 'fewshot', 'knn'}
+    unknown = set(protocols) - set(PROTOCOLS)
     if unknown:
-        raise ValueError(f'unknown protocols {sorted(unknown)}; use linear, '
-                         'fewshot, knn.')
+        raise ValueError(f'unknown protocols {sorted(unknown)}; use one of '
+                         f'{PROTOCOLS}.')
     results = {}
     if 'linear' in protocols:
         results['linear'] = linear_top1(train_x, train_y, test_x, test_y)

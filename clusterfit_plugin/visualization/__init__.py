@@ -1,8 +1,9 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-from .cluster_diagnostics import (agreement, cluster_grid, save_png,
-                                  size_histogram, to_tile, write_diagnostics)
+from .cluster_diagnostics import (agreement, cluster_grid, replay_diagnostics,
+                                  save_png, size_histogram, to_tile,
+                                  write_diagnostics)
 
 __all__ = [
-    'agreement', 'cluster_grid', 'save_png', 'size_histogram', 'to_tile',
+    'agreement', 'cluster_grid', 'replay_diagnostics', 'save_png', 'size_histogram', 'to_tile',
     'write_diagnostics'
 ]

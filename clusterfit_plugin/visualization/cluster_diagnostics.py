@@ -1,6 +1,7 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Pictures and scores of a clustering: a cluster-size histogram, a grid of
 samples per cluster, and NMI / ARI / purity against known labels."""
+import json
 import os.path as osp
 from typing import Callable, Dict, Optional
 
@@ -255,3 +256,50 @@ def write_diagnostics(labels: np.ndarray,
         if visualizer is not None:
             visualizer.add_image(f'clusterfit_{name}_{tag}', image, step=step)
     return scores
+
+
+def replay_diagnostics(directory: str,
+                       tag: str,
+                       visualizer,
+                       step: int = 0) -> bool:
+    """Give a visualizer the scores and pictures that
+    :func:`write_diagnostics` wrote to ``directory`` (on a cache hit the
+    clustering is not redone, but TensorBoard should show it as on a miss).
+
+    Args:
+        directory (str): the diagnostics directory.
+        tag (str): the clustering's tag (``'source'``, ``'epoch3'``).
+        visualizer (Visualizer): receives the scores and pictures.
+        step (int): the visualizer's step. Defaults to 0.
+
+    Returns:
+        bool: False when ``directory`` holds no scores for ``tag``.
+    """
+    path = osp.join(directory, f'metrics_{tag}.json')
+    if not osp.isfile(path):
+        return False
+    with open(path, encoding='utf-8') as f:
+        metrics = json.load(f)
+    scores = {k: v for k, v in metrics.items() if k != 'cluster_size'}
+    if scores:
+        visualizer.add_scalars(
+            {
+                f'clusterfit/{k}': v
+                for k, v in scores.items()
+            }, step=step)
+    for name in ('cluster_sizes', 'cluster_grid'):
+        png = osp.join(directory, f'{name}_{tag}.png')
+        if osp.isfile(png):
+            image = cv2.imread(png, cv2.IMREAD_COLOR)
+            if image is None:
+                raise ValueError(f'{png} is not a readable PNG; delete it '
+                                 'and the cache is re-diagnosed next time.')
+            visualizer.add_image(
+                f'clusterfit_{name}_{tag}',
+                np.ascontiguousarray(image[..., ::-1]),
+                step=step)
+    print_log(
+        f'logged the diagnostics ({tag}) of {directory} to the visualizer '
+        '(a cache hit: nothing was re-clustered).',
+        logger='current')
+    return True

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import NUM_IMAGES, PIPELINE, ROOT, make_cfg
+from helpers import NUM_IMAGES, PIPELINE, ROOT, load_tool, make_cfg
 from mmengine.config import Config
 from mmpretrain.registry import DATASETS
 
@@ -177,3 +177,17 @@ def test_label_sets_share_one_extraction(tmp_path, image_root,
     assert 'must list the samples' in proc.stderr
     assert 'shuffled.txt' in proc.stderr and 'differ first at sample 0' \
         in proc.stderr
+
+
+def test_unknown_protocol_is_refused_before_extraction(tmp_path, monkeypatch,
+                                                       capsys):
+    """A misspelled protocol stops at the flags, before the model or any
+    data is read (the old tool found it after extracting every feature)."""
+    tool = load_tool('eval_features')
+    monkeypatch.setattr(sys, 'argv', [
+        'eval_features.py', 'no/model.py', 'none', '--data', 'no/data.py',
+        '--name', 'x', '--protocols', 'linear', 'knnn'
+    ])
+    with pytest.raises(SystemExit):
+        tool.parse_args()
+    assert "invalid choice: 'knnn'" in capsys.readouterr().err

@@ -22,7 +22,8 @@ from ...fileio import sha256_of
 from ...models.heads import (check_num_outputs, check_preprocessor_classes,
                              reset_classifier, weight_loss_by_cluster_size)
 from ...settings import as_bool, as_choice, as_int
-from ...visualization import to_tile, write_diagnostics
+from ...visualization import (replay_diagnostics, to_tile,
+                              write_diagnostics)
 from ..cache import ClusterCache, feature_key, round_file
 from ..clustering_round import ClusteringResult, ClusteringRound
 from ..dist_clustering import rank0_then_broadcast
@@ -208,6 +209,9 @@ class ClusterFitHook(Hook):
                 self.diagnose(dataset.dataset, cache, labels, 'source',
                               runner.visualizer, runner.epoch)
             barrier()
+        elif is_main_process():
+            self._replay_diagnostics(dataset.dataset, cache, labels, runner,
+                                     last)
         self._apply_labels(runner, dataset, labels)
 
     def before_train_epoch(self, runner) -> None:
@@ -385,6 +389,27 @@ class ClusterFitHook(Hook):
                 'goes on.',
                 logger='current',
                 level=logging.WARNING)
+
+    def _replay_diagnostics(self, dataset, cache: ClusterCache,
+                            labels: np.ndarray, runner, last: int) -> None:
+        """On a cache hit (a re-run, the offline steps, a resume), give the
+        visualizer what the run that made the cache gave it: the source's
+        scores and pictures, and each round's scores up to ``last``."""
+        if self.diagnostics is None:
+            return
+        directory = cache.path('diagnostics')
+        rounds = range(self.interval, last + 1, self.interval) if last else []
+        tags = [('source', 0)] + [(f'epoch{e}', e) for e in rounds]
+        for tag, step in tags:
+            if replay_diagnostics(directory, tag, runner.visualizer, step):
+                continue
+            if tag == 'source' and not last:  # draw them from the labels
+                self.diagnose(dataset, cache, labels, tag, runner.visualizer,
+                              step)
+            else:
+                runner.logger.info(
+                    f'ClusterFitHook: {directory} has no diagnostics of '
+                    f'{tag}; the visualizer gets none for it.')
 
     def _apply_labels(self, runner, dataset: ClusterFitDataset,
                       labels: np.ndarray) -> None:
