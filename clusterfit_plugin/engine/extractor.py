@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..clustering import FeatureStore, check_finite
 from ..datasets.sample_keys import sample_path
-from ..datasets.transforms import build_pipeline
+from ..datasets.transforms import build_pipeline_for
 from ..utils.memory_format import to_channels_last
 from .source import is_masked_modelling
 
@@ -114,7 +114,7 @@ class ExtractionSet(Dataset):
 
     def __init__(self, dataset, pipeline: List[dict], indices: np.ndarray):
         self.dataset = dataset
-        self.pipeline = build_pipeline(pipeline)
+        self.pipeline = build_pipeline_for(dataset, pipeline)
         self.indices = indices
 
     def __len__(self) -> int:

@@ -1,10 +1,11 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .backbones import VideoResNetBackbone
-from .data_preprocessors import VideoClsDataPreprocessor
+from .data_preprocessors import (ActionDataPreprocessor,
+                                 VideoClsDataPreprocessor)
 from .heads import ClusterFitHead
 from .selfsup import RotNet
 
 __all__ = [
-    'ClusterFitHead', 'RotNet', 'VideoClsDataPreprocessor',
-    'VideoResNetBackbone'
+    'ActionDataPreprocessor', 'ClusterFitHead', 'RotNet',
+    'VideoClsDataPreprocessor', 'VideoResNetBackbone'
 ]

@@ -84,15 +84,40 @@ def test_sample_frames_rules():
         dict(type='SampleFrames', clip_len=2, num_clips=3, test_mode=True))
     np.testing.assert_array_equal(
         three(dict(total_frames=11))['frame_inds'], [0, 1, 4, 5, 9, 10])
+    # Training offsets as mmaction2 draws them: a clip spans clip_len x
+    # frame_interval frames, and several clips start in their own segment.
     train = TRANSFORMS.build(
         dict(type='SampleFrames', clip_len=4, frame_interval=2))
     starts = {
         int(train(dict(total_frames=20))['frame_inds'][0])
-        for _ in range(200)
+        for _ in range(300)
     }
-    assert starts == set(range(0, 14))
+    assert starts == set(range(0, 13))
+    segments = TRANSFORMS.build(
+        dict(type='SampleFrames', clip_len=2, num_clips=3))
+    starts = [set(), set(), set()]
+    for _ in range(300):
+        inds = segments(dict(total_frames=30))['frame_inds'].reshape(3, 2)
+        for clip, (first, second) in enumerate(inds):
+            assert second == first + 1
+            starts[clip].add(int(first))
+    assert starts == [set(range(9 * i, 9 * i + 9)) for i in range(3)]
+    # Past the end: looped, or the clip's last valid frame repeated.
+    last = TRANSFORMS.build(
+        dict(
+            type='SampleFrames',
+            clip_len=4,
+            frame_interval=2,
+            test_mode=True,
+            out_of_bound_opt='repeat_last'))
+    np.testing.assert_array_equal(
+        last(dict(total_frames=5))['frame_inds'], [0, 2, 4, 4])
     with pytest.raises(ValueError, match='clip_len'):
         TRANSFORMS.build(dict(type='SampleFrames', clip_len=0))
+    with pytest.raises(ValueError, match='twice_sample=True is not '
+                       'implemented'):
+        TRANSFORMS.build(
+            dict(type='SampleFrames', clip_len=2, twice_sample=True))
 
 
 def test_clip_transforms_apply_to_every_frame_alike():
@@ -166,12 +191,15 @@ def test_mmaction2_flip_and_crop_names():
     # accepted ones listed; so are bad values.
     with pytest.raises(
             Exception,
-            match=r"does not take \['left_kp'\]; it "
-            r"accepts \['prob', 'direction', 'flip_ratio'\]"):
+            match=r"does not take \['flip_prob'\]; it "
+            r"accepts \['prob', 'direction', 'flip_ratio', "):
+        TRANSFORMS.build(dict(type='ClipFlip', flip_prob=0.5))
+    with pytest.raises(Exception, match=r'ClipFlip left_kp=\[1\] is not '
+                       r'implemented here \(keypoints\)'):
         TRANSFORMS.build(dict(type='ClipFlip', flip_ratio=0.5, left_kp=[1]))
-    with pytest.raises(Exception, match='out_of_bound_opt.*clip_len'):
+    with pytest.raises(Exception, match="out_of_bound_opt='wrap'"):
         TRANSFORMS.build(
-            dict(type='SampleFrames', clip_len=4, out_of_bound_opt='loop'))
+            dict(type='SampleFrames', clip_len=4, out_of_bound_opt='wrap'))
     with pytest.raises(Exception, match=r'\(short_edge, -1\)'):
         TRANSFORMS.build(dict(type='ClipResize', scale=(-1, -1)))
     with pytest.raises(Exception, match="direction='diagonal'"):

@@ -1,6 +1,8 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-from .build import build_pipeline
+from .build import build_pipeline, build_pipeline_for, build_video_pipeline
 from .loading import LoadImageFromFileCached
+from .mmaction import (DecordDecode, DecordInit, FormatShape,
+                       PackActionInputs, PyAVDecode, PyAVInit)
 from .video import (ClipCenterCrop, ClipFlip, ClipRandomResizedCrop,
                     ClipResize, PackVideoInputs, SampleFrames, VideoDecode,
                     VideoInit)
@@ -8,7 +10,9 @@ from .video_readers import VideoReader, VideoReadError
 
 __all__ = [
     'ClipCenterCrop', 'ClipFlip', 'ClipRandomResizedCrop', 'ClipResize',
-    'LoadImageFromFileCached', 'PackVideoInputs', 'SampleFrames',
-    'VideoDecode', 'VideoInit', 'VideoReadError', 'VideoReader',
-    'build_pipeline'
+    'DecordDecode', 'DecordInit', 'FormatShape', 'LoadImageFromFileCached',
+    'PackActionInputs', 'PackVideoInputs', 'PyAVDecode', 'PyAVInit',
+    'SampleFrames', 'VideoDecode', 'VideoInit', 'VideoReadError',
+    'VideoReader', 'build_pipeline', 'build_pipeline_for',
+    'build_video_pipeline'
 ]

@@ -12,12 +12,15 @@ them identically to every frame. A typical pipeline::
      dict(type='ClipFlip', prob=0.5),
      dict(type='PackVideoInputs')]
 
-mmaction2's argument names and forms are accepted where they have a
-counterpart here: ``Flip``'s ``flip_ratio`` and ``direction``, ``Resize``'s
-``scale`` forms (a factor, ``(w, -1)`` / ``(-1, h)`` short edge, ``(w, h)``
-with ``keep_ratio``) and ``interpolation``, ``RandomResizedCrop``'s
-``area_range`` and ``aspect_ratio_range``. Any other argument is refused
-with the list of accepted ones.
+Each is registered in mmpretrain's ``TRANSFORMS`` and in
+:data:`~clusterfit_plugin.registry.VIDEO_TRANSFORMS`, where mmaction2's names
+map to them (:mod:`.mmaction`): a clip pipeline written for mmaction2 1.x
+runs as written. mmaction2's arguments and forms are accepted where they
+have a counterpart here, with mmaction2's semantics (``SampleFrames``'s
+offsets, ``Flip``'s ``flip_ratio``, ``Resize``'s ``scale`` forms,
+``RandomResizedCrop``'s crop without resizing); any other argument, or a
+value whose behaviour is not implemented (``lazy=True``, keypoint flips),
+is refused by name.
 """
 import inspect
 import math
@@ -30,7 +33,32 @@ from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
+from ...registry import VIDEO_TRANSFORMS
 from .video_readers import DecodedVideo, VideoReader
+
+
+def register_clip_transform(cls):
+    """Register a clip transform in mmpretrain's ``TRANSFORMS`` and in
+    ``VIDEO_TRANSFORMS`` under its own name."""
+    TRANSFORMS.register_module(module=cls)
+    VIDEO_TRANSFORMS.register_module(module=cls)
+    return cls
+
+
+def refuse_unimplemented(transform: BaseTransform, **settings) -> None:
+    """Refuse mmaction2 settings whose behaviour is not implemented here.
+
+    Args:
+        transform (BaseTransform): the transform (named in the message).
+        **settings: name -> ``(value, default, what it would do)``; any
+            value other than its default is an error.
+    """
+    for name, (value, default, why) in settings.items():
+        if value != default:
+            raise ValueError(
+                f'{type(transform).__name__} {name}={value!r} is not '
+                f'implemented here ({why}); drop it or set {name}='
+                f'{default!r}.')
 
 
 def _reject_unknown(transform: BaseTransform, unknown: dict) -> None:
@@ -46,9 +74,10 @@ def _reject_unknown(transform: BaseTransform, unknown: dict) -> None:
                         f'{sorted(unknown)}; it accepts {accepted}.')
 
 
-@TRANSFORMS.register_module()
+@register_clip_transform
 class VideoInit(BaseTransform):
-    """Open ``results['video_path']``; record its number of frames.
+    """Open ``results['video_path']`` (or mmaction2's ``filename``); record
+    its number of frames.
 
     With ``max_cache_mb``, each process (the main one, or each DataLoader
     worker; persistent workers keep theirs across epochs) decodes a video
@@ -72,7 +101,12 @@ class VideoInit(BaseTransform):
         self._cache_full = self.max_cache_bytes <= 0
 
     def transform(self, results: dict) -> dict:
-        path = results['video_path']
+        path = results.get('video_path', results.get('filename'))
+        if path is None:
+            raise KeyError(
+                f'{type(self).__name__} needs the video file as '
+                "results['video_path'] (VideoDataset) or results['filename'] "
+                f'(mmaction2); got the keys {sorted(results)}.')
         reader = self._cache.get(path)
         if reader is None:
             reader = VideoReader(path, self.backend)
@@ -90,61 +124,124 @@ class VideoInit(BaseTransform):
         return results
 
 
-@TRANSFORMS.register_module()
+@register_clip_transform
 class SampleFrames(BaseTransform):
-    """Choose the frame indices of ``num_clips`` clips.
+    """Choose the frame indices of ``num_clips`` clips, as mmaction2's
+    ``SampleFrames`` does.
 
-    A clip is ``clip_len`` frames ``frame_interval`` apart. In training each
-    clip starts at a random offset; in test mode the clips start at evenly
+    A clip is ``clip_len`` frames ``frame_interval`` apart. In training the
+    video is cut into ``num_clips`` equal segments and each clip starts at a
+    random offset within its segment; in test mode the clips start at evenly
     spaced offsets (one clip: the centre), so extraction is reproducible.
-
-    Short videos (fewer frames than a clip spans) are looped: index ``i`` is
-    read as ``i mod total_frames``. The rule is the same in both modes.
+    Indices past the end are wrapped (``'loop'``) or replaced by the clip's
+    last valid one (``'repeat_last'``). Several clips are concatenated along
+    time.
 
     Args:
         clip_len (int): frames per clip.
         frame_interval (int): step between sampled frames. Defaults to 1.
-        num_clips (int): clips per video; they are concatenated along time.
-            Defaults to 1.
+        num_clips (int): clips per video. Defaults to 1.
+        temporal_jitter (bool): add a random offset below
+            ``frame_interval`` to each index. Defaults to False.
+        twice_sample (bool): refused (TSM's test-time doubling).
+        out_of_bound_opt (str): ``'loop'`` (default) or ``'repeat_last'``.
         test_mode (bool): deterministic offsets. Defaults to False.
+        keep_tail_frames (bool): mmaction2's alternative training offsets
+            that can reach the last frames. Defaults to False.
+        target_fps (int, optional): refused (needs the frame rate).
     """
 
     def __init__(self,
                  clip_len: int,
                  frame_interval: int = 1,
                  num_clips: int = 1,
+                 temporal_jitter: bool = False,
+                 twice_sample: bool = False,
+                 out_of_bound_opt: str = 'loop',
                  test_mode: bool = False,
+                 keep_tail_frames: bool = False,
+                 target_fps: Optional[int] = None,
                  **kwargs):
         _reject_unknown(self, kwargs)
-        if clip_len < 1 or frame_interval < 1 or num_clips < 1:
+        if min(clip_len, frame_interval, num_clips) < 1:
             raise ValueError('clip_len, frame_interval and num_clips must be '
                              f'>= 1, got {clip_len}, {frame_interval}, '
                              f'{num_clips}.')
+        if out_of_bound_opt not in ('loop', 'repeat_last'):
+            raise ValueError(f'SampleFrames out_of_bound_opt='
+                             f"{out_of_bound_opt!r} is unknown; use 'loop' "
+                             "or 'repeat_last'.")
+        refuse_unimplemented(
+            self,
+            twice_sample=(twice_sample, False, "TSM's doubled test clips"),
+            target_fps=(target_fps, None, "resampling to a frame rate; the "
+                        "plugin's readers give no frame rate"))
         self.clip_len = clip_len
         self.frame_interval = frame_interval
         self.num_clips = num_clips
+        self.temporal_jitter = temporal_jitter
+        self.out_of_bound_opt = out_of_bound_opt
         self.test_mode = test_mode
+        self.keep_tail_frames = keep_tail_frames
+
+    def _train_offsets(self, total: int, span: int) -> np.ndarray:
+        """mmaction2's ``_get_train_clips``."""
+        n = self.num_clips
+        if self.keep_tail_frames:
+            interval = (total - span + 1) / float(n)
+            if total > span - 1:
+                return (np.arange(n) * interval + np.random.uniform(
+                    0, interval, n)).astype(np.int32)
+            return np.zeros(n, dtype=np.int32)
+        interval = (total - span + 1) // n
+        if interval > 0:
+            return np.arange(n) * interval + np.random.randint(
+                interval, size=n)
+        if total > max(n, span):
+            return np.sort(np.random.randint(total - span + 1, size=n))
+        if interval == 0:
+            return np.around(np.arange(n) * (total - span + 1.0) / n)
+        return np.zeros(n, dtype=np.int32)
+
+    def _test_offsets(self, total: int, span: int) -> np.ndarray:
+        """mmaction2's ``_get_test_clips`` (without ``twice_sample``)."""
+        n = self.num_clips
+        if self.clip_len == 1:  # mmaction2's 2D-recognizer rule
+            interval = total / float(n)
+            return np.arange(n) * interval + interval / 2.0
+        room = max(total - span, 0)
+        if n > 1:
+            return np.round(np.arange(n) * (room / float(n - 1)))
+        return np.array([room // 2])
 
     def transform(self, results: dict) -> dict:
         total = int(results['total_frames'])
-        span = (self.clip_len - 1) * self.frame_interval + 1
-        room = max(total - span, 0)
         if self.test_mode:
-            if self.num_clips == 1:
-                starts = np.array([room // 2])
-            else:
-                starts = np.linspace(0, room, self.num_clips).round()
+            span = (self.clip_len - 1) * self.frame_interval + 1
+            offsets = self._test_offsets(total, span)
         else:
-            starts = np.random.randint(0, room + 1, size=self.num_clips)
-        offsets = np.arange(self.clip_len) * self.frame_interval
-        inds = (starts.astype(np.int64)[:, None] + offsets[None]).ravel()
-        results['frame_inds'] = inds % total
+            span = self.clip_len * self.frame_interval
+            offsets = self._train_offsets(total, span)
+        inds = (offsets[:, None] +
+                np.arange(self.clip_len)[None, :] * self.frame_interval)
+        if self.temporal_jitter:
+            inds = inds + np.random.randint(
+                self.frame_interval, size=inds.shape)
+        if self.out_of_bound_opt == 'loop':
+            inds = np.mod(inds, total)
+        else:  # the clip's last valid index for those past the end
+            safe = inds < total
+            last = np.max(safe * inds, axis=1)
+            inds = safe * inds + (1 - safe) * last[:, None]
+        inds = inds.reshape(-1) + int(results.get('start_index', 0))
+        results['frame_inds'] = inds.astype(np.int64)
         results['clip_len'] = self.clip_len
+        results['frame_interval'] = self.frame_interval
         results['num_clips'] = self.num_clips
         return results
 
 
-@TRANSFORMS.register_module()
+@register_clip_transform
 class VideoDecode(BaseTransform):
     """Decode the frames in ``results['frame_inds']`` into ``imgs``
     (T, H, W, 3) uint8 RGB, and close the video."""
@@ -162,11 +259,15 @@ class VideoDecode(BaseTransform):
         return results
 
 
+# mmcv.imresize's interpolations (what mmaction2's Resize calls).
 INTERPOLATIONS = dict(
     nearest=cv2.INTER_NEAREST,
     bilinear=cv2.INTER_LINEAR,
     bicubic=cv2.INTER_CUBIC,
-    area=cv2.INTER_AREA)
+    area=cv2.INTER_AREA,
+    lanczos=cv2.INTER_LANCZOS4)
+
+LAZY = "mmaction2's lazy mode with Fuse"
 
 
 def _resize(imgs: np.ndarray,
@@ -180,7 +281,7 @@ def _resize(imgs: np.ndarray,
     ])
 
 
-@TRANSFORMS.register_module()
+@register_clip_transform
 class ClipResize(BaseTransform):
     """Resize every frame of a clip the same way (mmaction2's ``Resize``
     arguments and forms).
@@ -193,16 +294,19 @@ class ClipResize(BaseTransform):
             with ``keep_ratio``, else exactly that size.
         keep_ratio (bool): keep the aspect ratio for a ``(w, h)`` scale.
             Defaults to True, as mmaction2.
-        interpolation (str): ``'nearest'``, ``'bilinear'``, ``'bicubic'``
-            or ``'area'``. Defaults to ``'bilinear'``.
+        interpolation (str): ``'nearest'``, ``'bilinear'``, ``'bicubic'``,
+            ``'area'`` or ``'lanczos'``. Defaults to ``'bilinear'``.
+        lazy (bool): must be False.
     """
 
     def __init__(self,
                  scale: Union[int, float, Tuple[int, int]],
                  keep_ratio: bool = True,
                  interpolation: str = 'bilinear',
+                 lazy: bool = False,
                  **kwargs):
         _reject_unknown(self, kwargs)
+        refuse_unimplemented(self, lazy=(lazy, False, LAZY))
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f'ClipResize interpolation={interpolation!r} is '
                              f'unknown; use one of {sorted(INTERPOLATIONS)}.')
@@ -247,16 +351,21 @@ class ClipResize(BaseTransform):
         return results
 
 
-@TRANSFORMS.register_module()
+@register_clip_transform
 class ClipCenterCrop(BaseTransform):
     """Crop the centre ``crop_size`` of every frame.
 
     Args:
         crop_size (int | tuple): side, or ``(w, h)``.
+        lazy (bool): must be False.
     """
 
-    def __init__(self, crop_size: Union[int, Tuple[int, int]], **kwargs):
+    def __init__(self,
+                 crop_size: Union[int, Tuple[int, int]],
+                 lazy: bool = False,
+                 **kwargs):
         _reject_unknown(self, kwargs)
+        refuse_unimplemented(self, lazy=(lazy, False, LAZY))
         self.crop_size = ((crop_size, crop_size)
                           if isinstance(crop_size, int) else tuple(crop_size))
 
@@ -270,30 +379,36 @@ class ClipCenterCrop(BaseTransform):
         return results
 
 
-@TRANSFORMS.register_module()
+@register_clip_transform
 class ClipRandomResizedCrop(BaseTransform):
     """Crop one random area and aspect ratio, the same for every frame of
     the clip, and resize it to ``size``.
 
     Args:
-        size (int | tuple): output side, or ``(w, h)``.
+        size (int | tuple, optional): output side, or ``(w, h)``; None
+            crops without resizing (mmaction2's ``RandomResizedCrop``, which
+            a ``Resize`` follows).
         scale (tuple): range of the crop's area fraction. Defaults to
             (0.08, 1.0).
         ratio (tuple): range of the crop's aspect ratio. Defaults to
             (3/4, 4/3).
         area_range, aspect_ratio_range (tuple, optional): mmaction2's names
             of ``scale`` and ``ratio``.
+        lazy (bool): must be False.
     """
 
     def __init__(self,
-                 size: Union[int, Tuple[int, int]],
+                 size: Optional[Union[int, Tuple[int, int]]] = None,
                  scale: Tuple[float, float] = (0.08, 1.0),
                  ratio: Tuple[float, float] = (3 / 4, 4 / 3),
                  area_range: Optional[Tuple[float, float]] = None,
                  aspect_ratio_range: Optional[Tuple[float, float]] = None,
+                 lazy: bool = False,
                  **kwargs):
         _reject_unknown(self, kwargs)
-        self.size = (size, size) if isinstance(size, int) else tuple(size)
+        refuse_unimplemented(self, lazy=(lazy, False, LAZY))
+        self.size = ((size, size) if isinstance(size, int) else
+                     None if size is None else tuple(size))
         self.scale = scale if area_range is None else area_range
         self.ratio = (
             ratio if aspect_ratio_range is None else aspect_ratio_range)
@@ -315,13 +430,14 @@ class ClipRandomResizedCrop(BaseTransform):
     def transform(self, results: dict) -> dict:
         imgs = results['imgs']
         top, left, ch, cw = self._box(*imgs.shape[1:3])
-        results['imgs'] = _resize(imgs[:, top:top + ch, left:left + cw],
-                                  self.size)
+        crop = imgs[:, top:top + ch, left:left + cw]
+        results['imgs'] = crop if self.size is None else _resize(
+            crop, self.size)
         results['img_shape'] = results['imgs'].shape[1:3]
         return results
 
 
-@TRANSFORMS.register_module()
+@register_clip_transform
 class ClipFlip(BaseTransform):
     """Flip every frame of a clip, with probability ``prob``.
 
@@ -330,14 +446,27 @@ class ClipFlip(BaseTransform):
         direction (str): ``'horizontal'`` or ``'vertical'``. Defaults to
             ``'horizontal'``.
         flip_ratio (float, optional): mmaction2's name of ``prob``.
+        flip_label_map, left_kp, right_kp (optional): mmaction2's label and
+            keypoint flips: must be None.
+        lazy (bool): must be False.
     """
 
     def __init__(self,
                  prob: float = 0.5,
                  direction: str = 'horizontal',
                  flip_ratio: Optional[float] = None,
+                 flip_label_map: Optional[dict] = None,
+                 left_kp: Optional[Sequence[int]] = None,
+                 right_kp: Optional[Sequence[int]] = None,
+                 lazy: bool = False,
                  **kwargs):
         _reject_unknown(self, kwargs)
+        refuse_unimplemented(
+            self,
+            flip_label_map=(flip_label_map, None, 'relabelling flipped clips'),
+            left_kp=(left_kp, None, 'keypoints'),
+            right_kp=(right_kp, None, 'keypoints'),
+            lazy=(lazy, False, LAZY))
         if direction not in ('horizontal', 'vertical'):
             raise ValueError(f'ClipFlip direction={direction!r} is unknown; '
                              "use 'horizontal' or 'vertical'.")
@@ -357,7 +486,7 @@ class ClipFlip(BaseTransform):
         return results
 
 
-@TRANSFORMS.register_module()
+@register_clip_transform
 class PackVideoInputs(BaseTransform):
     """Pack ``imgs`` (T, H, W, C) into a ``C x T x H x W`` uint8 tensor and a
     ``DataSample`` with ``gt_label`` (when present) and meta information.

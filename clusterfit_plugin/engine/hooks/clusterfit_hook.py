@@ -17,7 +17,7 @@ from mmpretrain.registry import HOOKS
 
 from ...clustering import KMeans, normalized_mutual_info
 from ...datasets import ClusterFitDataset, scan_samples
-from ...datasets.transforms import build_pipeline
+from ...datasets.transforms import build_pipeline_for
 from ...fileio import sha256_of
 from ...models.heads import (check_num_outputs, check_preprocessor_classes,
                              reset_classifier, weight_loss_by_cluster_size)
@@ -165,6 +165,10 @@ class ClusterFitHook(Hook):
             raise ValueError(f'ClusterFitHook: {e}') from e
         self.kmeans.check_size(len(dataset))
         check_source(self.source)
+        try:  # an image transform for clips is refused before any reading
+            build_pipeline_for(dataset.dataset, self.extract_pipeline)
+        except (KeyError, TypeError, ValueError) as e:
+            raise type(e)(f'ClusterFitHook extract_pipeline: {e}') from e
         if is_main_process():
             self.cache(runner.work_dir).acquire()
         dataset.num_clusters = self.num_clusters
@@ -374,7 +378,7 @@ class ClusterFitHook(Hook):
             return
         if self._classes is None:
             self._classes = scan_samples(dataset)[1]
-        pipeline = build_pipeline(self.extract_pipeline)
+        pipeline = build_pipeline_for(dataset, self.extract_pipeline)
         try:
             write_diagnostics(
                 labels, self._classes, self.num_clusters,

@@ -1,4 +1,4 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-from .video import VideoClsDataPreprocessor
+from .video import ActionDataPreprocessor, VideoClsDataPreprocessor
 
-__all__ = ['VideoClsDataPreprocessor']
+__all__ = ['ActionDataPreprocessor', 'VideoClsDataPreprocessor']
