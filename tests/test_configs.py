@@ -147,7 +147,8 @@ def make_checkpoints(cfg: Config, pretrained: bool = False) -> None:
         if osp.exists(path):
             continue
         torch.manual_seed(0)
-        model = build_source_model(dict(source, checkpoint=None, init_seed=0))
+        model = build_source_model(
+            dict(source, checkpoint=None, init='random', init_seed=0))
         os.makedirs(osp.dirname(path) or '.', exist_ok=True)
         torch.save(dict(state_dict=model.state_dict()), path)
 

@@ -9,8 +9,8 @@ from clusterfit_plugin.engine.settings import (DiagnosticsSettings,
                                                FeatureStoreSettings,
                                                FingerprintSettings,
                                                PCASettings, SourceSettings)
-from clusterfit_plugin.settings import (Settings, as_bool, as_choice,
-                                        as_float, as_int, check_keys)
+from clusterfit_plugin.settings import (Settings, as_bool, as_choice, as_float,
+                                        as_int, check_keys)
 
 MODEL = dict(type='ImageClassifier', backbone=dict(type='ResNet', depth=18))
 
@@ -62,12 +62,12 @@ def test_value_checks():
     (PCASettings, dict(n_components=8), 'write dim=...'),
     (DiagnosticsSettings, dict(grid_cluster=4), "'grid_clusters'"),
     (FingerprintSettings, dict(content='sha256'), "did you mean 'contents'"),
-    (SourceSettings, dict(model=MODEL, checkpont='a.pth'),
-     "did you mean 'checkpoint'"),
-    (SourceSettings, dict(model=MODEL, pretrained='a.pth'),
-     "write checkpoint='...'.*mmselfsup"),
-    (SourceSettings, dict(model=MODEL, checkpoint=None, layer='neck'),
-     "write stage="),
+    (SourceSettings, dict(model=MODEL,
+                          checkpont='a.pth'), "did you mean 'checkpoint'"),
+    (SourceSettings, dict(
+        model=MODEL, pretrained='a.pth'), "write checkpoint='...'.*mmselfsup"),
+    (SourceSettings, dict(model=MODEL, checkpoint=None,
+                          layer='neck'), 'write stage='),
 ])
 def test_every_settings_class_refuses_unknown_keys(cls, bad, hint):
     with pytest.raises(ValueError, match=f'{cls.NAME}: unknown key.*{hint}'):
@@ -92,8 +92,8 @@ def test_settings_check_their_values():
     with pytest.raises(TypeError, match='must be a dict with the keys'):
         PCASettings.parse(64)
     with pytest.raises(ValueError, match="source.stage='layer4'"):
-        SourceSettings.parse(dict(model=MODEL, checkpoint=None,
-                                  stage='layer4'))
+        SourceSettings.parse(
+            dict(model=MODEL, checkpoint=None, stage='layer4'))
     with pytest.raises(ValueError, match="checkpoint_format='timm'"):
         SourceSettings.parse(
             dict(model=MODEL, checkpoint='a.pth', checkpoint_format='timm'))
@@ -104,14 +104,15 @@ def test_parse_keeps_the_defaults_and_returns_parsed_settings_as_they_are():
     assert store.to_dict() == dict(
         storage='memory', dtype='float32', keep=False, flush_every=8192)
     assert FeatureStoreSettings.parse(store) is store
-    assert PCASettings.parse(dict(dim=8)).to_dict() == dict(
-        dim=8, whiten=True)
+    assert PCASettings.parse(dict(dim=8)).to_dict() == dict(dim=8, whiten=True)
     assert isinstance(store, Settings) and dataclasses.is_dataclass(store)
 
 
 def test_a_random_source_only_on_purpose():
-    with pytest.raises(ValueError, match='source has no checkpoint.*'
-                       "checkpoint=None or init='random'"):
+    with pytest.raises(
+            ValueError,
+            match='source has no checkpoint.*'
+            "checkpoint=None or init='random'"):
         SourceSettings.parse(dict(model=MODEL))
     assert SourceSettings.parse(dict(model=MODEL, checkpoint=None)).is_random
     random = SourceSettings.parse(dict(model=MODEL, init='random'))
@@ -133,8 +134,10 @@ def test_a_random_source_only_on_purpose():
 
 
 def test_kmeans_from_config_refuses_typos_and_foreign_words():
-    with pytest.raises(ValueError, match="kmeans: unknown key 'nitr'; did "
-                       "you mean 'niter'"):
+    with pytest.raises(
+            ValueError,
+            match="kmeans: unknown key 'nitr'; did "
+            "you mean 'niter'"):
         KMeans.from_config(4, dict(nitr=10))
     with pytest.raises(ValueError, match="'max_iter'; write niter="):
         KMeans.from_config(4, dict(max_iter=10))

@@ -30,8 +30,8 @@ from mmengine.dist import get_dist_info, init_dist, is_distributed
 
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
 from clusterfit_plugin.engine.cache import feature_key
-from clusterfit_plugin.engine.source import build_source_model
 from clusterfit_plugin.engine.offline import hook_and_dataset
+from clusterfit_plugin.engine.source import build_source_model
 from clusterfit_plugin.utils import (add_runner_args, apply_runner_args,
                                      shutdown_distributed)
 

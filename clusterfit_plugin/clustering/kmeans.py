@@ -413,7 +413,8 @@ class KMeans:
         self.fit_iterations: Optional[int] = None
 
     @classmethod
-    def from_config(cls, num_clusters: int,
+    def from_config(cls,
+                    num_clusters: int,
                     cfg: Optional[Mapping] = None) -> 'KMeans':
         """K-means from a config dict (the hook's ``kmeans=dict(...)``).
 

@@ -64,8 +64,8 @@ class VideoDataset(BaseDataset):
                  modality: str = 'RGB',
                  **kwargs):
         data_prefix = self._video_prefix(data_prefix)
-        for name, value, want in (('multi_class', multi_class, False),
-                                  ('start_index', start_index, 0),
+        for name, value, want in (('multi_class', multi_class,
+                                   False), ('start_index', start_index, 0),
                                   ('modality', modality, 'RGB')):
             if value != want:
                 raise ValueError(
@@ -95,8 +95,8 @@ class VideoDataset(BaseDataset):
         """``dict(video_path=folder)`` from the accepted forms."""
         if isinstance(data_prefix, str):
             return dict(video_path=data_prefix)
-        if not isinstance(data_prefix, dict) or len(data_prefix) != 1 or (
-                next(iter(data_prefix)) not in ('video', 'video_path')):
+        if not isinstance(data_prefix, dict) or len(data_prefix) != 1 or (next(
+                iter(data_prefix)) not in ('video', 'video_path')):
             raise ValueError(
                 f'VideoDataset data_prefix={data_prefix!r}: give the videos\' '
                 "folder as a string, dict(video=...) (mmaction2's) or "

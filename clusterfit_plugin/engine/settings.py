@@ -132,7 +132,7 @@ class SourceSettings(Settings):
         if checkpoint == '':
             raise ValueError(
                 "source checkpoint='' names no file. Give the source's "
-                ".pth, or checkpoint=None to cluster a randomly initialised "
+                '.pth, or checkpoint=None to cluster a randomly initialised '
                 'network on purpose.')
         if init is not None:
             as_choice(init, 'source.init', ('checkpoint', 'random'))
@@ -180,8 +180,8 @@ class SourceSettings(Settings):
             if self.checkpoint is None else os.path.abspath(self.checkpoint),
             checkpoint_format=self.checkpoint_format,
             stage=self.stage,
-            init='checkpoint' if self.checkpoint else
-            f'random (init_seed={self.init_seed})')
+            init='checkpoint'
+            if self.checkpoint else f'random (init_seed={self.init_seed})')
 
 
 @dataclass

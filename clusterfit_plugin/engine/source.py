@@ -250,9 +250,8 @@ def source_fingerprint(source: SourceLike) -> dict:
         ``source_model`` (hash of the built config) and ``stage``.
     """
     source = parse_source(source)
-    weights = (
-        f'random-init seed={source.init_seed}'
-        if source.is_random else sha256_file(source.checkpoint))
+    weights = (f'random-init seed={source.init_seed}'
+               if source.is_random else sha256_file(source.checkpoint))
     return dict(
         source_weights=weights,
         source_model=sha256_of(load_source_config(source)),

@@ -4,6 +4,6 @@ from .frozen_features import (PROTOCOLS, evaluate_features, few_shot_indices,
 from .leaderboard import markdown_table
 
 __all__ = [
-    'PROTOCOLS', 'evaluate_features', 'few_shot_indices', 'knn_top1', 'linear_top1',
-    'markdown_table'
+    'PROTOCOLS', 'evaluate_features', 'few_shot_indices', 'knn_top1',
+    'linear_top1', 'markdown_table'
 ]

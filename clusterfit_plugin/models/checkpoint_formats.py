@@ -90,15 +90,17 @@ def detect_format(checkpoint: Any) -> str:
                                          or 'model_state_dict' in checkpoint):
         return 'vissl'
     keys = list(state_dict_of(checkpoint))
-    if any(k.startswith(('_feature_blocks.', 'trunk._feature_blocks.'))
-           for k in keys):
+    if any(
+            k.startswith(('_feature_blocks.', 'trunk._feature_blocks.'))
+            for k in keys):
         return 'vissl'
     if any(k.startswith(_MOCO_ENCODERS) for k in keys):
         return 'moco'
     bare = [k[len('module.'):] if k.startswith('module.') else k for k in keys]
-    if 'conv1.weight' in bare and any(
-            k.startswith('layer1.') for k in bare) and not any(
-                k.startswith('backbone.') for k in bare):
+    if 'conv1.weight' in bare and any(k.startswith('layer1.')
+                                      for k in bare) and not any(
+                                          k.startswith('backbone.')
+                                          for k in bare):
         return 'torchvision'
     return 'mmpretrain'
 
@@ -124,8 +126,9 @@ def _from_vissl(state: dict) -> dict:
 
 
 def _from_moco(state: dict) -> dict:
-    encoder = next((p for p in _MOCO_ENCODERS
-                    if any(k.startswith(p) for k in state)), None)
+    encoder = next(
+        (p for p in _MOCO_ENCODERS if any(k.startswith(p) for k in state)),
+        None)
     if encoder is None:
         raise ValueError('has no module.encoder_q.* (MoCo v1 / v2) or '
                          'module.base_encoder.* (MoCo v3) keys')
@@ -144,8 +147,10 @@ def _from_moco(state: dict) -> dict:
 
 
 def _from_mmpretrain(state: dict) -> dict:
-    return {(k[len('module.'):] if k.startswith('module.') else k): v
-            for k, v in state.items()}
+    return {
+        (k[len('module.'):] if k.startswith('module.') else k): v
+        for k, v in state.items()
+    }
 
 
 _CONVERTERS = dict(
@@ -179,11 +184,10 @@ def to_mmpretrain(checkpoint: Any,
         raise ValueError(f'checkpoint_format={checkpoint_format!r} is '
                          f"unknown; use 'auto' or one of {FORMATS}.")
     if fmt != detected:
-        raise ValueError(
-            f'{name} was given as checkpoint_format={fmt!r} '
-            f'({DESCRIPTIONS[fmt]} keys), but its keys are in '
-            f'{DESCRIPTIONS[detected]} layout. Set '
-            f"checkpoint_format='{detected}' or 'auto'.")
+        raise ValueError(f'{name} was given as checkpoint_format={fmt!r} '
+                         f'({DESCRIPTIONS[fmt]} keys), but its keys are in '
+                         f'{DESCRIPTIONS[detected]} layout. Set '
+                         f"checkpoint_format='{detected}' or 'auto'.")
     try:
         return _CONVERTERS[fmt](state_dict_of(checkpoint)), fmt
     except ValueError as e:

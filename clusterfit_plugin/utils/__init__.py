@@ -7,7 +7,7 @@ from .memory_format import to_channels_last
 from .num_clusters import set_num_clusters
 
 __all__ = [
-    'add_runner_args', 'apply_runner_args', 'check_config', 'set_dataloader_defaults',
-    'set_num_clusters', 'setup_launcher', 'shutdown_distributed',
-    'to_channels_last'
+    'add_runner_args', 'apply_runner_args', 'check_config',
+    'set_dataloader_defaults', 'set_num_clusters', 'setup_launcher',
+    'shutdown_distributed', 'to_channels_last'
 ]

@@ -50,16 +50,17 @@ def num_clusters_places(cfg: Config) -> List[Tuple[str, int]]:
     places = []
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
         if hook.get('type') == 'ClusterFitHook':
-            places.append((f'custom_hooks.{i}.num_clusters',
-                           hook.get('num_clusters')))
+            places.append(
+                (f'custom_hooks.{i}.num_clusters', hook.get('num_clusters')))
     head = (cfg.get('model') or {}).get('head')
     if isinstance(head, dict) and head.get('type') == 'ClusterFitHead':
         places.append(('model.head.num_clusters', head.get('num_clusters')))
     preprocessor = _model_preprocessor(cfg)
-    if isinstance(preprocessor, dict) and preprocessor.get(
-            'num_classes') is not None:
-        where = ('model.data_preprocessor' if (cfg.get('model') or {}).get(
-            'data_preprocessor') else 'data_preprocessor')
+    if isinstance(preprocessor,
+                  dict) and preprocessor.get('num_classes') is not None:
+        where = ('model.data_preprocessor' if
+                 (cfg.get('model')
+                  or {}).get('data_preprocessor') else 'data_preprocessor')
         places.append((f'{where}.num_classes', preprocessor['num_classes']))
     dataset = (cfg.get('train_dataloader') or {}).get('dataset') or {}
     if dataset.get('type') == 'ClusterFitDataset':
@@ -108,7 +109,7 @@ def check_merged_head(cfg: Config) -> None:
         raise ValueError(
             f'{cfg.filename}: model.head is a {head.get("type")} with '
             'num_clusters: the ClusterFit head was merged into the recipe\'s '
-            "head. Write model=dict(head=dict(_delete_=True, type="
+            'head. Write model=dict(head=dict(_delete_=True, type='
             "'ClusterFitHead', num_clusters=K, in_channels=...)).")
 
 
@@ -155,8 +156,8 @@ def check_pretrained_prefixes(cfg: Config) -> None:
         firsts = sorted({k.split('.')[0] for k in keys})
         if prefix and not any(k.startswith(prefix) for k in keys):
             raise ValueError(
-                f"{cfg.filename}: {where}.init_cfg loads {path} with prefix="
-                f"{prefix!r}, but no key of that file starts with it (its "
+                f'{cfg.filename}: {where}.init_cfg loads {path} with prefix='
+                f'{prefix!r}, but no key of that file starts with it (its '
                 f'keys start with {firsts[:5]}): nothing would be loaded. '
                 'Drop prefix (a bare file, such as publish_model.py\'s '
                 '-bare one) or give the prefix its keys have.')
@@ -164,7 +165,7 @@ def check_pretrained_prefixes(cfg: Config) -> None:
                 where.rsplit('.', 1)[-1] == firsts[0]):
             raise ValueError(
                 f'{cfg.filename}: {where}.init_cfg loads {path} without '
-                f"prefix, but every key of that file starts with "
+                f'prefix, but every key of that file starts with '
                 f"'{firsts[0]}.': nothing would be loaded and {where} would "
                 f"stay random. Add prefix='{firsts[0]}.', or load the -bare "
                 'file that tools/model_converters/publish_model.py writes.')

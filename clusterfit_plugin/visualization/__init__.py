@@ -4,6 +4,6 @@ from .cluster_diagnostics import (agreement, cluster_grid, replay_diagnostics,
                                   write_diagnostics)
 
 __all__ = [
-    'agreement', 'cluster_grid', 'replay_diagnostics', 'save_png', 'size_histogram', 'to_tile',
-    'write_diagnostics'
+    'agreement', 'cluster_grid', 'replay_diagnostics', 'save_png',
+    'size_histogram', 'to_tile', 'write_diagnostics'
 ]

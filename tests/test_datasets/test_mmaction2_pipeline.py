@@ -94,13 +94,11 @@ def mmaction2_reference(path: str) -> torch.Tensor:
     centre 8 frames (max offset 16 - 8 = 8, start 4), each resized by
     mmcv.imresize to mmcv.rescale_size((32, 32), (inf, 40)), centre-cropped
     to 36 ((40 - 36) // 2 = 2 on each side), as C x T x H x W."""
-    frames = decord.VideoReader(path).get_batch(list(range(4,
-                                                           12))).asnumpy()
+    frames = decord.VideoReader(path).get_batch(list(range(4, 12))).asnumpy()
     size = mmcv.rescale_size((32, 32), (np.inf, 40))
     assert size == (40, 40)
-    resized = np.stack([
-        mmcv.imresize(f, size, interpolation='bilinear') for f in frames
-    ])
+    resized = np.stack(
+        [mmcv.imresize(f, size, interpolation='bilinear') for f in frames])
     crop = resized[:, 2:38, 2:38]
     return torch.from_numpy(np.ascontiguousarray(crop.transpose(3, 0, 1, 2)))
 
@@ -133,20 +131,20 @@ def test_mmaction2_train_pipeline_applies_every_transform(video_root):
 @pytest.mark.parametrize('transform, message', [
     (dict(type='RandomFlip', prob=0.5),
      r"'RandomFlip' \(mmcv.*image transform.*Flip\(flip_ratio=\.\.\.\)"),
-    (dict(type='ResizeEdge', scale=16),
-     r"image transform.*Resize\(scale=\(-1, S\)\)"),
+    (dict(type='ResizeEdge',
+          scale=16), r'image transform.*Resize\(scale=\(-1, S\)\)'),
     (dict(type='ColorJitter', brightness=0.4),
      r"'ColorJitter' \(mmpretrain.*image transform.*Use one of .*"
      r'ClipFlip'),
-    (dict(type='ThreeCrop', crop_size=32),
-     r"'ThreeCrop' is not a transform of a clip pipeline"),
+    (dict(type='ThreeCrop',
+          crop_size=32), r"'ThreeCrop' is not a transform of a clip pipeline"),
     (dict(type='DecordDecode', mode='efficient'),
      r"DecordDecode mode='efficient' is not implemented here"),
     (dict(type='DecordInit', io_backend='petrel'), r"io_backend='petrel'"),
     (dict(type='FormatShape', input_format='NCHW'),
      r"input_format='NCHW' is not implemented.*3D clip models"),
-    (dict(type='RandomResizedCrop', lazy=True),
-     r"lazy=True is not implemented"),
+    (dict(type='RandomResizedCrop',
+          lazy=True), r'lazy=True is not implemented'),
 ])
 def test_image_and_unimplemented_transforms_are_refused(
         video_root, transform, message):
@@ -180,8 +178,8 @@ def test_mmaction2_dataset_settings(video_root, tmp_path):
     spaced = tmp_path / 'with space.mp4'
     spaced.symlink_to(
         osp.join(video_root, 'videos',
-                 open(osp.join(video_root, 'train.txt')).readline().split()
-                 [0]))
+                 open(osp.join(video_root,
+                               'train.txt')).readline().split()[0]))
     ann = tmp_path / 'list.txt'
     ann.write_text('with space.mp4,3\n')
     dataset = DATASETS.build(
@@ -201,15 +199,13 @@ def test_action_data_preprocessor_takes_mmaction2s_arguments():
     clip = torch.full((3, 8, 4, 4), 255, dtype=torch.uint8)
     out = model(dict(inputs=clip[None], data_samples=None))['inputs']
     assert out.shape == (1, 3, 8, 4, 4)
-    torch.testing.assert_close(
-        out[0, :, 0, 0, 0],
-        (255 - torch.tensor(PREPROCESSOR['mean'])) /
-        torch.tensor(PREPROCESSOR['std']))
+    torch.testing.assert_close(out[0, :, 0, 0, 0],
+                               (255 - torch.tensor(PREPROCESSOR['mean'])) /
+                               torch.tensor(PREPROCESSOR['std']))
     with pytest.raises(ValueError, match="format_shape='NCHW'"):
         MODELS.build(dict(PREPROCESSOR, format_shape='NCHW'))
     with pytest.raises(ValueError, match='blending='):
-        MODELS.build(
-            dict(PREPROCESSOR, blending=dict(type='MixupBlending')))
+        MODELS.build(dict(PREPROCESSOR, blending=dict(type='MixupBlending')))
 
 
 def video_model(head: dict) -> dict:
@@ -222,8 +218,7 @@ def video_model(head: dict) -> dict:
         head=head)
 
 
-SOURCE = video_model(dict(type='LinearClsHead', num_classes=4,
-                          in_channels=64))
+SOURCE = video_model(dict(type='LinearClsHead', num_classes=4, in_channels=64))
 
 
 def clusterfit_cfg(work: str, video_root: str, checkpoint: str,
@@ -250,7 +245,8 @@ def clusterfit_cfg(work: str, video_root: str, checkpoint: str,
             dict(
                 type='ClusterFitHook',
                 num_clusters=4,
-                source=dict(model=copy.deepcopy(SOURCE), checkpoint=checkpoint),
+                source=dict(
+                    model=copy.deepcopy(SOURCE), checkpoint=checkpoint),
                 extract_pipeline=extract_pipeline,
                 kmeans=dict(niter=10, seed=0),
                 batch_size=4,

@@ -114,8 +114,9 @@ def test_sample_frames_rules():
         last(dict(total_frames=5))['frame_inds'], [0, 2, 4, 4])
     with pytest.raises(ValueError, match='clip_len'):
         TRANSFORMS.build(dict(type='SampleFrames', clip_len=0))
-    with pytest.raises(ValueError, match='twice_sample=True is not '
-                       'implemented'):
+    with pytest.raises(
+            ValueError, match='twice_sample=True is not '
+            'implemented'):
         TRANSFORMS.build(
             dict(type='SampleFrames', clip_len=2, twice_sample=True))
 
@@ -194,8 +195,10 @@ def test_mmaction2_flip_and_crop_names():
             match=r"does not take \['flip_prob'\]; it "
             r"accepts \['prob', 'direction', 'flip_ratio', "):
         TRANSFORMS.build(dict(type='ClipFlip', flip_prob=0.5))
-    with pytest.raises(Exception, match=r'ClipFlip left_kp=\[1\] is not '
-                       r'implemented here \(keypoints\)'):
+    with pytest.raises(
+            Exception,
+            match=r'ClipFlip left_kp=\[1\] is not '
+            r'implemented here \(keypoints\)'):
         TRANSFORMS.build(dict(type='ClipFlip', flip_ratio=0.5, left_kp=[1]))
     with pytest.raises(Exception, match="out_of_bound_opt='wrap'"):
         TRANSFORMS.build(

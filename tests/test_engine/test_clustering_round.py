@@ -90,11 +90,14 @@ def test_settings_are_checked_before_any_work():
         ClusteringRound(kmeans, PIPELINE, features=dict(dtype='int8'))
     with pytest.raises(ValueError, match=r'pca needs dim'):
         ClusteringRound(kmeans, PIPELINE, pca=dict(whiten=False))
-    with pytest.raises(ValueError, match=r"features: unknown key 'dtyp'; "
-                       "did you mean 'dtype'"):
+    with pytest.raises(
+            ValueError,
+            match=r"features: unknown key 'dtyp'; "
+            "did you mean 'dtype'"):
         ClusteringRound(kmeans, PIPELINE, features=dict(dtyp='float16'))
-    with pytest.raises(ValueError, match="pca: unknown key 'n_components'; "
-                       'write dim=...'):
+    with pytest.raises(
+            ValueError, match="pca: unknown key 'n_components'; "
+            'write dim=...'):
         ClusteringRound(kmeans, PIPELINE, pca=dict(n_components=8))
     round_ = ClusteringRound(kmeans, PIPELINE, pca=dict(dim=8))
     assert round_.settings()['pca'] == dict(dim=8, whiten=True)

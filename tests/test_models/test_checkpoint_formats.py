@@ -21,11 +21,17 @@ def source_model(depth: int) -> dict:
     """mmpretrain's ImageNet ResNet classifier, as a recipe writes it."""
     return dict(
         type='ImageClassifier',
-        backbone=dict(type='ResNet', depth=depth, num_stages=4,
-                      out_indices=(3, ), style='pytorch'),
+        backbone=dict(
+            type='ResNet',
+            depth=depth,
+            num_stages=4,
+            out_indices=(3, ),
+            style='pytorch'),
         neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=1000,
-                  in_channels=512 if depth < 50 else 2048))
+        head=dict(
+            type='LinearClsHead',
+            num_classes=1000,
+            in_channels=512 if depth < 50 else 2048))
 
 
 def torchvision_resnet(depth: int, seed: int) -> torch.nn.Module:
@@ -64,24 +70,31 @@ def moco_v2(query: dict, key: dict) -> dict:
         state[f'module.{name}.fc.2.bias'] = torch.randn(128)
     state['module.queue'] = torch.randn(128, 64)
     state['module.queue_ptr'] = torch.zeros(1, dtype=torch.long)
-    return dict(epoch=200, arch='resnet50', state_dict=state,
-                optimizer=dict(state={}, param_groups=[]))
+    return dict(
+        epoch=200,
+        arch='resnet50',
+        state_dict=state,
+        optimizer=dict(state={}, param_groups=[]))
 
 
 def moco_v3(base: dict, momentum: dict) -> dict:
     """moco-v3's checkpoint: base_encoder / momentum_encoder with their
     projector fc, and the predictor."""
     state = {}
-    for name, encoder in (('base_encoder', base),
-                          ('momentum_encoder', momentum)):
+    for name, encoder in (('base_encoder', base), ('momentum_encoder',
+                                                   momentum)):
         for k, v in encoder.items():
             if not k.startswith('fc.'):
                 state[f'module.{name}.{k}'] = v
         state[f'module.{name}.fc.0.weight'] = torch.randn(64, 2048)
         state[f'module.{name}.fc.1.running_mean'] = torch.randn(64)
     state['module.predictor.0.weight'] = torch.randn(64, 64)
-    return dict(epoch=100, arch='resnet50', state_dict=state,
-                optimizer=dict(state={}, param_groups=[]), scaler={})
+    return dict(
+        epoch=100,
+        arch='resnet50',
+        state_dict=state,
+        optimizer=dict(state={}, param_groups=[]),
+        scaler={})
 
 
 def vissl(trunk: dict) -> dict:
@@ -108,10 +121,11 @@ def resnet50():
     return torchvision_resnet(50, seed=0)
 
 
-@pytest.mark.parametrize('layout', ['torchvision', 'moco_v2', 'moco_v3',
-                                    'vissl'])
-def test_foreign_checkpoints_give_torchvision_features(
-        tmp_path, resnet50, layout, log, monkeypatch, capsys):
+@pytest.mark.parametrize('layout',
+                         ['torchvision', 'moco_v2', 'moco_v3', 'vissl'])
+def test_foreign_checkpoints_give_torchvision_features(tmp_path, resnet50,
+                                                       layout, log,
+                                                       monkeypatch, capsys):
     other = torchvision_resnet(50, seed=1).state_dict()
     state = resnet50.state_dict()
     checkpoint = dict(

@@ -80,8 +80,7 @@ def test_published_backbone_loads_in_a_stock_config(tmp_path, image_root,
     stock = torch.load(out, weights_only=True)
     for form in ('kept', 'bare'):
         for key, value in runner.model.backbone.state_dict().items():
-            torch.testing.assert_close(
-                stock[form][key], value, rtol=0, atol=0)
+            torch.testing.assert_close(stock[form][key], value, rtol=0, atol=0)
 
 
 def test_prefix_without_weights_is_refused(tmp_path):

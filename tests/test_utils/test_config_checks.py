@@ -17,8 +17,8 @@ from clusterfit_plugin.utils import check_config
 from clusterfit_plugin.utils.config_checks import num_clusters_places
 
 MIXUP = dict(
-    num_classes=1000, batch_augments=dict(augments=[dict(type='Mixup',
-                                                         alpha=0.2)]))
+    num_classes=1000,
+    batch_augments=dict(augments=[dict(type='Mixup', alpha=0.2)]))
 
 
 def test_k_in_every_place_is_listed_and_must_agree(tmp_path):
@@ -103,8 +103,10 @@ def test_a_merged_head_gets_the_delete_hint(tmp_path):
         type='LinearClsHead', num_classes=10, in_channels=32, num_clusters=3)
     with pytest.raises(ValueError, match=r'_delete_=True'):
         check_config(cfg)
-    with pytest.raises(ValueError, match=r'num_classes=10 beside '
-                       r'num_clusters=3.*_delete_=True'):
+    with pytest.raises(
+            ValueError,
+            match=r'num_classes=10 beside '
+            r'num_clusters=3.*_delete_=True'):
         MODELS.build(
             dict(
                 type='ClusterFitHead',
@@ -145,8 +147,10 @@ def test_pretrained_prefixes_must_match_the_file(tmp_path):
     bare = str(tmp_path / 'bare.pth')
     weights = {'conv1.weight': torch.zeros(1), 'bn1.bias': torch.zeros(1)}
     torch.save(
-        dict(state_dict={f'backbone.{k}': v
-                         for k, v in weights.items()}), prefixed)
+        dict(state_dict={
+            f'backbone.{k}': v
+            for k, v in weights.items()
+        }), prefixed)
     torch.save(dict(state_dict=weights), bare)
     cfg = Config(make_cfg(str(tmp_path), str(tmp_path), 'x.pth'))
 
@@ -158,12 +162,13 @@ def test_pretrained_prefixes_must_match_the_file(tmp_path):
 
     with pytest.raises(
             ValueError,
-            match=r"model\.backbone\.init_cfg loads .*prefixed\.pth without "
+            match=r'model\.backbone\.init_cfg loads .*prefixed\.pth without '
             r"prefix, but every key of that file starts with 'backbone\.'.*"
             r"Add prefix='backbone\.'"):
         check_config(with_init(prefixed))
     with pytest.raises(
-            ValueError, match=r"prefix='backbone\.', but no key of that "
+            ValueError,
+            match=r"prefix='backbone\.', but no key of that "
             r"file starts with it \(its keys start with \['bn1', 'conv1'\]"):
         check_config(with_init(bare, prefix='backbone.'))
     check_config(with_init(prefixed, prefix='backbone.'))

@@ -6,8 +6,9 @@ mmpretrain's ResNet has torchvision's module names: every key goes under
 ``torchvision_to_mmpretrain.py``).
 
 The output holds ``state_dict`` (``backbone.*``, and ``head.fc.*``) and
-``meta`` (the source file, its sha256, the layout read). Use it as a ClusterFit source,
-``source=dict(config=..., checkpoint=DST)``, or in any mmpretrain config:
+``meta`` (the source file, its sha256, the layout read). Use it as a
+ClusterFit source, ``source=dict(config=..., checkpoint=DST)``, or in any
+mmpretrain config:
 ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
 The hook reads torchvision checkpoints without converting them too
 (``source=dict(..., checkpoint=SRC, checkpoint_format='torchvision')``, or

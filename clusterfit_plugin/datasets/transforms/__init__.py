@@ -1,8 +1,8 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .build import build_pipeline, build_pipeline_for, build_video_pipeline
 from .loading import LoadImageFromFileCached
-from .mmaction import (DecordDecode, DecordInit, FormatShape,
-                       PackActionInputs, PyAVDecode, PyAVInit)
+from .mmaction import (DecordDecode, DecordInit, FormatShape, PackActionInputs,
+                       PyAVDecode, PyAVInit)
 from .video import (ClipCenterCrop, ClipFlip, ClipRandomResizedCrop,
                     ClipResize, PackVideoInputs, SampleFrames, VideoDecode,
                     VideoInit)

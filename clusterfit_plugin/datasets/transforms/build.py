@@ -17,7 +17,7 @@ IMAGE_PACKAGES = ('mmpretrain.', 'mmcv.', 'mmengine.')
 CLIP_COUNTERPARTS = dict(
     LoadImageFromFile="VideoInit, SampleFrames and VideoDecode (mmaction2's "
     'DecordInit, SampleFrames, DecordDecode)',
-    LoadImageFromFileCached="VideoInit(max_cache_mb=...), SampleFrames and "
+    LoadImageFromFileCached='VideoInit(max_cache_mb=...), SampleFrames and '
     'VideoDecode',
     ResizeEdge="Resize(scale=(-1, S)) (the short edge to S, mmaction2's form)",
     RandomFlip="Flip(flip_ratio=...) (mmaction2's name) or ClipFlip",

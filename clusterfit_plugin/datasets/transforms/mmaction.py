@@ -38,8 +38,8 @@ from .video import (ClipCenterCrop, ClipFlip, ClipRandomResizedCrop,
                     refuse_unimplemented)
 
 for _name, _cls in (('Resize', ClipResize), ('CenterCrop', ClipCenterCrop),
-                    ('RandomResizedCrop', ClipRandomResizedCrop),
-                    ('Flip', ClipFlip)):
+                    ('RandomResizedCrop', ClipRandomResizedCrop), ('Flip',
+                                                                   ClipFlip)):
     VIDEO_TRANSFORMS.register_module(name=_name, module=_cls)
 
 DISK = 'reading through mmengine file clients'

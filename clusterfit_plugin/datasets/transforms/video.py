@@ -174,7 +174,7 @@ class SampleFrames(BaseTransform):
         refuse_unimplemented(
             self,
             twice_sample=(twice_sample, False, "TSM's doubled test clips"),
-            target_fps=(target_fps, None, "resampling to a frame rate; the "
+            target_fps=(target_fps, None, 'resampling to a frame rate; the '
                         "plugin's readers give no frame rate"))
         self.clip_len = clip_len
         self.frame_interval = frame_interval
@@ -190,8 +190,8 @@ class SampleFrames(BaseTransform):
         if self.keep_tail_frames:
             interval = (total - span + 1) / float(n)
             if total > span - 1:
-                return (np.arange(n) * interval + np.random.uniform(
-                    0, interval, n)).astype(np.int32)
+                return (np.arange(n) * interval +
+                        np.random.uniform(0, interval, n)).astype(np.int32)
             return np.zeros(n, dtype=np.int32)
         interval = (total - span + 1) // n
         if interval > 0:
@@ -222,8 +222,9 @@ class SampleFrames(BaseTransform):
         else:
             span = self.clip_len * self.frame_interval
             offsets = self._train_offsets(total, span)
-        inds = (offsets[:, None] +
-                np.arange(self.clip_len)[None, :] * self.frame_interval)
+        inds = (
+            offsets[:, None] +
+            np.arange(self.clip_len)[None, :] * self.frame_interval)
         if self.temporal_jitter:
             inds = inds + np.random.randint(
                 self.frame_interval, size=inds.shape)

@@ -22,8 +22,7 @@ from ...fileio import sha256_of
 from ...models.heads import (check_num_outputs, check_preprocessor_classes,
                              reset_classifier, weight_loss_by_cluster_size)
 from ...settings import as_bool, as_choice, as_int
-from ...visualization import (replay_diagnostics, to_tile,
-                              write_diagnostics)
+from ...visualization import replay_diagnostics, to_tile, write_diagnostics
 from ..cache import ClusterCache, feature_key, round_file
 from ..clustering_round import ClusteringResult, ClusteringRound
 from ..dist_clustering import rank0_then_broadcast
@@ -121,10 +120,9 @@ class ClusterFitHook(Hook):
             self.reweight_loss = as_bool(reweight_loss, 'reweight_loss')
             self.source = parse_source(source)
             self.kmeans = KMeans.from_config(self.num_clusters, kmeans)
-            self.fingerprint_settings = FingerprintSettings.parse(
-                fingerprint or {})
-            self.diagnostics = parse_optional(DiagnosticsSettings,
-                                              diagnostics)
+            self.fingerprint_settings = FingerprintSettings.parse(fingerprint
+                                                                  or {})
+            self.diagnostics = parse_optional(DiagnosticsSettings, diagnostics)
             self.extract_pipeline = copy.deepcopy(extract_pipeline
                                                   or DEFAULT_EXTRACT_PIPELINE)
             self.round = ClusteringRound(
@@ -200,9 +198,8 @@ class ClusterFitHook(Hook):
             if is_main_process():
                 cache.drop_other_shards(get_dist_info()[1])
             model = build_source_model(self.source)
-            result = self.round.run(model, dataset.dataset,
-                                    self.source.stage, cache,
-                                    feature_key(parts))
+            result = self.round.run(model, dataset.dataset, self.source.stage,
+                                    cache, feature_key(parts))
             del model
             gc.collect()
             torch.cuda.empty_cache()  # a no-op without CUDA
@@ -294,8 +291,8 @@ class ClusterFitHook(Hook):
             ('by their paths; their contents are not hashed (files '
              'regenerated under the same names reuse the cached labels; '
              "fingerprint=dict(contents='mtime_size' or 'sha256') covers "
-             'them)' if contents == 'none' else
-             f'by their paths and {contents}') +
+             'them)'
+             if contents == 'none' else f'by their paths and {contents}') +
             f' ({time.perf_counter() - start:.2f}s).',
             logger='current')
         parts = dict(
@@ -383,8 +380,8 @@ class ClusterFitHook(Hook):
             write_diagnostics(
                 labels, self._classes, self.num_clusters,
                 cache.path('diagnostics'), tag, (lambda i: to_tile(
-                    pipeline(dataset.get_data_info(i))['inputs'])) if pictures
-                else None, self.diagnostics.grid_clusters,
+                    pipeline(dataset.get_data_info(i))['inputs']))
+                if pictures else None, self.diagnostics.grid_clusters,
                 self.diagnostics.per_cluster, visualizer, step)
         except Exception as e:  # the labels are written; do not lose them
             print_log(

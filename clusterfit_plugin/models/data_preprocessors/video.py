@@ -68,8 +68,8 @@ class ActionDataPreprocessor(VideoClsDataPreprocessor):
                  blending: Optional[dict] = None,
                  batch_augments: Optional[dict] = None):
         for name, value, want in (('to_float32', to_float32, True),
-                                  ('format_shape', format_shape, 'NCTHW'),
-                                  ('blending', blending, None)):
+                                  ('format_shape', format_shape,
+                                   'NCTHW'), ('blending', blending, None)):
             if value != want:
                 raise ValueError(
                     f'ActionDataPreprocessor {name}={value!r} is not '

@@ -124,8 +124,7 @@ def test_k_at_most_one(tmp_path, image_root, source_checkpoint):
         str(tmp_path / 'w'), image_root, source_checkpoint, num_clusters=1)
     cfg['model']['head']['num_clusters'] = 3
     with pytest.raises(
-            ValueError,
-            match='ClusterFitHook num_clusters=1 must be >= 2'):
+            ValueError, match='ClusterFitHook num_clusters=1 must be >= 2'):
         run_runner(cfg)
 
 
