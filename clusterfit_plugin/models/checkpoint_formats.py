@@ -20,8 +20,9 @@ so each layout maps to ``backbone.{torchvision name}`` (a torchvision
 ``fc`` to ``head.fc``). ``'mmpretrain'`` keys (Runner or published
 checkpoints) are kept, with a DDP ``module.`` prefix removed.
 """
+import argparse
 import os.path as osp
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
@@ -227,3 +228,28 @@ def convert_checkpoint(src: str,
                 source_sha256=sha256_file(src),
                 checkpoint_format=fmt)))
     return fmt, len(state)
+
+
+def converter_main(checkpoint_format: str,
+                   description: str,
+                   argv: Optional[List[str]] = None) -> None:
+    """The command line of ``tools/model_converters/{fmt}_to_mmpretrain.py``:
+    ``SRC DST``, converted by :func:`convert_checkpoint`.
+
+    Args:
+        checkpoint_format (str): the layout the tool reads.
+        description (str): the tool's docstring.
+        argv (list[str], optional): the arguments. Defaults to
+            ``sys.argv[1:]``.
+    """
+    parser = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('src', help=f'a {checkpoint_format} checkpoint')
+    parser.add_argument('dst', help='output .pth')
+    args = parser.parse_args(argv)
+    fmt, count = convert_checkpoint(args.src, args.dst, checkpoint_format)
+    print(f'wrote {args.dst}: {count} tensors of {args.src} ({fmt} layout) '
+          "under mmpretrain's names; load it with source=dict(config=..., "
+          f"checkpoint='{args.dst}') or init_cfg=dict(type='Pretrained', "
+          f"checkpoint='{args.dst}', prefix='backbone.')")

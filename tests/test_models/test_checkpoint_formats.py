@@ -4,12 +4,13 @@ the official MoCo v1 / v2 / v3 checkpoints, built in their own key layouts
 (read from VISSL's, torchvision's and MoCo's code), read by the plugin and
 checked against torchvision's own forward."""
 import os.path as osp
+import runpy
 import sys
 
 import pytest
 import torch
 import torchvision
-from helpers import load_tool
+from helpers import ROOT
 
 from clusterfit_plugin.engine.extractor import forward_features
 from clusterfit_plugin.engine.source import build_source_model
@@ -149,9 +150,10 @@ def test_foreign_checkpoints_give_torchvision_features(tmp_path, resnet50,
 
     # The same key map as a converter tool: a plain mmpretrain file.
     out = str(tmp_path / 'converted.pth')
-    tool = load_tool(f'model_converters/{fmt}_to_mmpretrain')
-    monkeypatch.setattr(sys, 'argv', ['tool', path, out])
-    tool.main()
+    tool = osp.join(ROOT, 'tools', 'model_converters',
+                    f'{fmt}_to_mmpretrain.py')
+    monkeypatch.setattr(sys, 'argv', [tool, path, out])
+    runpy.run_path(tool, run_name='__main__')
     assert f'({fmt} layout)' in capsys.readouterr().out
     converted = torch.load(out, weights_only=True)
     assert converted['meta']['checkpoint_format'] == fmt

@@ -18,22 +18,7 @@ Example:
     python tools/model_converters/torchvision_to_mmpretrain.py \\
         resnet50-11ad3fa6.pth checkpoints/torchvision_r50_mmpretrain.pth
 """
-import argparse
-
-from clusterfit_plugin.models.checkpoint_formats import convert_checkpoint
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('src', help='a torchvision ResNet state dict (.pth)')
-    parser.add_argument('dst', help='output .pth')
-    args = parser.parse_args()
-    fmt, count = convert_checkpoint(args.src, args.dst, 'torchvision')
-    print(f'wrote {args.dst}: {count} tensors of {args.src} ({fmt} '
-          "layout) under mmpretrain's names; load it with source="
-          f"dict(config=..., checkpoint='{args.dst}') or init_cfg=dict("
-          f"type='Pretrained', checkpoint='{args.dst}', prefix='backbone.')")
-
+from clusterfit_plugin.models.checkpoint_formats import converter_main
 
 if __name__ == '__main__':
-    main()
+    converter_main('torchvision', __doc__)
