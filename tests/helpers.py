@@ -161,7 +161,10 @@ def tiny_source(checkpoint: str):
             stage='backbone'))
 
 
-def all_features(model, dataset, **kwargs) -> np.ndarray:
+def all_features(model,
+                 dataset,
+                 stage: str = 'backbone',
+                 **kwargs) -> np.ndarray:
     """The plugin's backbone features of every sample of ``dataset``, in
     this process (batch 8, no workers, no progress bar).
 
@@ -179,11 +182,34 @@ def all_features(model, dataset, **kwargs) -> np.ndarray:
         dataset,
         PIPELINE,
         np.arange(len(dataset)),
-        'backbone',
+        stage,
         batch_size=8,
         num_workers=0,
         progress=False,
         **kwargs)
+
+
+def reference_labels(model,
+                     dataset,
+                     num_clusters: int = NUM_CLUSTERS,
+                     pca_dim=None,
+                     dtype: str = 'float32',
+                     stage: str = 'backbone',
+                     **kmeans) -> np.ndarray:
+    """Labels computed outside the hook: the model's features of every
+    sample (a bare :func:`all_features`), stored in ``dtype``, PCA-whitened
+    to ``pca_dim``, L2-normalised, then faiss-cpu k-means (seed 0, niter 10
+    unless given), which equals raw faiss.
+
+    Returns:
+        np.ndarray: (N,) labels.
+    """
+    from clusterfit_plugin.clustering import KMeans, Preprocessor
+    feats = all_features(model, dataset,
+                         stage).astype(dtype).astype(np.float32)
+    feats = Preprocessor(pca_dim=pca_dim).fit(feats)(feats)
+    kmeans = dict(dict(niter=10, seed=0, backend='faiss-cpu'), **kmeans)
+    return KMeans(num_clusters, **kmeans).fit(feats).assign(feats)[0]
 
 
 def run_runner(cfg: dict, resume: bool = False) -> Runner:

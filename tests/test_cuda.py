@@ -117,7 +117,7 @@ def test_runner_on_cuda_with_amp_and_torch_kmeans(tmp_path, image_root,
     labels = np.load(osp.join(cache, 'labels.npy'))
     np.testing.assert_array_equal(runner.train_dataloader.dataset.labels,
                                   labels)
-    assert labels.shape == (NUM_IMAGES, ) and labels.max() < 3
+    assert labels.shape == (NUM_IMAGES, )
     # The kept AMP features are the fp32 CPU features up to AMP rounding,
     # and every label is the nearest centroid of its normalised feature.
     kept = glob.glob(osp.join(cache, 'features', '*-rank0-of-1.npy'))
@@ -142,5 +142,5 @@ def test_auto_backend_on_cuda_without_faiss_gpu_is_torch(
     work = str(tmp_path / 'w')
     Runner.from_cfg(Config(make_cfg(work, image_root,
                                     source_checkpoint))).train()
-    log = open(glob.glob(osp.join(work, '*', '*.log'))[0]).read()
-    assert '-d features (torch).' in log
+    manifest = json.load(open(osp.join(work, 'clusterfit', 'manifest.json')))
+    assert manifest['kmeans']['backend'] == 'torch'

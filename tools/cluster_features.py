@@ -20,10 +20,9 @@ import argparse
 from mmengine.config import Config
 
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
-from clusterfit_plugin.engine.cache import feature_key
-from clusterfit_plugin.engine.offline import hook_and_dataset, load_shards
+from clusterfit_plugin.engine import ClusterFitPipeline
 from clusterfit_plugin.utils import (add_runner_args, apply_runner_args,
-                                     shutdown_distributed)
+                                     run_tool)
 
 
 def parse_args(argv=None):
@@ -35,30 +34,20 @@ def parse_args(argv=None):
         '--keep-features',
         action='store_true',
         help='keep the feature shards after clustering')
-    add_runner_args(parser)
-    args = parser.parse_args(argv)
-    if args.launcher != 'none':
-        parser.error('clustering runs in one process; extraction is the '
-                     'step to spread over ranks')
-    return args
+    # One process: extraction is the step to spread over ranks.
+    add_runner_args(parser, dataloaders=False, launcher=False)
+    return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     apply_runner_args(cfg, args)
-    hook, dataset = hook_and_dataset(cfg)
-    cache = hook.cache(cfg.work_dir)
+    pipeline, dataset = ClusterFitPipeline.from_config(cfg)
+    cache = pipeline.cache(cfg.work_dir)
     cache.acquire()  # no training run writes this cache meanwhile
-    parts, _ = hook.fingerprint(dataset)
-    shard, stores = load_shards(cache, feature_key(parts), len(dataset),
-                                hook.round.feature_store.dtype)
-    result = hook.round.cluster(shard)
-    hook.save(cache, result, parts)
-    hook.diagnose(dataset, cache, result.labels, 'source')
-    if not (args.keep_features or hook.round.feature_store.keep):
-        for store in stores:
-            store.remove()
+    parts, classes = pipeline.fingerprint(dataset)
+    pipeline.cluster_stored(dataset, cache, parts, classes, args.keep_features)
     print(
         f'wrote {cache.path("labels.npy")} and its manifest; training '
         f'with {args.config} (work dir {cfg.work_dir}) reuses them.',
@@ -66,5 +55,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
-    shutdown_distributed()
+    run_tool(main)

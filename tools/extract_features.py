@@ -23,17 +23,14 @@ Example:
         --work-dir work_dirs/demo/clusterfit
 """
 import argparse
-import dataclasses
 
 from mmengine.config import Config
-from mmengine.dist import get_dist_info, init_dist, is_distributed
+from mmengine.dist import get_dist_info
 
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
-from clusterfit_plugin.engine.cache import feature_key
-from clusterfit_plugin.engine.offline import hook_and_dataset
-from clusterfit_plugin.engine.source import build_source_model
+from clusterfit_plugin.engine import ClusterFitPipeline
 from clusterfit_plugin.utils import (add_runner_args, apply_runner_args,
-                                     shutdown_distributed)
+                                     run_tool)
 
 
 def parse_args(argv=None):
@@ -48,7 +45,7 @@ def parse_args(argv=None):
         'launcher')
     parser.add_argument(
         '--num-shards', type=int, help='the number of shards of --shard')
-    add_runner_args(parser)
+    add_runner_args(parser, dataloaders=False)
     args = parser.parse_args(argv)
     if (args.shard is None) != (args.num_shards is None):
         parser.error('give --shard and --num-shards together')
@@ -65,20 +62,12 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
-    apply_runner_args(cfg, args)
-    if args.launcher != 'none' and not is_distributed():
-        init_dist(args.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
-    hook, dataset = hook_and_dataset(cfg)
-    # Resumable on disk whatever the config's storage; the labels do not
-    # depend on it.
-    hook.round.feature_store = dataclasses.replace(
-        hook.round.feature_store, storage='disk', keep=True)
-    cache = hook.cache(cfg.work_dir)
-    parts, _ = hook.fingerprint(dataset)
+    apply_runner_args(cfg, args, init_distributed=True)
+    pipeline, dataset = ClusterFitPipeline.from_config(cfg)
+    cache = pipeline.cache(cfg.work_dir)
+    parts, _ = pipeline.fingerprint(dataset)
     shard = None if args.shard is None else (args.shard, args.num_shards)
-    hook.round.extract(
-        build_source_model(hook.source), dataset, hook.source.stage, cache,
-        feature_key(parts), shard)
+    pipeline.extract_shard(dataset, cache, parts, shard)
     rank, world_size = shard or get_dist_info()
     if rank == 0:
         print(
@@ -90,5 +79,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
-    shutdown_distributed()
+    run_tool(main)

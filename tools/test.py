@@ -13,7 +13,7 @@ from mmengine.runner import Runner
 
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
 from clusterfit_plugin.utils import (add_runner_args, apply_runner_args,
-                                     shutdown_distributed)
+                                     run_tool)
 
 
 def parse_args():
@@ -44,5 +44,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
-    shutdown_distributed()
+    run_tool(main)

@@ -14,8 +14,7 @@ from mmengine.runner import Runner
 
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
 from clusterfit_plugin.utils import (add_runner_args, apply_runner_args,
-                                     check_config, set_num_clusters,
-                                     shutdown_distributed)
+                                     check_config, run_tool, set_num_clusters)
 
 
 def parse_args():
@@ -90,5 +89,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
-    shutdown_distributed()
+    run_tool(main)

@@ -43,7 +43,7 @@ MANIFEST_FILE = 'manifest.json'
 LOCK_FILE = '.lock'
 ROUND_PATTERN = re.compile(r'labels_epoch\d+\.npy')
 TEMP_PATTERN = re.compile(r'\..+\.tmp')
-SHARD_PATTERN = re.compile(r'[0-9a-f]{16}-rank\d+-of-(\d+)\.npy(\.json)?')
+SHARD_PATTERN = re.compile(r'([0-9a-f]{16})-rank(\d+)-of-(\d+)\.npy(\.json)?')
 # Cache directories whose lock this process holds: real path -> descriptor.
 _HELD: Dict[str, int] = {}
 # The fingerprint parts that determine the extracted features.
@@ -92,6 +92,20 @@ def package_versions() -> Dict[str, str]:
     if kmeans_module.faiss is not None:
         versions['faiss'] = kmeans_module.faiss.__version__
     return versions
+
+
+def shard_name(key: str, rank: int, world_size: int) -> str:
+    """The file of one rank's disk-store shard (``SHARD_PATTERN``).
+
+    Args:
+        key (str): the features' fingerprint.
+        rank (int): the shard's rank.
+        world_size (int): the number of shards.
+
+    Returns:
+        str: ``{key[:16]}-rank{rank}-of-{world_size}.npy``.
+    """
+    return f'{key[:16]}-rank{rank}-of-{world_size}.npy'
 
 
 def round_file(epoch: int) -> str:
@@ -183,8 +197,26 @@ class ClusterCache:
         """
         for name in self._names('features'):
             match = SHARD_PATTERN.fullmatch(name)
-            if match and int(match.group(1)) != world_size:
+            if match and int(match.group(3)) != world_size:
                 remove_if_present(osp.join(self.path('features'), name))
+
+    def feature_shards(self, key: str) -> Dict[int, Dict[int, str]]:
+        """The disk-store shards of the features identified by ``key``.
+
+        Args:
+            key (str): the features' fingerprint (:func:`feature_key`).
+
+        Returns:
+            dict: world size -> {rank: path}.
+        """
+        found = {}
+        for name in sorted(self._names('features')):
+            match = SHARD_PATTERN.fullmatch(name)
+            if match and not match.group(4) and match.group(1) == key[:16]:
+                rank, world = int(match.group(2)), int(match.group(3))
+                found.setdefault(world, {})[rank] = osp.join(
+                    self.path('features'), name)
+        return found
 
     def path(self, name: str) -> str:
         """Path of a file in the cache.
@@ -429,10 +461,11 @@ class ClusterCache:
             FeatureStore: the store under ``features/``.
         """
         directory = self.path('features')
-        shard = f'-rank{rank}-of-{world_size}.npy'
-        name = key[:16] + shard
+        name = shard_name(key, rank, world_size)
         for old in self._names('features'):
-            if shard in old and not old.startswith(name):
+            match = SHARD_PATTERN.fullmatch(old)
+            mine = match and match.group(2, 3) == (str(rank), str(world_size))
+            if mine and not old.startswith(name):
                 remove_if_present(osp.join(directory, old))
         return FeatureStore(
             num_rows,

@@ -22,8 +22,9 @@ from ..clustering import (DiskFeatures, FeatureStore, KMeans, Preprocessor,
 from ..fileio import sha256_of
 from ..settings import as_bool, as_float, as_int
 from .cache import ClusterCache
-from .dist_clustering import all_ranks_done, cluster_by_index
+from .dist_clustering import cluster_by_index
 from .extractor import extract_features
+from .rank_protocol import all_ranks_done
 from .settings import FeatureStoreSettings, PCASettings, parse_optional
 
 

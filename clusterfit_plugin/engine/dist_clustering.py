@@ -3,40 +3,32 @@
 
 Every rank holds the features of its own samples (in memory or memory-mapped).
 The seeded training sample is chosen by dataset index, so its rows are the
-same whatever the world size: rank 0 gathers only those rows, fits the
-preprocessing (PCA, L2) and the centroids, and broadcasts both; every rank
-preprocesses and assigns its own samples chunk by chunk; the labels (not the
-features) are gathered by index. With one process this is exactly
-``KMeans.fit`` on the preprocessed sample followed by chunked assignment.
-
-While rank 0 fits, the other ranks wait on the process group's key-value
-store in slices of ``wait_poll_s`` rather than inside a collective, so a fit
-longer than the process group's timeout does not fail them. A fit that fails
-on rank 0 is reported to them through the store, and a store that is gone
-(rank 0 or its host died) ends them within a slice, each with an error that
-names the cause. :func:`all_ranks_done` does the same for a step every rank
-runs (the extraction): an exception on any rank ends every rank.
+same whatever the world size. :func:`cluster_by_index` runs four steps:
+rank 0 gathers only the sample's rows (:func:`gather_sample`), fits the
+preprocessing (PCA, L2) and the centroids on copies of the given objects
+and broadcasts them (:func:`fit_on_rank0`), every rank preprocesses and
+assigns its own samples chunk by chunk (:func:`assign_shard`), and the
+labels (not the features) are gathered by index (:func:`gather_labels`).
+With one process this is exactly ``KMeans.fit`` on the preprocessed sample
+followed by chunked assignment. The waits between ranks follow
+:mod:`.rank_protocol`.
 """
-import threading
-import time
+import copy
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Callable, Optional, Tuple, TypeVar
+from typing import Optional, Tuple
 
 import numpy as np
-import torch.distributed as torch_dist
 from mmengine.dist import (all_gather_object, broadcast_object_list,
-                           gather_object, get_dist_info, is_main_process)
-from mmengine.logging import print_log
+                           gather_object, get_dist_info)
 
-from ..clustering import (KMeans, Preprocessor, assign_to_centroids,
+from ..clustering import (KMeans, Preprocessor, Rows, assign_to_centroids,
                           fit_sample_indices, iter_chunks)
 from ..utils.progress import ProgressLogger
+from .rank_protocol import (all_ranks_done, collective, default_store,
+                            rank0_then_broadcast, report_failure,
+                            wait_for_rank0)
 
 READY_KEY = 'clusterfit/centroids_ready'
-# How rank 0 marks READY_KEY when its fit failed.
-FAILED = 'failed: '
-T = TypeVar('T')
 
 
 @dataclass
@@ -44,306 +36,22 @@ class FitResult:
     """What one distributed k-means gives every rank.
 
     Attributes:
+        preprocessor (Preprocessor): the PCA / L2 fitted on the sample.
         centroids (np.ndarray): (K, D') float32 centroids.
         objective (float): sum of squared distances of all N preprocessed
-            samples to their centroids.
+            samples to their centroids (0 until :func:`gather_labels`).
         fit_objective (float): the same over the fitting sample.
         fit_size (int): samples the centroids were fitted on.
         fit_iterations (int): k-means iterations run.
         fit_seconds (float): time of the fit on rank 0.
     """
+    preprocessor: Preprocessor
     centroids: np.ndarray
-    objective: float
     fit_objective: float
     fit_size: int
     fit_iterations: int
     fit_seconds: float
-
-
-def rank0_then_broadcast(compute: Callable[[], T]) -> T:
-    """Run ``compute`` on rank 0 only and give its result to every rank;
-    when it raises, every rank ends with its error.
-
-    Args:
-        compute (callable): computes the value (called on rank 0).
-
-    Returns:
-        The value, on every rank (without a process group: ``compute()``).
-    """
-    value = [None]
-    if is_main_process():
-        try:
-            value = [compute()]
-        except Exception as err:
-            # The other ranks wait in the broadcast: give them the cause.
-            broadcast_object_list([_Failure(_first_line(err))], src=0)
-            raise
-    broadcast_object_list(value, src=0)
-    if isinstance(value[0], _Failure):
-        raise RuntimeError(f'rank 0 failed, so this rank stops too: '
-                           f'{value[0].message}')
-    return value[0]
-
-
-@dataclass
-class _Failure:
-    """What :func:`rank0_then_broadcast` sends when rank 0 failed."""
-    message: str
-
-
-def _default_store():
-    """The default process group's store, or None without a process group.
-
-    ``torch.distributed`` has no public accessor for it; the private one is
-    checked by ``tests/test_engine/test_dist_clustering.py``, so that a
-    torch without it fails there, not in a user's run.
-    """
-    if not (torch_dist.is_available() and torch_dist.is_initialized()):
-        return None
-    return torch_dist.distributed_c10d._get_default_store()
-
-
-def _first_line(err: BaseException) -> str:
-    """An exception as one short line (c10d appends pages of C++ frames)."""
-    lines = str(err).strip().splitlines()
-    return f'{type(err).__name__}: {lines[0] if lines else ""}'[:500]
-
-
-def _is_timeout(err: RuntimeError) -> bool:
-    """Whether a store wait failed only because its slice ran out."""
-    network_error = getattr(torch_dist, 'DistNetworkError', ())
-    return (not isinstance(err, network_error)
-            and 'timeout' in _first_line(err).lower())
-
-
-def _collective(step: str, fn: Callable[..., T], *args, **kwargs) -> T:
-    """Run a collective that every rank reaches only after the store-based
-    checks passed everywhere; a transport error in it means a peer died or
-    lost its connection since, and is raised naming the step.
-
-    Args:
-        step (str): what the collective does, for the message.
-        fn (Callable): the collective (``all_gather_object``, ...).
-        *args, **kwargs: its arguments.
-
-    Returns:
-        Any: what the collective returns.
-    """
-    try:
-        return fn(*args, **kwargs)
-    except RuntimeError as err:
-        raise RuntimeError(
-            f'another rank was lost while {step}: its process died or its '
-            'connection closed after the earlier steps had succeeded on '
-            f'every rank ({_first_line(err)}). Look for the first error of '
-            'the other ranks, or the signal that ended them.') from err
-
-
-def _store_lost(err: RuntimeError, waiting_for: str) -> RuntimeError:
-    return RuntimeError(
-        "lost the process group's store while waiting for "
-        f'{waiting_for}: rank 0 (the store\'s host under torchrun, slurm '
-        'and env:// launches) or the store\'s host has gone, so this rank '
-        f'stops too ({_first_line(err)}). Look for the first error of rank '
-        '0.')
-
-
-def _wait_key(store,
-              key: str,
-              poll_s: float,
-              waiting_for: str,
-              beat_key: Optional[str] = None) -> str:
-    """The value of ``key`` once it is set, waiting in slices of ``poll_s``
-    (a progress line after each).
-
-    Args:
-        store: a c10d store.
-        key (str): the key.
-        poll_s (float): seconds per wait.
-        waiting_for (str): what is awaited, for the messages.
-        beat_key (str, optional): the awaited rank's :class:`Heartbeat`;
-            when it has not moved for two slices (ten before its first
-            beat), that rank is gone.
-
-    Returns:
-        str: the value.
-
-    Raises:
-        RuntimeError: the store can no longer be reached, or the awaited
-            rank stopped beating.
-    """
-    start = time.perf_counter()
-    last_beat, still = None, 0
-    while True:
-        try:
-            store.wait([key], timedelta(seconds=poll_s))
-            return store.get(key).decode()
-        except RuntimeError as err:
-            if not _is_timeout(err):
-                raise _store_lost(err, waiting_for) from None
-        waited = time.perf_counter() - start
-        if beat_key is not None:
-            try:
-                beat = store.get(beat_key) if store.check([beat_key]) else b''
-            except RuntimeError as err:
-                raise _store_lost(err, waiting_for) from None
-            still = still + 1 if beat == last_beat else 0
-            last_beat = beat
-            # Two still slices once it has beaten; ten before its first beat
-            # (it may not have started the step yet).
-            if still >= (2 if beat else 10):
-                raise RuntimeError(
-                    f'gave up waiting for {waiting_for}: it has given no '
-                    f'sign of life for {still * poll_s:g}s (killed, or its '
-                    'machine is gone), so this rank stops too. Look for its '
-                    'error, or the reason it was killed.')
-        print_log(
-            f'waiting for {waiting_for} ({waited:.0f}s)', logger='current')
-
-
-class Heartbeat:
-    """While a step runs, set ``key`` to a new value every ``period`` s from
-    a daemon thread, so that ranks waiting for the step can tell a slow rank
-    from a dead one (c10d store operations are thread-safe).
-
-    Args:
-        store: a c10d store.
-        key (str): the key to beat on.
-        period (float): seconds between beats.
-    """
-
-    def __init__(self, store, key: str, period: float):
-        self.store = store
-        self.key = key
-        self.period = period
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        count = 0
-        while True:
-            count += 1
-            try:
-                self.store.set(self.key, str(count))
-            except RuntimeError:  # the store is gone; the waiters see it
-                return
-            if self._stop.wait(self.period):
-                return
-
-    def __enter__(self) -> 'Heartbeat':
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def _acknowledge(store, key: str) -> None:
-    """Tell the failed rank that this rank read its failure."""
-    try:
-        store.set(f'{key}/seen/{get_dist_info()[0]}', '1')
-    except RuntimeError:
-        pass
-
-
-def report_failure(store,
-                   key: str,
-                   err: BaseException,
-                   world_size: int,
-                   poll_s: float,
-                   rank: int = 0) -> None:
-    """Tell the ranks waiting on ``key`` that ``rank`` failed, and give them
-    up to ``min(poll_s, 30)`` s to read it (rank 0 usually hosts the store,
-    which ends with its process).
-
-    Args:
-        store: the c10d store the other ranks wait on.
-        key (str): the key they wait for.
-        err (BaseException): the error.
-        world_size (int): number of ranks.
-        poll_s (float): the wait slice.
-        rank (int): the failed rank. Defaults to 0.
-    """
-    try:
-        store.set(key, FAILED + _first_line(err))
-        store.wait([f'{key}/seen/{r}' for r in range(world_size) if r != rank],
-                   timedelta(seconds=min(poll_s, 30.0)))
-    except RuntimeError:  # a rank did not read it in time, or is gone
-        pass
-
-
-def wait_for_rank0(store, key: str, poll_s: float) -> None:
-    """Block until rank 0 sets ``key`` in ``store``, however long it takes.
-
-    Args:
-        store: a c10d store.
-        key (str): the key rank 0 sets when done.
-        poll_s (float): seconds per wait; a progress line is logged after
-            each.
-
-    Raises:
-        RuntimeError: rank 0 reported that it failed (its error is named),
-            or the store can no longer be reached (within ``poll_s`` of its
-            loss).
-    """
-    value = _wait_key(store, key, poll_s, 'rank 0 to fit k-means')
-    if value.startswith(FAILED):
-        _acknowledge(store, key)
-        raise RuntimeError('rank 0 failed while fitting k-means, so this '
-                           f'rank stops too: {value[len(FAILED):]}')
-
-
-def all_ranks_done(step: Callable[[], T], name: str, round_id: int,
-                   poll_s: float) -> T:
-    """Run ``step`` on every rank, then wait until every rank has finished
-    it, through the store in slices of ``poll_s`` (not in a collective).
-
-    A rank whose step raises reports its error through the store before
-    re-raising, so the other ranks end with it as soon as their own step is
-    done (with its cause, not a collective's error); a rank that dies
-    silently stops beating (:class:`Heartbeat`), so the others end within
-    about two slices of ``poll_s``.
-
-    Args:
-        step (callable): this rank's part (e.g. its extraction).
-        name (str): the step, for the keys and messages.
-        round_id (int): distinguishes the keys of successive calls.
-        poll_s (float): seconds per wait.
-
-    Returns:
-        What ``step`` returned (without a process group: ``step()``).
-
-    Raises:
-        RuntimeError: another rank's step failed (its error is named), or
-            the store can no longer be reached.
-    """
-    rank, world_size = get_dist_info()
-    store = _default_store() if world_size > 1 else None
-    if store is None:
-        return step()
-    key = f'clusterfit/{name}/{round_id}'
-    try:
-        with Heartbeat(store, f'{key}/beat/{rank}', poll_s / 4):
-            value = step()
-    except Exception as err:
-        report_failure(store, f'{key}/{rank}', err, world_size, poll_s, rank)
-        raise
-    try:
-        store.set(f'{key}/{rank}', '1')
-    except RuntimeError as err:
-        raise _store_lost(err, f'the other ranks to finish {name}') from None
-    for other in range(world_size):
-        if other == rank:
-            continue
-        state = _wait_key(store, f'{key}/{other}', poll_s,
-                          f'rank {other} to finish {name}',
-                          f'{key}/beat/{other}')
-        if state.startswith(FAILED):
-            _acknowledge(store, f'{key}/{other}')
-            raise RuntimeError(f'rank {other} failed in {name}, so this rank '
-                               f'stops too: {state[len(FAILED):]}')
-    return value
+    objective: float = 0.0
 
 
 def assemble_sample(parts: list, chosen: Optional[np.ndarray],
@@ -351,12 +59,10 @@ def assemble_sample(parts: list, chosen: Optional[np.ndarray],
     """Put the sample rows gathered from every rank in the sample's order.
 
     Each rank's rows are written straight to their places (the order of
-    ``chosen``, faiss's, as :meth:`KMeans.fit` takes it), and each part is
-    released once written, so rank 0 holds the gathered parts and one
-    float32 sample at most.
+    ``chosen``, faiss's, as :meth:`KMeans.fit` takes it).
 
     Args:
-        parts (list): ``(dataset indices, rows)`` of every rank; emptied.
+        parts (list): ``(dataset indices, rows)`` of every rank.
         chosen (np.ndarray | None): the sample's dataset indices in its
             order, or None when the sample is every sample in index order.
         num_samples (int): N over all ranks.
@@ -371,8 +77,7 @@ def assemble_sample(parts: list, chosen: Optional[np.ndarray],
         order = np.argsort(chosen)
         sorted_chosen = chosen[order]
     filled = 0
-    while parts:
-        idx, rows = parts.pop()
+    for idx, rows in parts:
         if not len(idx):
             continue
         sample[idx if chosen is
@@ -384,31 +89,20 @@ def assemble_sample(parts: list, chosen: Optional[np.ndarray],
     return sample
 
 
-def cluster_by_index(
-        features: np.ndarray,
-        indices: np.ndarray,
-        num_samples: int,
-        kmeans: KMeans,
-        preprocessor: Preprocessor,
-        round_id: int = 0,
-        wait_poll_s: float = 60.0) -> Tuple[np.ndarray, FitResult]:
-    """Fit k-means across ranks and label every sample.
+def gather_sample(features: Rows, indices: np.ndarray, num_samples: int,
+                  kmeans: KMeans) -> Optional[np.ndarray]:
+    """The seeded fitting sample, gathered from every rank on rank 0.
 
     Args:
-        features (np.ndarray | DiskFeatures): (n, D) raw features of this
-            rank's samples, read chunk by chunk.
+        features (Rows): (n, D) raw features of this rank's samples.
         indices (np.ndarray): (n,) their dataset indices.
         num_samples (int): N over all ranks.
-        kmeans (KMeans): the configured k-means.
-        preprocessor (Preprocessor): PCA / L2, fitted here on the sample.
-        round_id (int): distinguishes the store keys of successive calls.
-        wait_poll_s (float): see :func:`wait_for_rank0`. Defaults to 60.
+        kmeans (KMeans): K, the seed and the sample's cap.
 
     Returns:
-        tuple: labels (N,) int64 and the :class:`FitResult`, on every rank.
+        np.ndarray | None: the (M, D) float32 sample on rank 0, None on the
+        others.
     """
-    rank, world_size = get_dist_info()
-    kmeans.check_size(num_samples)
     # Drawn on rank 0 only (the draw holds one int32 per sample while it
     # runs) and sent to the others: at most max_points_per_centroid * K ints.
     chosen = rank0_then_broadcast(
@@ -423,60 +117,161 @@ def cluster_by_index(
     ]
     mine = np.concatenate(rows) if rows else np.empty((0, 0), np.float32)
     del rows
-    parts = _collective(
+    parts = collective(
         'gathering the fitting sample',
         gather_object, (indices[mask], mine),
         dst=0)
     del mine
-    store = _default_store() if world_size > 1 else None
+    if get_dist_info()[0] != 0:
+        return None
+    sample = assemble_sample(parts, chosen, num_samples)
+    del parts
+    return sample
+
+
+def fit_on_rank0(sample: Optional[np.ndarray],
+                 kmeans: KMeans,
+                 preprocessor: Preprocessor,
+                 round_id: int = 0,
+                 wait_poll_s: float = 60.0) -> FitResult:
+    """Fit copies of ``preprocessor`` and ``kmeans`` on rank 0's sample and
+    give the result to every rank (the others wait in store slices).
+
+    Args:
+        sample (np.ndarray | None): the sample (rank 0), None elsewhere.
+        kmeans (KMeans): the configured k-means (not changed).
+        preprocessor (Preprocessor): PCA / L2 settings (not changed).
+        round_id (int): distinguishes the store keys of successive calls.
+        wait_poll_s (float): see :func:`wait_for_rank0`. Defaults to 60.
+
+    Returns:
+        FitResult: the fitted preprocessing and centroids, on every rank.
+    """
+    rank, world_size = get_dist_info()
+    store = default_store() if world_size > 1 else None
     key = f'{READY_KEY}/{round_id}'
     payload = [None]
     if rank == 0:
         try:
-            sample = assemble_sample(parts, chosen, num_samples)
-            preprocessor.fit(sample)
-            kmeans.fit(preprocessor(sample))
+            fitted = copy.deepcopy(preprocessor)
+            fitted.fit(sample)
+            km = copy.deepcopy(kmeans).fit(fitted(sample))
         except Exception as err:
             if store is not None:
                 report_failure(store, key, err, world_size, wait_poll_s)
             raise
-        payload = [(preprocessor, kmeans.centroids,
-                    dict(
-                        fit_objective=kmeans.fit_objective,
-                        fit_size=kmeans.fit_size,
-                        fit_iterations=kmeans.fit_iterations,
-                        fit_seconds=kmeans.fit_seconds))]
+        payload = [
+            FitResult(
+                preprocessor=fitted,
+                centroids=km.centroids,
+                fit_objective=km.fit_objective,
+                fit_size=km.fit_size,
+                fit_iterations=km.fit_iterations,
+                fit_seconds=km.fit_seconds)
+        ]
         if store is not None:
             store.set(key, '1')
     elif store is not None:
         wait_for_rank0(store, key, wait_poll_s)
-    _collective(
+    collective(
         'sending the fitted centroids', broadcast_object_list, payload, src=0)
-    preprocessor, centroids, fit = payload[0]
+    return payload[0]
+
+
+def assign_shard(features: Rows,
+                 fit: FitResult,
+                 kmeans: KMeans,
+                 round_id: int = 0,
+                 wait_poll_s: float = 60.0) -> Tuple[np.ndarray, np.ndarray]:
+    """Preprocess and assign this rank's samples, chunk by chunk; a failure
+    on any rank ends every rank (:func:`all_ranks_done`).
+
+    Args:
+        features (Rows): (n, D) raw features of this rank's samples.
+        fit (FitResult): the fitted preprocessing and centroids.
+        kmeans (KMeans): the backend, chunk size and log interval.
+        round_id (int): distinguishes the store keys of successive calls.
+        wait_poll_s (float): see :func:`all_ranks_done`. Defaults to 60.
+
+    Returns:
+        tuple: (n,) int64 labels and (n,) float32 squared distances.
+    """
 
     def assign() -> Tuple[np.ndarray, np.ndarray]:
-        local_labels = np.empty(len(indices), dtype=np.int64)
-        local_dists = np.empty(len(indices), dtype=np.float32)
+        num = len(features)
+        labels = np.empty(num, dtype=np.int64)
+        dists = np.empty(num, dtype=np.float32)
         progress = ProgressLogger(kmeans.log_interval_s)
-        for sl in iter_chunks(len(indices), kmeans.chunk_size):
-            local_labels[sl], local_dists[sl] = assign_to_centroids(
-                preprocessor(features[sl]), centroids, kmeans.backend,
+        for sl in iter_chunks(num, kmeans.chunk_size):
+            labels[sl], dists[sl] = assign_to_centroids(
+                fit.preprocessor(features[sl]), fit.centroids, kmeans.backend,
                 kmeans.chunk_size, None)
-            progress.log(f'assigned {sl.stop}/{len(indices)} samples of '
-                         'this rank to centroids')
-        return local_labels, local_dists
+            progress.log(f'assigned {sl.stop}/{num} samples of this rank to '
+                         'centroids')
+        return labels, dists
 
-    local_labels, local_dists = all_ranks_done(assign, 'assignment', round_id,
-                                               wait_poll_s)
-    labels = np.full(num_samples, -1, dtype=np.int64)
+    return all_ranks_done(assign, 'assignment', round_id, wait_poll_s)
+
+
+def gather_labels(indices: np.ndarray, labels: np.ndarray, dists: np.ndarray,
+                  num_samples: int) -> Tuple[np.ndarray, float]:
+    """Every sample's label, gathered by dataset index on every rank.
+
+    Args:
+        indices (np.ndarray): (n,) this rank's dataset indices.
+        labels (np.ndarray): (n,) their labels.
+        dists (np.ndarray): (n,) their squared distances.
+        num_samples (int): N over all ranks.
+
+    Returns:
+        tuple: (N,) int64 labels and the objective (sum of all squared
+        distances).
+    """
+    out = np.full(num_samples, -1, dtype=np.int64)
     objective = 0.0
-    gathered = _collective('gathering the labels', all_gather_object,
-                           (indices, local_labels, local_dists))
+    gathered = collective('gathering the labels', all_gather_object,
+                          (indices, labels, dists))
     for idx, lab, dist in gathered:
-        labels[idx] = lab
+        out[idx] = lab
         objective += float(dist.astype(np.float64).sum())
-    if (labels < 0).any():
-        missing = np.flatnonzero(labels < 0)[:5].tolist()
+    if (out < 0).any():
+        missing = np.flatnonzero(out < 0)[:5].tolist()
         raise RuntimeError(f'no rank labelled samples {missing}: the shards '
                            'do not cover the dataset.')
-    return labels, FitResult(centroids=centroids, objective=objective, **fit)
+    return out, objective
+
+
+def cluster_by_index(
+        features: Rows,
+        indices: np.ndarray,
+        num_samples: int,
+        kmeans: KMeans,
+        preprocessor: Preprocessor,
+        round_id: int = 0,
+        wait_poll_s: float = 60.0) -> Tuple[np.ndarray, FitResult]:
+    """Fit k-means across ranks and label every sample; ``kmeans`` and
+    ``preprocessor`` are not changed (their fitted copies are in the
+    result).
+
+    Args:
+        features (Rows): (n, D) raw features of this rank's samples, read
+            chunk by chunk.
+        indices (np.ndarray): (n,) their dataset indices.
+        num_samples (int): N over all ranks.
+        kmeans (KMeans): the configured k-means.
+        preprocessor (Preprocessor): PCA / L2 settings.
+        round_id (int): distinguishes the store keys of successive calls.
+        wait_poll_s (float): see :func:`wait_for_rank0`. Defaults to 60.
+
+    Returns:
+        tuple: labels (N,) int64 and the :class:`FitResult`, on every rank.
+    """
+    kmeans.check_size(num_samples)
+    sample = gather_sample(features, indices, num_samples, kmeans)
+    fit = fit_on_rank0(sample, kmeans, preprocessor, round_id, wait_poll_s)
+    del sample
+    local_labels, local_dists = assign_shard(features, fit, kmeans, round_id,
+                                             wait_poll_s)
+    labels, fit.objective = gather_labels(indices, local_labels, local_dists,
+                                          num_samples)
+    return labels, fit

@@ -1,9 +1,10 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .frozen_features import (PROTOCOLS, evaluate_features, few_shot_indices,
                               knn_top1, linear_top1)
-from .leaderboard import markdown_table
+from .leaderboard import make_row, markdown_table
+from .model_eval import EvalSettings, evaluate_model
 
 __all__ = [
-    'PROTOCOLS', 'evaluate_features', 'few_shot_indices', 'knn_top1',
-    'linear_top1', 'markdown_table'
+    'EvalSettings', 'PROTOCOLS', 'evaluate_features', 'evaluate_model',
+    'few_shot_indices', 'knn_top1', 'linear_top1', 'make_row', 'markdown_table'
 ]

@@ -1,13 +1,13 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .config_checks import check_config
-from .launch import (add_runner_args, apply_runner_args,
+from .launch import (add_runner_args, apply_runner_args, run_tool,
                      set_dataloader_defaults, setup_launcher,
                      shutdown_distributed)
 from .memory_format import to_channels_last
 from .num_clusters import set_num_clusters
 
 __all__ = [
-    'add_runner_args', 'apply_runner_args', 'check_config',
+    'add_runner_args', 'apply_runner_args', 'check_config', 'run_tool',
     'set_dataloader_defaults', 'set_num_clusters', 'setup_launcher',
     'shutdown_distributed', 'to_channels_last'
 ]

@@ -6,52 +6,71 @@ import os
 import os.path as osp
 import subprocess
 from copy import deepcopy
+from typing import Callable
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.dist import init_dist
 
 
-def add_runner_args(parser: argparse.ArgumentParser) -> None:
-    """The flags ``tools/train.py`` and ``tools/test.py`` share (mmpretrain's).
+def add_runner_args(parser: argparse.ArgumentParser,
+                    dataloaders: bool = True,
+                    launcher: bool = True) -> None:
+    """The flags the tools share (mmpretrain's names).
 
     Args:
         parser (ArgumentParser): the tool's parser, extended in place.
+        dataloaders (bool): add ``--no-pin-memory`` and
+            ``--no-persistent-workers`` (tools that build dataloaders).
+            Defaults to True.
+        launcher (bool): add ``--launcher`` and ``--local-rank`` (tools that
+            run on several ranks). Defaults to True.
     """
     parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument(
-        '--no-pin-memory',
-        action='store_true',
-        help='disable pin_memory in dataloaders')
-    parser.add_argument(
-        '--no-persistent-workers',
-        action='store_true',
-        help='disable persistent_workers in dataloaders')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
         help='override config settings, key=value, e.g. '
         'custom_hooks.0.kmeans.niter=20 train_cfg.max_epochs=5')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank (torchrun sets the env).
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    if dataloaders:
+        parser.add_argument(
+            '--no-pin-memory',
+            action='store_true',
+            help='disable pin_memory in dataloaders')
+        parser.add_argument(
+            '--no-persistent-workers',
+            action='store_true',
+            help='disable persistent_workers in dataloaders')
+    if launcher:
+        parser.add_argument(
+            '--launcher',
+            choices=['none', 'pytorch', 'slurm', 'mpi'],
+            default='none',
+            help='job launcher')
+        # torch.distributed.launch passes --local-rank (torchrun sets the
+        # env).
+        parser.add_argument(
+            '--local_rank', '--local-rank', type=int, default=0)
 
 
-def apply_runner_args(cfg: Config, args: argparse.Namespace) -> None:
-    """Apply the shared flags: work dir, dataloader defaults, config
-    overrides and the launcher.
+def apply_runner_args(cfg: Config,
+                      args: argparse.Namespace,
+                      init_distributed: bool = False) -> None:
+    """Apply the shared flags: work dir, config overrides, dataloader
+    defaults and the launcher.
 
     Args:
         cfg (Config): the config, changed in place.
         args (Namespace): parsed flags of :func:`add_runner_args`.
+        init_distributed (bool): start the process group here (tools that
+            run without a Runner; the Runner starts its own). Defaults to
+            False.
     """
+    launcher = getattr(args, 'launcher', 'none')
     if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+        os.environ['LOCAL_RANK'] = str(getattr(args, 'local_rank', 0))
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
@@ -60,9 +79,12 @@ def apply_runner_args(cfg: Config, args: argparse.Namespace) -> None:
     if args.cfg_options is not None:
         # Before the dataloader defaults, which depend on num_workers.
         cfg.merge_from_dict(args.cfg_options)
-    set_dataloader_defaults(cfg, not args.no_pin_memory,
-                            not args.no_persistent_workers)
-    setup_launcher(cfg, args.launcher)
+    set_dataloader_defaults(cfg, not getattr(args, 'no_pin_memory', False),
+                            not getattr(args, 'no_persistent_workers', False))
+    setup_launcher(cfg, launcher)
+    if init_distributed and launcher != 'none' and not (
+            torch_dist.is_available() and torch_dist.is_initialized()):
+        init_dist(launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
 
 
 def set_dataloader_defaults(cfg: Config,
@@ -144,6 +166,17 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
         backend='gloo',
         rank=int(os.environ['RANK']),
         world_size=int(os.environ['WORLD_SIZE']))
+
+
+def run_tool(main: Callable[[], None]) -> None:
+    """Run a tool's ``main`` and, once it succeeded, destroy the process
+    group (:func:`shutdown_distributed`).
+
+    Args:
+        main (callable): the tool's entry point.
+    """
+    main()
+    shutdown_distributed()
 
 
 def shutdown_distributed() -> None:

@@ -275,7 +275,7 @@ def test_an_image_extract_pipeline_for_clips_is_refused_before_extraction(
     del cfg['custom_hooks'][0]['extract_pipeline']
     with pytest.raises(
             ValueError,
-            match=r"ClusterFitHook extract_pipeline: 'LoadImageFromFile' .*"
+            match=r"ClusterFitHook: extract_pipeline: 'LoadImageFromFile' .*"
             r'image transform.*VideoInit, SampleFrames and VideoDecode'):
         run_runner(cfg)
     assert 'labels.npy' not in cache_files(work)

@@ -237,7 +237,7 @@ def run_plugin(features, args, tf32: bool) -> dict:
         t0 = time.perf_counter()
         for sl in iter_chunks(args.n, args.chunk_size):
             assign_to_centroids(
-                preprocessor(features[sl]), fit.centroids, km.backend,
+                fit.preprocessor(features[sl]), fit.centroids, km.backend,
                 args.chunk_size, None)
         sync()
         assign_s = time.perf_counter() - t0

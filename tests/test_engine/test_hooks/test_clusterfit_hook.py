@@ -13,28 +13,25 @@ import weakref
 import numpy as np
 import pytest
 import transforms_for_tests  # noqa: F401
-from helpers import (NUM_CLUSTERS, NUM_IMAGES, PIPELINE, ROOT, all_features,
-                     cache_files, free_port, image_dataset, make_cfg,
+from helpers import (NUM_CLUSTERS, NUM_IMAGES, PIPELINE, ROOT, cache_files,
+                     free_port, image_dataset, make_cfg, reference_labels,
                      run_runner, tiny_source)
 from mmengine.config import Config
 
-from clusterfit_plugin.clustering import KMeans
 from clusterfit_plugin.engine.source import build_source_model
 
 
-def reference_labels(image_root, checkpoint):
+def source_labels(image_root, checkpoint, **kwargs):
     """Labels computed directly: source features -> L2 -> seeded faiss."""
-    feats = all_features(tiny_source(checkpoint), image_dataset(image_root))
-    feats /= np.linalg.norm(feats, axis=1, keepdims=True)
-    km = KMeans(NUM_CLUSTERS, niter=10, seed=0, backend='faiss-cpu')
-    return km.fit(feats).assign(feats)[0]
+    return reference_labels(
+        tiny_source(checkpoint), image_dataset(image_root), **kwargs)
 
 
 @pytest.mark.slow
 def test_end_to_end_and_resume_reuses_cache(tmp_path, image_root,
                                             source_checkpoint, monkeypatch,
                                             rounds):
-    import clusterfit_plugin.engine.hooks.clusterfit_hook as hook_module
+    import clusterfit_plugin.engine.pipeline as pipeline_module
     built = []
 
     def build_and_watch(source):
@@ -42,13 +39,13 @@ def test_end_to_end_and_resume_reuses_cache(tmp_path, image_root,
         built.append(weakref.ref(model))
         return model
 
-    monkeypatch.setattr(hook_module, 'build_source_model', build_and_watch)
+    monkeypatch.setattr(pipeline_module, 'build_source_model', build_and_watch)
     work = str(tmp_path / 'work')
     runner = run_runner(make_cfg(work, image_root, source_checkpoint))
     labels = np.load(osp.join(work, 'clusterfit', 'labels.npy'))
     assert labels.dtype == np.int64 and labels.shape == (NUM_IMAGES, )
-    np.testing.assert_array_equal(
-        labels, reference_labels(image_root, source_checkpoint))
+    np.testing.assert_array_equal(labels,
+                                  source_labels(image_root, source_checkpoint))
     np.testing.assert_array_equal(runner.train_dataloader.dataset.labels,
                                   labels)
     with open(osp.join(work, 'clusterfit', 'manifest.json')) as f:
@@ -274,5 +271,7 @@ def test_hook_with_pca_fp16_disk_store(tmp_path, image_root,
     assert manifest['feature_dim'] == 8  # centroids live in PCA space
     # Files removed after clustering (keep=False), labels complete.
     assert os.listdir(osp.join(work, 'clusterfit', 'features')) == []
-    labels = runner.train_dataloader.dataset.labels
-    assert labels.min() >= 0 and labels.max() < 3 and len(labels) == 45
+    np.testing.assert_array_equal(
+        runner.train_dataloader.dataset.labels,
+        source_labels(
+            image_root, source_checkpoint, pca_dim=8, dtype='float16'))

@@ -1,57 +1,14 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-"""The hook's steps one at a time, without a Runner: extract the source's
-features into the hook's disk store, then cluster them into the hook's
-cache, so that a later training run with the same config finds the labels
-(a cache hit).
-
-Used by ``tools/extract_features.py`` and ``tools/cluster_features.py``;
-the steps are the hook's own (:class:`ClusteringRound`, the same
-fingerprint, store and manifest), so the labels are the ones the hook would
-make.
-"""
-import os
-import os.path as osp
-import re
+"""The features of every shard of the disk store, read back as one
+(what :meth:`ClusterFitPipeline.cluster_stored` clusters after
+``tools/extract_features.py`` wrote the shards as independent jobs)."""
 from typing import List, Tuple
 
 import numpy as np
-from mmengine.config import Config
-from mmengine.registry import DefaultScope
-from mmpretrain.registry import DATASETS, HOOKS
 
 from ..clustering import FeatureStore
-from ..datasets import ClusterFitDataset
 from .cache import ClusterCache
 from .clustering_round import FeatureShard
-from .hooks import ClusterFitHook
-
-
-def hook_and_dataset(cfg: Config) -> Tuple[ClusterFitHook, object]:
-    """The config's ClusterFitHook and the dataset it clusters.
-
-    Args:
-        cfg (Config): a training config with a ``ClusterFitHook`` in
-            ``custom_hooks`` and a ``ClusterFitDataset`` as
-            ``train_dataloader.dataset``.
-
-    Returns:
-        tuple: the built hook, and the dataset the ClusterFitDataset wraps.
-    """
-    hooks = [
-        h for h in cfg.get('custom_hooks', [])
-        if h.get('type') in ('ClusterFitHook', ClusterFitHook)
-    ]
-    if len(hooks) != 1:
-        raise ValueError(
-            f'{cfg.filename}: expected one ClusterFitHook in custom_hooks, '
-            f'found {len(hooks)}.')
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        hook = HOOKS.build(hooks[0])
-        dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    if not isinstance(dataset, ClusterFitDataset):
-        raise TypeError(f'{cfg.filename}: train_dataloader.dataset is '
-                        f'{type(dataset).__name__}, not a ClusterFitDataset.')
-    return hook, dataset.dataset
 
 
 class ShardedFeatures:
@@ -83,28 +40,6 @@ class ShardedFeatures:
         return np.concatenate(pieces)
 
 
-def shard_files(cache: ClusterCache, key: str) -> dict:
-    """The disk-store shards of the features identified by ``key``.
-
-    Args:
-        cache (ClusterCache): the cache directory.
-        key (str): the features' fingerprint.
-
-    Returns:
-        dict: world size -> {rank: path}.
-    """
-    directory = cache.path('features')
-    pattern = re.compile(re.escape(key[:16]) + r'-rank(\d+)-of-(\d+)\.npy')
-    found = {}
-    names = sorted(os.listdir(directory)) if osp.isdir(directory) else []
-    for name in names:
-        match = pattern.fullmatch(name)
-        if match:
-            rank, world = int(match.group(1)), int(match.group(2))
-            found.setdefault(world, {})[rank] = osp.join(directory, name)
-    return found
-
-
 def load_shards(cache: ClusterCache, key: str, num_samples: int,
                 dtype: str) -> Tuple[FeatureShard, List[FeatureStore]]:
     """All the extracted features of a dataset, from the disk store.
@@ -119,7 +54,7 @@ def load_shards(cache: ClusterCache, key: str, num_samples: int,
         tuple: a FeatureShard of every sample's features with their
         indices, and the stores (to remove them afterwards).
     """
-    found = shard_files(cache, key)
+    found = cache.feature_shards(key)
     complete = []
     for world, paths in sorted(found.items()):
         stores = {

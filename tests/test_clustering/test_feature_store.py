@@ -79,9 +79,9 @@ def test_disk_store_refuses_a_planted_symlink(tmp_path):
 
 
 def test_disk_store_resume_ignores_a_symlinked_file(tmp_path):
-    store = FeatureStore(4, path=str(tmp_path / 'real.npy'), key='a')
-    store.append(np.ones((2, 3), np.float32))
-    store._record()  # progress recorded after 2 rows
+    store = FeatureStore(
+        4, path=str(tmp_path / 'real.npy'), key='a', flush_every=2)
+    store.append(np.ones((2, 3), np.float32))  # flushed: progress recorded
     link = tmp_path / 'f.npy'
     link.symlink_to(tmp_path / 'real.npy')
     os.replace(tmp_path / 'real.npy.json', tmp_path / 'f.npy.json')

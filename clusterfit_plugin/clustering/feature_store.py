@@ -1,5 +1,5 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-"""Feature storage and preprocessing shared by every backend.
+"""Where a rank's extracted features are kept, whatever the backend.
 
 :class:`FeatureStore` holds the features of one rank's samples, in memory or
 in a memory-mapped ``.npy`` file, float32 or float16, written batch by batch.
@@ -261,69 +261,3 @@ class FeatureStore:
         if self.path is not None:
             remove_if_present(self.path)
             remove_if_present(self.progress_path)
-
-
-class Preprocessor:
-    """Optional PCA (with whitening) then L2 normalisation, per chunk.
-
-    Fitted on the k-means sample (as DeepCluster and VISSL do PCA-whitening
-    before k-means) and then applied to any chunk of features.
-
-    Args:
-        pca_dim (int, optional): output dimension of PCA; None skips PCA.
-        whiten (bool): scale PCA components to unit variance. Defaults to
-            True.
-        l2_normalize (bool): L2-normalise rows last. Defaults to True.
-    """
-
-    def __init__(self,
-                 pca_dim: Optional[int] = None,
-                 whiten: bool = True,
-                 l2_normalize: bool = True):
-        self.pca_dim = pca_dim
-        self.whiten = whiten
-        self.l2_normalize = l2_normalize
-        self.mean: Optional[np.ndarray] = None
-        self.projection: Optional[np.ndarray] = None
-
-    def fit(self, sample: np.ndarray) -> 'Preprocessor':
-        """Fit PCA on the sample (nothing to fit without PCA).
-
-        Args:
-            sample (np.ndarray): (M, D) float32 features.
-
-        Returns:
-            Preprocessor: self.
-        """
-        if self.pca_dim is None:
-            return self
-        if not 0 < self.pca_dim <= sample.shape[1]:
-            raise ValueError(f'pca dim={self.pca_dim} must lie in [1, '
-                             f'{sample.shape[1]}] (the feature dimension).')
-        x = sample.astype(np.float64)
-        self.mean = x.mean(0)
-        cov = np.cov(x - self.mean, rowvar=False)
-        eigval, eigvec = np.linalg.eigh(cov)
-        order = np.argsort(eigval)[::-1][:self.pca_dim]
-        projection = eigvec[:, order]
-        if self.whiten:
-            projection = projection / np.sqrt(np.maximum(eigval[order], 1e-12))
-        self.projection = projection.astype(np.float32)
-        self.mean = self.mean.astype(np.float32)
-        return self
-
-    def __call__(self, chunk: np.ndarray) -> np.ndarray:
-        """Preprocess a chunk of features.
-
-        Args:
-            chunk (np.ndarray): (n, D) features.
-
-        Returns:
-            np.ndarray: (n, D') float32 features.
-        """
-        x = np.asarray(chunk, dtype=np.float32)
-        if self.projection is not None:
-            x = (x - self.mean) @ self.projection
-        if self.l2_normalize:
-            x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        return np.ascontiguousarray(x, dtype=np.float32)

@@ -1,0 +1,203 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
+"""Evaluate one model's frozen features on labelled splits (what
+``tools/eval_features.py`` runs): extract once, score every label set of
+the same samples, one leaderboard row each."""
+import os.path as osp
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from mmengine.config import Config
+from mmpretrain.registry import DATASETS
+
+from ..datasets.sample_keys import scan_samples
+from ..engine.extractor import extract_features
+from ..engine.source import build_source_model, load_source_config
+from ..fileio import sha256_file
+from .frozen_features import evaluate_features
+from .leaderboard import make_row
+
+
+@dataclass
+class EvalSettings:
+    """How the features are extracted and scored.
+
+    Attributes:
+        stage (str): the stage whose features are scored.
+        protocols (Sequence[str]): see :func:`evaluate_features`.
+        shots (int): labels per class of the few-shot probe.
+        k (int): neighbours of the kNN.
+        batch_size (int): extraction batch size.
+        num_workers (int): extraction DataLoader workers.
+        channels_last (bool): extract in the channels-last format.
+        init_seed (int): seed of a random init (no checkpoint).
+        checkpoint_format (str): the checkpoint's layout.
+    """
+    stage: str = 'backbone'
+    protocols: Sequence[str] = ('linear', 'fewshot', 'knn')
+    shots: int = 10
+    k: int = 20
+    batch_size: int = 256
+    num_workers: int = 1
+    channels_last: bool = False
+    init_seed: int = 0
+    checkpoint_format: str = 'auto'
+
+
+def split_features(model, dataset_cfg: dict, settings: EvalSettings
+                   ) -> Tuple[np.ndarray, np.ndarray, List[str]]:
+    """Features, labels and sample identities of one labelled split.
+
+    Args:
+        model (nn.Module): the frozen model.
+        dataset_cfg (dict): the split's dataset config.
+        settings (EvalSettings): the extraction settings.
+
+    Returns:
+        tuple: (N, D) features, (N,) labels (-1: none) and the identities.
+    """
+    dataset = DATASETS.build(dataset_cfg)
+    keys, labels = scan_samples(dataset)
+    feats = extract_features(
+        model,
+        dataset,
+        dataset_cfg['pipeline'],
+        np.arange(len(dataset)),
+        settings.stage,
+        batch_size=settings.batch_size,
+        num_workers=settings.num_workers,
+        channels_last=settings.channels_last,
+        progress=False)
+    return feats, labels, keys
+
+
+def _check_labelled(labels: np.ndarray, what: str, data_file: str) -> None:
+    """Refuse a sample with no single class (-1): it cannot be scored."""
+    if (labels < 0).any():
+        raise ValueError(
+            f'{data_file}: {what} gives sample {int(np.argmax(labels < 0))} '
+            'no single class (-1, a missing or multiple label); give every '
+            'sample of an evaluation split one label.')
+
+
+def label_set(dataset_cfg: dict, ann_file: str, keys: list,
+              data_file: str) -> np.ndarray:
+    """The labels of one split read from another annotation file.
+
+    Args:
+        dataset_cfg (dict): the split's dataset config.
+        ann_file (str): the annotation file of the label set.
+        keys (list): the split's sample identities, in order.
+        data_file (str): the ``--data`` config (for the error).
+
+    Returns:
+        np.ndarray: (N,) labels, in the split's order.
+    """
+    dataset = DATASETS.build(dict(dataset_cfg, ann_file=ann_file))
+    set_keys, labels = scan_samples(dataset)
+    if set_keys != keys:
+        first = next(
+            (i for i, (a, b) in enumerate(zip(set_keys, keys)) if a != b),
+            min(len(keys), len(set_keys)))
+        raise ValueError(
+            f'{data_file}: the label set {ann_file!r} must list the samples '
+            f'of {dataset_cfg.get("ann_file")!r} in the same order; it lists '
+            f'{len(set_keys)} samples against {len(keys)}, and the lists '
+            f'differ first at sample {first}. Write both lists from the '
+            'same sample order.')
+    _check_labelled(labels, f'the label set {ann_file!r}', data_file)
+    return labels
+
+
+def label_sets(data: Config, data_file: str, train_keys: list,
+               test_keys: list, train_y: np.ndarray, test_y: np.ndarray
+               ) -> Dict[Optional[str], Tuple[np.ndarray, np.ndarray]]:
+    """The label sets to score: ``eval_label_sets`` of the data config, or
+    the splits' own labels.
+
+    Args:
+        data (Config): the data config.
+        data_file (str): its file (for errors).
+        train_keys, test_keys (list): the splits' sample identities.
+        train_y, test_y (np.ndarray): the splits' own labels.
+
+    Returns:
+        dict: set name (None for the splits' own labels) -> (train labels,
+        test labels).
+    """
+    sets = data.get('eval_label_sets')
+    if not sets:
+        _check_labelled(train_y, 'eval_train_dataset', data_file)
+        _check_labelled(test_y, 'eval_test_dataset', data_file)
+        return {None: (train_y, test_y)}
+    return {
+        name:
+        (label_set(data.eval_train_dataset, train_ann, train_keys, data_file),
+         label_set(data.eval_test_dataset, test_ann, test_keys, data_file))
+        for name, (train_ann, test_ann) in sets.items()
+    }
+
+
+def evaluate_model(data: Config, data_file: str, config: str,
+                   checkpoint: Optional[str], name: str, source_name: str,
+                   settings: EvalSettings,
+                   command: str) -> List[Tuple[Optional[str], dict, dict]]:
+    """Extract a model's frozen features once and score every label set.
+
+    Args:
+        data (Config): the data config (``eval_train_dataset``,
+            ``eval_test_dataset``, optional ``eval_label_sets``).
+        data_file (str): its file.
+        config (str): the model's config file.
+        checkpoint (str, optional): its weights; None for a random init.
+        name (str): the row's method name.
+        source_name (str): the source the model came from.
+        settings (EvalSettings): extraction and scoring settings.
+        command (str): the command line, recorded in the rows.
+
+    Returns:
+        list[tuple]: ``(label set, leaderboard row, top-1 by protocol in
+        the order run)`` per label set (None for the splits' own labels).
+    """
+    source = dict(
+        config=config,
+        checkpoint=checkpoint,
+        stage=settings.stage,
+        init_seed=settings.init_seed)
+    if checkpoint is not None:
+        source['checkpoint_format'] = settings.checkpoint_format
+    model = build_source_model(source)
+    train_x, train_y, train_keys = split_features(model,
+                                                  data.eval_train_dataset,
+                                                  settings)
+    test_x, test_y, test_keys = split_features(model, data.eval_test_dataset,
+                                               settings)
+    model_cfg = load_source_config(source)
+    dataset = osp.splitext(osp.basename(data_file))[0]
+    # The same for every label set: the checkpoint is hashed once.
+    checkpoint_id = (
+        sha256_file(checkpoint)[:8]
+        if checkpoint else f'random-init-{settings.init_seed}')
+    rows = []
+    sets = label_sets(data, data_file, train_keys, test_keys, train_y, test_y)
+    for set_name, (set_train_y, set_test_y) in sets.items():
+        top1 = evaluate_features(
+            train_x,
+            set_train_y,
+            test_x,
+            set_test_y,
+            settings.protocols,
+            shots=settings.shots,
+            k=settings.k)
+        row = make_row(
+            method=name,
+            source=source_name,
+            model_cfg=model_cfg,
+            dataset=dataset if set_name is None else f'{dataset}/{set_name}',
+            protocol=f'frozen {settings.stage}, {len(set_train_y)} train / '
+            f'{len(set_test_y)} test',
+            top1=top1,
+            checkpoint=checkpoint_id,
+            command=command)
+        rows.append((set_name, row, top1))
+    return rows
