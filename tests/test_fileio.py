@@ -12,7 +12,7 @@ import torch
 from clusterfit_plugin.fileio import (atomic_save_bytes, atomic_save_json,
                                       atomic_save_npy, atomic_save_text,
                                       atomic_save_torch, create_npy_memmap,
-                                      open_npy_memmap, open_nofollow,
+                                      open_nofollow, open_npy_memmap,
                                       remove_if_present, sha256_file,
                                       sha256_of)
 
@@ -54,8 +54,9 @@ def test_a_failed_atomic_write_keeps_the_old_file(tmp_path):
     torch.testing.assert_close(
         torch.load(path, weights_only=True)['w'], torch.zeros(1))
     assert os.listdir(tmp_path) == ['keep.pth']  # no temporary file left
-    with pytest.raises(OSError, match=r'could not write .*Nothing was '
-                       'half-written'):
+    with pytest.raises(
+            OSError, match=r'could not write .*Nothing was '
+            'half-written'):
         atomic_save_text(str(tmp_path / 'keep.pth' / 'x.txt'), 'x')
 
 
@@ -64,8 +65,9 @@ def test_links_are_not_followed(tmp_path):
     victim.write_text('precious')
     link = tmp_path / 'link.npy'
     link.symlink_to(victim)
-    with pytest.raises(OSError, match='is a symbolic link that this run did '
-                       'not create'):
+    with pytest.raises(
+            OSError, match='is a symbolic link that this run did '
+            'not create'):
         open_nofollow(str(link), os.O_RDWR)
     with pytest.raises(OSError, match='symbolic link'):
         create_npy_memmap(str(link), 'float32', (2, 2))
@@ -105,8 +107,9 @@ def test_hashes_equal_hashlib(tmp_path):
     big = tmp_path / 'big'
     data = os.urandom(10_000)
     big.write_bytes(data)
-    assert sha256_file(str(big), block=4096) == hashlib.sha256(
-        data).hexdigest()  # read in blocks
-    assert sha256_of(dict(a=1, b=[2])) == hashlib.sha256(
-        b'{"a": 1, "b": [2]}').hexdigest()
+    assert sha256_file(
+        str(big),
+        block=4096) == hashlib.sha256(data).hexdigest()  # read in blocks
+    assert sha256_of(dict(
+        a=1, b=[2])) == hashlib.sha256(b'{"a": 1, "b": [2]}').hexdigest()
     assert sha256_of(dict(b=[2], a=1)) == sha256_of(dict(a=1, b=[2]))

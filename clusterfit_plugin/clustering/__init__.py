@@ -3,12 +3,13 @@
 process group (mmengine's logger reports progress): k-means, the feature
 store, preprocessing and cluster statistics."""
 from .feature_store import DTYPES, DiskFeatures, FeatureStore, check_finite
-from .kmeans import (BACKENDS, KMeans, assign_to_centroids, faiss_rand_perm,
-                     fit_sample_indices, iter_chunks, kmeans_plus_plus,
-                     resolve_backend, take_rows)
+from .kmeans import BACKENDS, KMeans, assign_to_centroids, resolve_backend
 from .metrics import (adjusted_rand_index, cluster_size_stats,
                       normalized_mutual_info, purity)
 from .preprocessing import Preprocessor
+from .sampling import (faiss_rand_perm, fit_sample_indices, iter_chunks,
+                       take_rows)
+from .torch_kmeans import kmeans_plus_plus
 from .types import Rows
 
 __all__ = [

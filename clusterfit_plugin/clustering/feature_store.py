@@ -26,7 +26,7 @@ from mmengine.logging import print_log
 from ..fileio import (atomic_save_json, create_npy_memmap, open_npy_memmap,
                       remove_if_present)
 from ..utils.progress import ProgressLogger
-from .kmeans import iter_chunks
+from .sampling import iter_chunks
 
 DTYPES = ('float32', 'float16')
 

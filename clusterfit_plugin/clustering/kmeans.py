@@ -30,7 +30,7 @@ summary when it ends; a chunked assignment logs the rows done.
 import functools
 import inspect
 import time
-from typing import Iterator, Mapping, Optional, Tuple
+from typing import Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -39,6 +39,10 @@ from mmengine.logging import print_log
 from ..settings import as_bool, as_choice, as_float, as_int, check_keys
 from ..utils.progress import (DEFAULT_INTERVAL_S, ProgressLogger,
                               faiss_progress, forward_c_stdout)
+from .sampling import (faiss_rand_perm, fit_sample_indices, iter_chunks,
+                       take_rows)
+from .torch_kmeans import (kmeans_plus_plus, nearest_centroids, torch_device,
+                           torch_lloyd)
 
 try:
     import faiss
@@ -105,239 +109,6 @@ def resolve_backend(backend: str = 'auto') -> str:
             'early stop, which every backend follows; it needs faiss >= '
             "1.15: `pip install -U faiss-cpu`, or use backend='torch'.")
     return backend
-
-
-def faiss_rand_perm(n: int, m: int, seed: int) -> np.ndarray:
-    """The first ``m`` entries of faiss's ``rand_perm(n, seed)``.
-
-    faiss draws its k-means training sample and its random initial centroids
-    with this permutation: a Fisher-Yates shuffle driven by ``std::mt19937``
-    seeded with ``seed``. numpy's MT19937 in the legacy seeding of
-    ``RandomState`` is the same generator, so this gives faiss's draws
-    without faiss; only the first ``m`` steps of the shuffle are run. It
-    holds one int32 per point while it runs, as faiss's own does (4 bytes
-    against the 512 or more of a feature row).
-
-    Args:
-        n (int): length of the permutation.
-        m (int): how many leading entries to return (``m <= n``).
-        seed (int): faiss's seed (taken modulo 2**32, as faiss does).
-
-    Returns:
-        np.ndarray: (m,) int64 distinct indices in ``[0, n)``.
-    """
-    bitgen = np.random.MT19937()
-    bitgen.state = dict(
-        bit_generator='MT19937',
-        state=np.random.RandomState(seed %
-                                    2**32).get_state(legacy=False)['state'])
-    steps = np.arange(m, dtype=np.uint64)
-    # faiss's rand_int(max) is mt() % max; step i swaps i with i + draw.
-    swap_with = (steps + bitgen.random_raw(m) % (np.uint64(n) - steps))
-    perm = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
-    view = memoryview(perm)  # Python-int item access: fast in the loop
-    for i, j in enumerate(swap_with.tolist()):
-        view[i], view[j] = view[j], view[i]
-    return perm[:m].astype(np.int64)
-
-
-def fit_sample_indices(num_points: int, num_clusters: int,
-                       max_points_per_centroid: int,
-                       seed: int) -> Optional[np.ndarray]:
-    """Indices of the seeded training sample, or None to use all points.
-
-    The sample is the one ``faiss.Kmeans`` itself trains on, in its order:
-    the first ``max_points_per_centroid * K`` entries of
-    :func:`faiss_rand_perm`.
-
-    Args:
-        num_points (int): N, the number of points.
-        num_clusters (int): K.
-        max_points_per_centroid (int): the sample holds at most this many
-            points per centroid.
-        seed (int): seed of the sample.
-
-    Returns:
-        np.ndarray | None: int64 indices in faiss's order, or None when N
-        fits the cap.
-    """
-    cap = max_points_per_centroid * num_clusters
-    if num_points <= cap:
-        return None
-    return faiss_rand_perm(num_points, cap, seed)
-
-
-def take_rows(x: np.ndarray, indices: np.ndarray,
-              chunk_size: int) -> np.ndarray:
-    """``x[indices]`` as float32, read in index order chunk by chunk.
-
-    Reading sorted rows keeps a memory-mapped ``x`` to forward reads, and
-    the float32 copy is the only full-size array made.
-
-    Args:
-        x (np.ndarray): (N, D) rows, memmap allowed.
-        indices (np.ndarray): (M,) row indices in the wanted output order.
-        chunk_size (int): rows read at a time.
-
-    Returns:
-        np.ndarray: (M, D) contiguous float32.
-    """
-    out = np.empty((len(indices), x.shape[1]), dtype=np.float32)
-    order = np.argsort(indices, kind='stable')
-    for sl in iter_chunks(len(order), chunk_size):
-        out[order[sl]] = x[indices[order[sl]]]
-    return out
-
-
-def iter_chunks(num: int, chunk_size: int) -> Iterator[slice]:
-    """Yield consecutive slices of at most ``chunk_size`` over ``range(num)``.
-
-    Args:
-        num (int): total length.
-        chunk_size (int): the largest slice.
-
-    Returns:
-        Iterator[slice]: the slices, in order.
-    """
-    for start in range(0, num, chunk_size):
-        yield slice(start, min(start + chunk_size, num))
-
-
-def _nearest_torch(x: torch.Tensor, centroids: torch.Tensor,
-                   centroid_sqnorm: torch.Tensor,
-                   chunk_size: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Nearest centroid (squared L2) of each row of ``x``, chunk by chunk."""
-    labels = torch.empty(x.shape[0], dtype=torch.int64, device=x.device)
-    dists = torch.empty(x.shape[0], dtype=torch.float32, device=x.device)
-    for sl in iter_chunks(x.shape[0], chunk_size):
-        xc = x[sl]
-        d = centroid_sqnorm[None, :] - 2.0 * (xc @ centroids.T)
-        dmin, amin = d.min(dim=1)
-        labels[sl] = amin
-        dists[sl] = (dmin + (xc * xc).sum(1)).clamp_min_(0)
-    return labels, dists
-
-
-def _device() -> str:
-    return 'cuda' if torch.cuda.is_available() else 'cpu'
-
-
-def kmeans_plus_plus(x: np.ndarray,
-                     num_clusters: int,
-                     seed: int,
-                     table_bytes: int = 256 * 2**20) -> np.ndarray:
-    """Greedy k-means++ seeding (as scikit-learn: 2 + log K trials a step).
-
-    Runs in numpy on the CPU: it is meant for the seeding sub-sample of
-    :class:`KMeans` (a few points per centroid), where the K sequential steps
-    are small and a GPU would only add launch overhead. When the table of all
-    pairwise squared distances fits in ``table_bytes`` it is computed once
-    (one symmetric product), which costs fewer flops than the
-    ``trials * K`` rows the steps would otherwise compute one by one.
-
-    Args:
-        x (np.ndarray): (M, D) float32 points.
-        num_clusters (int): K.
-        seed (int): seed of the draws.
-        table_bytes (int): largest M x M float32 distance table to build.
-            Defaults to 256 MiB (M up to 8,192).
-
-    Returns:
-        np.ndarray: (K, D) float32 initial centroids, rows of ``x``.
-    """
-    n = x.shape[0]
-    rng = np.random.default_rng(seed)
-    trials = 2 + int(np.log(num_clusters))
-    sqnorm = np.einsum('ij,ij->i', x, x)
-
-    def to_sq_dists(dots: np.ndarray, rows) -> np.ndarray:
-        dots *= -2
-        dots += sqnorm[rows, None]
-        dots += sqnorm[None]
-        return np.maximum(dots, 0, out=dots)
-
-    if 4 * n * n <= table_bytes:
-        sq_dists = to_sq_dists(x @ x.T, slice(None)).__getitem__
-    else:
-
-        def sq_dists(rows: np.ndarray) -> np.ndarray:
-            return to_sq_dists(x[rows] @ x.T, rows)
-
-    chosen = [int(rng.integers(n))]
-    closest = sq_dists(np.array(chosen))[0]
-    for _ in range(1, num_clusters):
-        cdf = np.cumsum(closest, dtype=np.float64)
-        if cdf[-1] <= 0:  # every point already is a centroid
-            cand = rng.integers(n, size=trials)
-        else:
-            cand = np.minimum(
-                np.searchsorted(cdf,
-                                rng.random(trials) * cdf[-1]), n - 1)
-        dist = np.minimum(closest[None], sq_dists(cand))
-        best = int(dist.sum(1, dtype=np.float64).argmin())
-        chosen.append(int(cand[best]))
-        closest = dist[best]
-    return x[chosen].copy()
-
-
-def _cluster_sums(x: torch.Tensor, labels: torch.Tensor,
-                  num_clusters: int) -> torch.Tensor:
-    """Sum of the rows of ``x`` in each cluster, the same bits every run.
-
-    On CUDA ``index_add_`` adds with atomics in no fixed order, so two seeded
-    runs would differ in the last bits; ``index_put_(accumulate=True)``
-    sorts by label first and is deterministic there. On the CPU
-    ``index_add_`` is sequential (deterministic) and about 4x faster.
-    """
-    sums = x.new_zeros(num_clusters, x.shape[1])
-    if x.is_cuda:
-        return sums.index_put_((labels, ), x, accumulate=True)
-    return sums.index_add_(0, labels, x)
-
-
-def _torch_lloyd(x: np.ndarray, init: np.ndarray, niter: int,
-                 early_stop_threshold: float, seed: int, spherical: bool,
-                 chunk_size: int,
-                 progress: ProgressLogger) -> Tuple[np.ndarray, float, int]:
-    """faiss-style k-means in torch.
-
-    Returns:
-        tuple: centroids, final objective, iterations run.
-    """
-    device = _device()
-    xt = torch.from_numpy(x).to(device)
-    num_clusters = init.shape[0]
-    centroids = torch.from_numpy(init).to(device).clone()
-    gen = torch.Generator(device='cpu').manual_seed(seed)
-    objective = float('inf')
-    for it in range(niter):
-        labels, dists = _nearest_torch(xt, centroids,
-                                       (centroids * centroids).sum(1),
-                                       chunk_size)
-        previous, objective = objective, float(dists.double().sum())
-        counts = torch.bincount(labels, minlength=num_clusters)
-        sums = _cluster_sums(xt, labels, num_clusters)
-        nonempty = counts > 0
-        centroids[nonempty] = sums[nonempty] / counts[nonempty, None].to(
-            sums.dtype)
-        # Re-seed empty clusters by splitting the largest one (faiss's rule).
-        for k in torch.nonzero(~nonempty).flatten().tolist():
-            big = int(torch.argmax(counts))
-            eps = 1.0 / 1024
-            noise = (torch.rand(centroids.shape[1], generator=gen) - 0.5) * eps
-            noise = noise.to(device)
-            centroids[k] = centroids[big] * (1 + noise)
-            centroids[big] = centroids[big] * (1 - noise)
-            counts[k] = counts[big] // 2
-            counts[big] -= counts[k]
-        if spherical:
-            centroids /= centroids.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        progress.log(f'k-means iteration {it + 1}/{niter}: objective '
-                     f'{objective:.6g}')
-        # faiss's early stop, checked after the update as faiss does.
-        if it > 0 and previous - objective <= early_stop_threshold * previous:
-            break
-    return centroids.cpu().numpy(), objective, it + 1
 
 
 class KMeans:
@@ -520,9 +291,9 @@ class KMeans:
             if init is None:  # faiss's draw: rand_perm(M, seed + 1)
                 init = sample[faiss_rand_perm(
                     len(sample), self.num_clusters, self.seed + 1)]
-            return _torch_lloyd(sample, init, self.niter,
-                                self.early_stop_threshold, self.seed,
-                                self.spherical, self.chunk_size, progress)
+            return torch_lloyd(sample, init, self.niter,
+                               self.early_stop_threshold, self.seed,
+                               self.spherical, self.chunk_size, progress)
         km = faiss.Kmeans(
             sample.shape[1],
             self.num_clusters,
@@ -593,13 +364,13 @@ def assign_to_centroids(
     dists = np.empty(n, dtype=np.float32)
     centroids = np.ascontiguousarray(centroids, dtype=np.float32)
     if backend == 'torch':
-        device = _device()
+        device = torch_device()
         ct = torch.from_numpy(centroids).to(device)
         csq = (ct * ct).sum(1)
         for sl in iter_chunks(n, chunk_size):
             xc = torch.from_numpy(
                 np.ascontiguousarray(x[sl], dtype=np.float32)).to(device)
-            lab, dist = _nearest_torch(xc, ct, csq, chunk_size)
+            lab, dist = nearest_centroids(xc, ct, csq, chunk_size)
             labels[sl] = lab.cpu().numpy()
             dists[sl] = dist.cpu().numpy()
             progress.log(f'assigned {sl.stop}/{n} points to centroids')

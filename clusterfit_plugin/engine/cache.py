@@ -13,29 +13,23 @@ interrupted write nor a file from elsewhere is mistaken for a result. A run
 holds an exclusive lock on the directory (``.lock``, naming the holder), so
 two runs never write one cache.
 """
-import fcntl
 import json
 import logging
 import os
 import os.path as osp
-import platform
 import re
-import socket
 import time
 from typing import Callable, Dict, Optional, Tuple
 
-import mmengine
-import mmpretrain
 import numpy as np
-import torch
 from mmengine.logging import print_log
 
 from ..clustering import FeatureStore
-from ..clustering import kmeans as kmeans_module
 from ..datasets.clusterfit_dataset import check_label_range
-from ..fileio import (atomic_save_json, atomic_save_npy, open_nofollow,
-                      remove_if_present, sha256_file, sha256_of)
-from ..version import __version__
+from ..fileio import (atomic_save_json, atomic_save_npy, remove_if_present,
+                      sha256_file)
+from .cache_lock import lock_directory, unlock_directory
+from .fingerprint import combine_fingerprint, package_versions
 
 LABELS_FILE = 'labels.npy'
 CENTROIDS_FILE = 'centroids.npy'
@@ -44,54 +38,6 @@ LOCK_FILE = '.lock'
 ROUND_PATTERN = re.compile(r'labels_epoch\d+\.npy')
 TEMP_PATTERN = re.compile(r'\..+\.tmp')
 SHARD_PATTERN = re.compile(r'([0-9a-f]{16})-rank(\d+)-of-(\d+)\.npy(\.json)?')
-# Cache directories whose lock this process holds: real path -> descriptor.
-_HELD: Dict[str, int] = {}
-# The fingerprint parts that determine the extracted features.
-FEATURE_PARTS = ('samples', 'source_weights', 'source_model', 'stage',
-                 'extract_pipeline', 'feature_dtype')
-
-
-def combine_fingerprint(parts: Dict[str, str]) -> str:
-    """One fingerprint from named component digests.
-
-    Args:
-        parts (dict): component name -> digest.
-
-    Returns:
-        str: hex digest over all components.
-    """
-    return sha256_of(sorted(parts.items()))
-
-
-def feature_key(parts: Dict[str, str]) -> str:
-    """The fingerprint of the extracted features alone (it names the disk
-    store's shards, so that an extraction resumes only its own rows).
-
-    Args:
-        parts (dict): all fingerprint parts.
-
-    Returns:
-        str: hex digest over :data:`FEATURE_PARTS`.
-    """
-    return combine_fingerprint({k: parts[k] for k in FEATURE_PARTS})
-
-
-def package_versions() -> Dict[str, str]:
-    """Versions of the packages a clustering depends on (for the manifest).
-
-    Returns:
-        dict: package name -> version.
-    """
-    versions = dict(
-        clusterfit_plugin=__version__,
-        python=platform.python_version(),
-        torch=torch.__version__,
-        mmengine=mmengine.__version__,
-        mmpretrain=mmpretrain.__version__,
-        numpy=np.__version__)
-    if kmeans_module.faiss is not None:
-        versions['faiss'] = kmeans_module.faiss.__version__
-    return versions
 
 
 def shard_name(key: str, rank: int, world_size: int) -> str:
@@ -138,45 +84,11 @@ class ClusterCache:
             return []
 
     def acquire(self) -> None:
-        """Take the exclusive lock on the directory for this process, until
-        :meth:`release` or the process ends (a killed run leaves no lock),
-        then remove what killed writes left (``.*.tmp``). The directory is
-        created and checked here, before any extraction.
-
-        Raises:
-            OSError: the directory cannot be created or written.
-            RuntimeError: another process holds the lock; the message names
-                it.
-        """
-        real = osp.realpath(self.directory)
-        if real in _HELD:
-            return
-        lock = self.path(LOCK_FILE)
-        try:
-            os.makedirs(self.directory, exist_ok=True)
-            if not os.access(self.directory, os.W_OK):
-                raise PermissionError(13, 'not writable')
-            fd = open_nofollow(lock, os.O_RDWR | os.O_CREAT)
-        except OSError as e:
-            raise OSError(
-                e.errno, f'cache_dir {self.directory} cannot be used: '
-                f'{e.strerror or e}. Point cache_dir (or --work-dir) at a '
-                'writable directory; nothing was extracted.') from e
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 4096, 0).decode(errors='replace').strip()
-            os.close(fd)
-            raise RuntimeError(
-                f'{self.directory} is in use by {holder or "another run"} '
-                f'(lock {lock}). Two runs on one cache would overwrite each '
-                "other's labels: wait for that run to end, or give this one "
-                'its own cache_dir (or --work-dir).') from None
-        os.ftruncate(fd, 0)
-        os.pwrite(
-            fd, f'pid {os.getpid()} on {socket.gethostname()} since '
-            f'{time.strftime("%Y-%m-%dT%H:%M:%S%z")}\n'.encode(), 0)
-        _HELD[real] = fd
+        """Take the exclusive lock on the directory for this process
+        (:func:`lock_directory`), then remove what killed writes left
+        (``.*.tmp``). The directory is created and checked here, before any
+        extraction."""
+        lock_directory(self.directory, self.path(LOCK_FILE))
         for sub in ('', 'features'):
             for name in self._names(sub):
                 if TEMP_PATTERN.fullmatch(name):
@@ -184,9 +96,7 @@ class ClusterCache:
 
     def release(self) -> None:
         """Give up the lock taken by :meth:`acquire` (no-op without it)."""
-        fd = _HELD.pop(osp.realpath(self.directory), None)
-        if fd is not None:
-            os.close(fd)
+        unlock_directory(self.directory)
 
     def drop_other_shards(self, world_size: int) -> None:
         """Remove the disk store's shards made by another number of ranks

@@ -29,15 +29,16 @@ from ..clustering import KMeans
 from ..datasets import ClusterFitDataset, scan_samples
 from ..datasets.transforms import build_pipeline_for
 from ..fileio import sha256_of
-from ..visualization import replay_diagnostics, to_tile, write_diagnostics
-from .cache import ClusterCache, feature_key
+from ..visualization import DiagnosticsWriter
+from .cache import ClusterCache
 from .clustering_round import ClusteringResult, ClusteringRound, FeatureShard
-from .rank_protocol import rank0_then_broadcast
 from .extractor import DEFAULT_EXTRACT_PIPELINE
-from .stored_features import load_shards
+from .fingerprint import feature_key
+from .rank_protocol import rank0_then_broadcast
 from .settings import DiagnosticsSettings, FingerprintSettings, parse_optional
 from .source import (build_source_model, check_source, parse_source,
                      source_fingerprint)
+from .stored_features import load_shards
 
 # The hook's arguments that are not the pipeline's.
 HOOK_ONLY = ('type', 'interval', 'recluster_stage', 'reweight_loss',
@@ -58,9 +59,9 @@ class ClusterFitPipeline:
             channels_last, wait_poll_s: arguments of
             :class:`ClusteringRound`, documented there.
         fingerprint (dict, optional): :class:`FingerprintSettings`.
-        diagnostics (dict, optional): :class:`DiagnosticsSettings`; None
-            turns them off. Defaults to ``dict(grid_clusters=8,
-            per_cluster=8)``.
+        diagnostics (dict, optional): :class:`DiagnosticsSettings` of the
+            :class:`DiagnosticsWriter` (``self.diagnostics``); None turns
+            them off. Defaults to ``dict(grid_clusters=8, per_cluster=8)``.
         cache_dir (str, optional): defaults to ``{work_dir}/clusterfit``.
     """
 
@@ -85,9 +86,11 @@ class ClusterFitPipeline:
         self.kmeans = KMeans.from_config(num_clusters, kmeans)
         self.fingerprint_settings = FingerprintSettings.parse(fingerprint
                                                               or {})
-        self.diagnostics = parse_optional(DiagnosticsSettings, diagnostics)
         self.extract_pipeline = copy.deepcopy(extract_pipeline
                                               or DEFAULT_EXTRACT_PIPELINE)
+        settings = parse_optional(DiagnosticsSettings, diagnostics)
+        self.diagnostics = None if settings is None else DiagnosticsWriter(
+            settings, self.extract_pipeline, self.kmeans.num_clusters)
         self.round = ClusteringRound(
             self.kmeans,
             self.extract_pipeline,
@@ -125,15 +128,11 @@ class ClusterFitPipeline:
             if h.get('type') == 'ClusterFitHook'
         ]
         if len(hooks) != 1:
-            raise ValueError(
-                f'{cfg.filename}: expected one ClusterFitHook in '
-                f'custom_hooks, found {len(hooks)}.')
-        hook = hooks[0].to_dict() if hasattr(hooks[0],
-                                             'to_dict') else dict(hooks[0])
-        pipeline = cls(**{
-            k: v
-            for k, v in hook.items() if k not in HOOK_ONLY
-        })
+            raise ValueError(f'{cfg.filename}: expected one ClusterFitHook in '
+                             f'custom_hooks, found {len(hooks)}.')
+        hook = hooks[0].to_dict() if hasattr(hooks[0], 'to_dict') else dict(
+            hooks[0])
+        pipeline = cls(**{k: v for k, v in hook.items() if k not in HOOK_ONLY})
         with DefaultScope.overwrite_default_scope('mmpretrain'):
             dataset = DATASETS.build(cfg.train_dataloader.dataset)
         if not isinstance(dataset, ClusterFitDataset):
@@ -187,8 +186,8 @@ class ClusterFitPipeline:
             ('by their paths; their contents are not hashed (files '
              'regenerated under the same names reuse the cached labels; '
              "fingerprint=dict(contents='mtime_size' or 'sha256') covers "
-             'them)' if contents == 'none' else
-             f'by their paths and {contents}') +
+             'them)'
+             if contents == 'none' else f'by their paths and {contents}') +
             f' ({time.perf_counter() - start:.2f}s).',
             logger='current')
         parts = dict(
@@ -210,6 +209,34 @@ class ClusterFitPipeline:
             np.ndarray | None: the labels, or None on a miss.
         """
         return rank0_then_broadcast(lambda: cache.lookup(parts, num_samples))
+
+    def restore_round(self, cache: ClusterCache, parts: Dict[str, str],
+                      epoch: int) -> np.ndarray:
+        """On resume, the labels of the re-clustering round at ``epoch``
+        (a cache made with other settings is reported, and its rounds
+        used: they are what the run trained on).
+
+        Args:
+            cache (ClusterCache): the cache.
+            parts (dict): this config's fingerprint parts.
+            epoch (int): the round's epoch.
+
+        Returns:
+            np.ndarray: the round's labels, on every rank.
+        """
+        stale = rank0_then_broadcast(lambda: cache.stale_parts(parts))
+        if stale:
+            print_log(
+                f'ClusterFit: the cache in {cache.directory} was made with '
+                f'another {", ".join(stale)} than this config; the run '
+                'resumes with the labels its rounds wrote.',
+                logger='current',
+                level=logging.WARNING)
+        labels = rank0_then_broadcast(lambda: cache.load_round(epoch))
+        print_log(
+            f'ClusterFit: resumed the labels of the round at epoch {epoch}.',
+            logger='current')
+        return labels
 
     def cluster_source(self, dataset, cache: ClusterCache,
                        parts: Dict[str, str]) -> ClusteringResult:
@@ -236,7 +263,9 @@ class ClusterFitPipeline:
             self.save(cache, result, parts)
         return result
 
-    def extract_shard(self, dataset, cache: ClusterCache,
+    def extract_shard(self,
+                      dataset,
+                      cache: ClusterCache,
                       parts: Dict[str, str],
                       shard: Optional[Tuple[int, int]] = None) -> FeatureShard:
         """Step 1 offline: extract the source's features of this rank (or
@@ -287,7 +316,9 @@ class ClusterFitPipeline:
                                     self.round.feature_store.dtype)
         result = self.round.cluster(shard)
         self.save(cache, result, parts)
-        self.diagnose(dataset, cache, result.labels, 'source', classes)
+        if self.diagnostics is not None:
+            self.diagnostics.write(dataset, cache.path('diagnostics'),
+                                   result.labels, 'source', classes)
         if not (keep_features or self.round.feature_store.keep):
             for store in stores:
                 store.remove()
@@ -310,79 +341,6 @@ class ClusterFitPipeline:
             source=self.source.summary(),
             **self.round.settings(),
             **result.summary())
-
-    def diagnose(self,
-                 dataset,
-                 cache: ClusterCache,
-                 labels: np.ndarray,
-                 tag: str,
-                 classes: np.ndarray,
-                 visualizer=None,
-                 step: int = 0,
-                 pictures: bool = True) -> None:
-        """Write a clustering's scores (and pictures) to the cache's
-        ``diagnostics/`` and the visualizer (:func:`write_diagnostics`);
-        nothing when ``diagnostics`` is None. A failure is logged: the
-        labels are written already.
-
-        Args:
-            dataset: the clustered dataset.
-            cache (ClusterCache): the cache.
-            labels (np.ndarray): (N,) cluster ids.
-            tag (str): ``'source'``, ``'epoch3'``, ...
-            classes (np.ndarray): (N,) known classes, -1 where unknown.
-            visualizer (Visualizer, optional): also gets them.
-            step (int): the visualizer's step. Defaults to 0.
-            pictures (bool): draw the grid and histogram. Defaults to True.
-        """
-        if self.diagnostics is None:
-            return
-        pipeline = build_pipeline_for(dataset, self.extract_pipeline)
-        try:
-            write_diagnostics(
-                labels, classes, self.num_clusters, cache.path('diagnostics'),
-                tag, (lambda i: to_tile(
-                    pipeline(dataset.get_data_info(i))['inputs'])) if pictures
-                else None, self.diagnostics.grid_clusters,
-                self.diagnostics.per_cluster, visualizer, step)
-        except Exception as e:  # the labels are written; do not lose them
-            print_log(
-                f'ClusterFit: the {tag} diagnostics were not written '
-                f'({type(e).__name__}: {e}); the labels are, and training '
-                'goes on.',
-                logger='current',
-                level=logging.WARNING)
-
-    def replay_diagnostics(self, dataset, cache: ClusterCache,
-                           labels: np.ndarray, classes: np.ndarray,
-                           visualizer, rounds: List[int]) -> None:
-        """On a cache hit, give the visualizer what the run that made the
-        cache gave it: the source's scores and pictures, and the scores of
-        the rounds at the epochs ``rounds``.
-
-        Args:
-            dataset: the clustered dataset.
-            cache (ClusterCache): the cache.
-            labels (np.ndarray): the source's labels (to draw the
-                diagnostics again where their files are missing).
-            classes (np.ndarray): the samples' known classes.
-            visualizer (Visualizer): receives them.
-            rounds (list[int]): the epochs of the rounds to replay.
-        """
-        if self.diagnostics is None:
-            return
-        directory = cache.path('diagnostics')
-        for tag, step in [('source', 0)] + [(f'epoch{e}', e) for e in rounds]:
-            if replay_diagnostics(directory, tag, visualizer, step):
-                continue
-            if tag == 'source' and labels is not None:
-                self.diagnose(dataset, cache, labels, tag, classes,
-                              visualizer, step)
-            else:
-                print_log(
-                    f'ClusterFit: {directory} has no diagnostics of {tag}; '
-                    'the visualizer gets none for it.',
-                    logger='current')
 
 
 def write_or_explain(save, *args, **kwargs) -> None:

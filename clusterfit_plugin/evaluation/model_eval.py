@@ -44,8 +44,9 @@ class EvalSettings:
     checkpoint_format: str = 'auto'
 
 
-def split_features(model, dataset_cfg: dict, settings: EvalSettings
-                   ) -> Tuple[np.ndarray, np.ndarray, List[str]]:
+def split_features(
+        model, dataset_cfg: dict,
+        settings: EvalSettings) -> Tuple[np.ndarray, np.ndarray, List[str]]:
     """Features, labels and sample identities of one labelled split.
 
     Args:
@@ -109,9 +110,10 @@ def label_set(dataset_cfg: dict, ann_file: str, keys: list,
     return labels
 
 
-def label_sets(data: Config, data_file: str, train_keys: list,
-               test_keys: list, train_y: np.ndarray, test_y: np.ndarray
-               ) -> Dict[Optional[str], Tuple[np.ndarray, np.ndarray]]:
+def label_sets(
+        data: Config, data_file: str, train_keys: list, test_keys: list,
+        train_y: np.ndarray, test_y: np.ndarray
+) -> Dict[Optional[str], Tuple[np.ndarray, np.ndarray]]:
     """The label sets to score: ``eval_label_sets`` of the data config, or
     the splits' own labels.
 

@@ -2,8 +2,9 @@
 from .cluster_diagnostics import (agreement, cluster_grid, replay_diagnostics,
                                   save_png, size_histogram, to_tile,
                                   write_diagnostics)
+from .writer import DiagnosticsWriter
 
 __all__ = [
-    'agreement', 'cluster_grid', 'replay_diagnostics', 'save_png',
-    'size_histogram', 'to_tile', 'write_diagnostics'
+    'DiagnosticsWriter', 'agreement', 'cluster_grid', 'replay_diagnostics',
+    'save_png', 'size_histogram', 'to_tile', 'write_diagnostics'
 ]

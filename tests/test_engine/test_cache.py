@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from helpers import cache_locked_by_another_process
 
-from clusterfit_plugin.engine.cache import ClusterCache, combine_fingerprint
+from clusterfit_plugin.engine.cache import ClusterCache
+from clusterfit_plugin.engine.fingerprint import combine_fingerprint
 from clusterfit_plugin.fileio import atomic_save_json, atomic_save_npy
 
 

@@ -36,9 +36,10 @@ import subprocess
 import sys
 import time
 
-from study_report import plot_k_ablation, results_tables, summarize
+from study_report import (plot_k_ablation, results_tables, summarize,
+                          write_section)
 
-from clusterfit_plugin.fileio import atomic_save_json, atomic_save_text
+from clusterfit_plugin.fileio import atomic_save_json
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # Each study: its data (the command that writes it, a file it leaves, the
@@ -371,20 +372,9 @@ def write_doc(args, steps: list, record: dict) -> None:
             'mean ± std, (seeds where ClusterFit was higher / seeds).', '',
             f'![K ablation{heading}]({osp.basename(plot)})'
         ]
-    section = '\n'.join(lines + [END])
-    path = osp.join(ROOT, args.doc)
-    text = ''
-    if osp.isfile(path):
-        with open(path, encoding='utf-8') as f:
-            text = f.read()
-    if BEGIN in text and END in text:
-        text = (
-            text[:text.index(BEGIN)] + section +
-            text[text.index(END) + len(END):])
-    else:
-        text = (text or '# Results: the ClusterFit claim in miniature\n\n'
-                ) + section + '\n'
-    atomic_save_text(path, text)
+    write_section(
+        osp.join(ROOT, args.doc), '\n'.join(lines + [END]), BEGIN, END,
+        '# Results: the ClusterFit claim in miniature')
     print(f'wrote {args.doc} and its plots from {len(rows)} evaluations')
 
 

@@ -9,10 +9,13 @@ ClusterFit schedule; ``'-'`` for sources). Random initialisation is a
 source like any other (``source='random-init'``).
 """
 import io
+import os.path as osp
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from clusterfit_plugin.fileio import atomic_save_text
 
 PROTOCOL_TITLES = {
     'linear': 'linear',
@@ -222,3 +225,29 @@ def plot_k_ablation(summary: dict,
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=110)
     atomic_save_bytes(path, buf.getvalue())
+
+
+def write_section(path: str, section: str, begin: str, end: str,
+                  title: str) -> None:
+    """Replace the text between the markers ``begin`` and ``end`` of a
+    document with ``section`` (which holds them), or append it to a new
+    document with ``title``; written atomically.
+
+    Args:
+        path (str): the document.
+        section (str): the new section, markers included.
+        begin (str): the opening marker.
+        end (str): the closing marker.
+        title (str): the first line of a new document.
+    """
+    text = ''
+    if osp.isfile(path):
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+    if begin in text and end in text:
+        text = (
+            text[:text.index(begin)] + section +
+            text[text.index(end) + len(end):])
+    else:
+        text = (text or f'{title}\n\n') + section + '\n'
+    atomic_save_text(path, text)

@@ -1,11 +1,11 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 from .build import build_pipeline, build_pipeline_for, build_video_pipeline
+from .clip_transforms import (ClipCenterCrop, ClipFlip, ClipRandomResizedCrop,
+                              ClipResize, PackVideoInputs)
 from .loading import LoadImageFromFileCached
 from .mmaction import (DecordDecode, DecordInit, FormatShape, PackActionInputs,
                        PyAVDecode, PyAVInit)
-from .video import (ClipCenterCrop, ClipFlip, ClipRandomResizedCrop,
-                    ClipResize, PackVideoInputs, SampleFrames, VideoDecode,
-                    VideoInit)
+from .video import SampleFrames, VideoDecode, VideoInit
 from .video_readers import VideoReader, VideoReadError
 
 __all__ = [

@@ -33,9 +33,9 @@ from typing import Optional, Sequence
 from mmcv.transforms import BaseTransform
 
 from ...registry import VIDEO_TRANSFORMS
-from .video import (ClipCenterCrop, ClipFlip, ClipRandomResizedCrop,
-                    ClipResize, PackVideoInputs, VideoDecode, VideoInit,
-                    refuse_unimplemented)
+from .clip_transforms import (ClipCenterCrop, ClipFlip, ClipRandomResizedCrop,
+                              ClipResize, PackVideoInputs)
+from .video import VideoDecode, VideoInit, refuse_unimplemented
 
 for _name, _cls in (('Resize', ClipResize), ('CenterCrop', ClipCenterCrop),
                     ('RandomResizedCrop', ClipRandomResizedCrop), ('Flip',

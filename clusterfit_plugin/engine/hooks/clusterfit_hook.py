@@ -17,27 +17,25 @@ from ...models.heads import (check_num_outputs, check_preprocessor_classes,
 from ...settings import as_bool, as_choice, as_int, check_keys
 from ..cache import ClusterCache, round_file
 from ..pipeline import ClusterFitPipeline, write_or_explain
-from ..rank_protocol import rank0_then_broadcast
 from ..settings import STAGES
 
-# The hook's keyword arguments that configure its ClusterFitPipeline.
-PIPELINE_KEYS = tuple(
-    name for name in inspect.signature(ClusterFitPipeline).parameters
-    if name not in ('num_clusters', 'source'))
+# The hook's own arguments, and those of its ClusterFitPipeline.
+HOOK_KEYS = ('num_clusters', 'source', 'interval', 'recluster_stage',
+             'reweight_loss') + tuple(
+                 name
+                 for name in inspect.signature(ClusterFitPipeline).parameters
+                 if name not in ('num_clusters', 'source'))
 
 
 @HOOKS.register_module()
 class ClusterFitHook(Hook):
     """Cluster a source network's features and label the training set.
 
-    Before training, the hook looks for a cached clustering with the same
-    fingerprint (sample list, source weights and model, stage, extraction
-    pipeline, K, k-means and preprocessing settings); on a miss its
-    :class:`ClusterFitPipeline` builds the source as the Runner would,
-    frozen, extracts its features on every rank, fits seeded k-means on
-    rank 0 and gathers the labels by sample index, and rank 0 writes the
-    cache. Then the hook hands the labels to the :class:`ClusterFitDataset`
-    of ``train_dataloader`` on every rank.
+    Before training, its :class:`ClusterFitPipeline` finds the labels in the
+    cache or clusters the source's features (every rank extracts, rank 0
+    fits, labels gathered by sample index); the hook hands them to the
+    :class:`ClusterFitDataset` of ``train_dataloader`` on every rank, and
+    re-clusters with the trained model every ``interval`` epochs.
 
     Args:
         num_clusters (int): K. Must equal the head's number of outputs and
@@ -69,7 +67,7 @@ class ClusterFitHook(Hook):
                  reweight_loss: bool = False,
                  **kwargs):
         try:
-            check_keys(kwargs, PIPELINE_KEYS, 'ClusterFitHook')
+            check_keys(kwargs, HOOK_KEYS, 'ClusterFitHook')
             self.interval = as_int(interval, 'interval (0: cluster once)', 0)
             self.recluster_stage = as_choice(recluster_stage,
                                              'recluster_stage', STAGES)
@@ -122,11 +120,8 @@ class ClusterFitHook(Hook):
                 f'ClusterFitHook replaces the labels of label_file='
                 f'{dataset.label_file!r} with its own clustering.')
         last = self._last_round(runner.epoch)
-        if last > 0:
-            # A resumed run trains on its last round's labels; the source's
-            # clustering is not needed (and is not redone: that would drop
-            # the rounds).
-            labels = self._restore_round(runner, cache, parts, last)
+        if last > 0:  # a resumed run trains on its last round's labels
+            labels = self.pipeline.restore_round(cache, parts, last)
         else:
             labels = self.pipeline.lookup(cache, parts, len(dataset))
         if labels is None:
@@ -134,13 +129,12 @@ class ClusterFitHook(Hook):
                                                   parts).labels
             if is_main_process():
                 runner.logger.info(f'ClusterFitHook: wrote {cache.directory}.')
-                self.pipeline.diagnose(dataset.dataset, cache, labels,
-                                       'source', self._classes,
-                                       runner.visualizer, runner.epoch)
+                self._diagnose(runner, labels, 'source')
             barrier()
-        elif is_main_process():
+        elif is_main_process() and self.pipeline.diagnostics is not None:
             rounds = range(self.interval, last + 1, self.interval or 1)
-            self.pipeline.replay_diagnostics(dataset.dataset, cache,
+            self.pipeline.diagnostics.replay(dataset.dataset,
+                                             cache.path('diagnostics'),
                                              None if last else labels,
                                              self._classes, runner.visualizer,
                                              list(rounds) if last else [])
@@ -166,15 +160,7 @@ class ClusterFitHook(Hook):
         if is_main_process():
             cache = self._cache(runner)
             write_or_explain(cache.save_round, epoch, labels)
-            self.pipeline.diagnose(
-                dataset.dataset,
-                cache,
-                labels,
-                f'epoch{epoch}',
-                self._classes,
-                runner.visualizer,
-                epoch,
-                pictures=False)
+            self._diagnose(runner, labels, f'epoch{epoch}', pictures=False)
         barrier()
         nmi = normalized_mutual_info(self._labels, labels)
         runner.message_hub.update_scalar('train/clusterfit_nmi', nmi)
@@ -185,6 +171,19 @@ class ClusterFitHook(Hook):
             runner.optim_wrapper)
         self._apply_labels(runner, dataset, labels)
 
+    def _diagnose(self,
+                  runner,
+                  labels: np.ndarray,
+                  tag: str,
+                  pictures: bool = True) -> None:
+        """Write a clustering's diagnostics to the cache and the visualizer
+        (rank 0), unless they are off."""
+        if self.pipeline.diagnostics is not None:
+            self.pipeline.diagnostics.write(
+                self._find_dataset(runner).dataset,
+                self._cache(runner).path('diagnostics'), labels, tag,
+                self._classes, runner.visualizer, runner.epoch, pictures)
+
     def _cache(self, runner) -> ClusterCache:
         return self.pipeline.cache(runner.work_dir)
 
@@ -194,20 +193,6 @@ class ClusterFitHook(Hook):
         if not self.interval or epoch <= 0:
             return 0
         return (epoch - 1) // self.interval * self.interval
-
-    def _restore_round(self, runner, cache: ClusterCache, parts: dict,
-                       last: int) -> np.ndarray:
-        """On resume, the labels of the round at epoch ``last``."""
-        stale = rank0_then_broadcast(lambda: cache.stale_parts(parts))
-        if stale:
-            runner.logger.warning(
-                f'ClusterFitHook: the cache in {cache.directory} was made '
-                f'with another {", ".join(stale)} than this config; the run '
-                'resumes with the labels its rounds wrote.')
-        labels = rank0_then_broadcast(lambda: cache.load_round(last))
-        runner.logger.info(f'ClusterFitHook: resumed the labels of the '
-                           f'round at epoch {last}.')
-        return labels
 
     @staticmethod
     def _find_dataset(runner) -> ClusterFitDataset:

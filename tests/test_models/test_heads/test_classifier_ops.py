@@ -27,8 +27,10 @@ def test_num_outputs_and_its_check():
     assert num_outputs(fc_only) == 5
     assert num_outputs(torch.nn.Identity()) is None
     check_num_outputs(linear_head(3), 3)
-    with pytest.raises(ValueError, match=r'model.head has 7 outputs but the '
-                       r'clustering has num_clusters=3.*--num-clusters K'):
+    with pytest.raises(
+            ValueError,
+            match=r'model.head has 7 outputs but the '
+            r'clustering has num_clusters=3.*--num-clusters K'):
         check_num_outputs(linear_head(7), 3)
     with pytest.raises(ValueError, match='cannot find the number of outputs'):
         check_num_outputs(torch.nn.Identity(), 3)
@@ -40,11 +42,14 @@ def test_preprocessor_classes_must_be_k():
             type='ClsDataPreprocessor',
             num_classes=1000,
             batch_augments=dict(augments=[dict(type='Mixup', alpha=0.2)])))
-    with pytest.raises(ValueError, match=r'num_classes=1000 but the '
-                       r'clustering has num_clusters=3 \(its batch augments'):
+    with pytest.raises(
+            ValueError,
+            match=r'num_classes=1000 but the '
+            r'clustering has num_clusters=3 \(its batch augments'):
         check_preprocessor_classes(mixup, 3)
-    check_preprocessor_classes(MODELS.build(dict(type='ClsDataPreprocessor')),
-                               3)  # no num_classes: nothing to agree on
+    check_preprocessor_classes(
+        MODELS.build(dict(type='ClsDataPreprocessor')),
+        3)  # no num_classes: nothing to agree on
     check_preprocessor_classes(
         MODELS.build(dict(type='ClsDataPreprocessor', num_classes=3)), 3)
     check_preprocessor_classes(None, 3)
