@@ -164,29 +164,26 @@ def tiny_source(checkpoint: str):
 def all_features(model,
                  dataset,
                  stage: str = 'backbone',
+                 pipeline=PIPELINE,
                  **kwargs) -> np.ndarray:
-    """The plugin's backbone features of every sample of ``dataset``, in
-    this process (batch 8, no workers, no progress bar).
+    """The plugin's features of every sample of ``dataset``, in this
+    process (batch 8 unless given, no workers, no progress bar).
 
     Args:
         model (nn.Module): the frozen source.
-        dataset: an mmengine dataset loaded by PIPELINE.
+        dataset: an mmengine dataset.
+        stage (str): the stage. Defaults to ``'backbone'``.
+        pipeline (list[dict]): the extraction pipeline. Defaults to
+            PIPELINE.
         **kwargs: more arguments of ``extract_features`` (``amp``, ...).
 
     Returns:
         np.ndarray: (N, D) features.
     """
     from clusterfit_plugin.engine.extractor import extract_features
-    return extract_features(
-        model,
-        dataset,
-        PIPELINE,
-        np.arange(len(dataset)),
-        stage,
-        batch_size=8,
-        num_workers=0,
-        progress=False,
-        **kwargs)
+    kwargs = dict(dict(batch_size=8, num_workers=0, progress=False), **kwargs)
+    return extract_features(model, dataset, pipeline, np.arange(len(dataset)),
+                            stage, **kwargs)
 
 
 def reference_labels(model,
@@ -195,6 +192,8 @@ def reference_labels(model,
                      pca_dim=None,
                      dtype: str = 'float32',
                      stage: str = 'backbone',
+                     pipeline=PIPELINE,
+                     batch_size: int = 8,
                      **kmeans) -> np.ndarray:
     """Labels computed outside the hook: the model's features of every
     sample (a bare :func:`all_features`), stored in ``dtype``, PCA-whitened
@@ -205,8 +204,9 @@ def reference_labels(model,
         np.ndarray: (N,) labels.
     """
     from clusterfit_plugin.clustering import KMeans, Preprocessor
-    feats = all_features(model, dataset,
-                         stage).astype(dtype).astype(np.float32)
+    feats = all_features(
+        model, dataset, stage, pipeline,
+        batch_size=batch_size).astype(dtype).astype(np.float32)
     feats = Preprocessor(pca_dim=pca_dim).fit(feats)(feats)
     kmeans = dict(dict(niter=10, seed=0, backend='faiss-cpu'), **kmeans)
     return KMeans(num_clusters, **kmeans).fit(feats).assign(feats)[0]

@@ -52,7 +52,11 @@ def test_readme_python_api_gives_the_hooks_labels(tmp_path, image_root,
             "data_root='data/mnist5k'": (f'data_root={image_root!r}', 1),
             "ann_file='train.txt'": ("ann_file='ann.txt'", 1),
             'KMeans(200, niter=50, seed=0)':
-            ('KMeans(3, niter=10, seed=0)', 2),
+            ('KMeans(3, niter=10, seed=0)', 1),
+            '200, source, extract_pipeline=pipeline, kmeans=dict(niter=50, '
+            'seed=0)': ('3, source, extract_pipeline=pipeline, kmeans=dict('
+                        'niter=10, seed=0), num_workers=0', 1),
+            "'work_dirs/api'": (repr(str(tmp_path / 'api')), 1),
         })
     namespace = {}
     exec(compile(code, 'README.md (Python API)', 'exec'), namespace)

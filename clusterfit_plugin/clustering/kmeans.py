@@ -76,10 +76,9 @@ def resolve_backend(backend: str = 'auto') -> str:
     Args:
         backend (str): One of ``'auto'``, ``'faiss-gpu'``, ``'faiss-cpu'``,
             ``'torch'``. ``'auto'`` takes faiss-gpu when faiss has GPUs and
-            CUDA is present; torch when CUDA is present but this faiss has no
-            GPU support (measured 23 to 37x faster than faiss-cpu on 16
-            threads, docs/benchmarks.md); faiss-cpu without CUDA; and torch
-            without faiss. The faiss backends need faiss >= 1.15 (its early
+            CUDA is present; torch (on CUDA) when CUDA is present but this
+            faiss has no GPU support; faiss-cpu without CUDA; and torch
+            without faiss (docs/benchmarks.md compares them). The faiss backends need faiss >= 1.15 (its early
             stop).
 
     Returns:

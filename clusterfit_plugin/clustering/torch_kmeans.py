@@ -13,8 +13,8 @@ from .sampling import iter_chunks
 
 
 def nearest_centroids(x: torch.Tensor, centroids: torch.Tensor,
-                   centroid_sqnorm: torch.Tensor,
-                   chunk_size: int) -> Tuple[torch.Tensor, torch.Tensor]:
+                      centroid_sqnorm: torch.Tensor,
+                      chunk_size: int) -> Tuple[torch.Tensor, torch.Tensor]:
     """Nearest centroid (squared L2) of each row of ``x``, chunk by chunk.
 
     Args:
@@ -107,7 +107,7 @@ def _cluster_sums(x: torch.Tensor, labels: torch.Tensor,
     On CUDA ``index_add_`` adds with atomics in no fixed order, so two seeded
     runs would differ in the last bits; ``index_put_(accumulate=True)``
     sorts by label first and is deterministic there. On the CPU
-    ``index_add_`` is sequential (deterministic) and about 4x faster.
+    ``index_add_`` is sequential (deterministic) and faster.
     """
     sums = x.new_zeros(num_clusters, x.shape[1])
     if x.is_cuda:
@@ -116,9 +116,9 @@ def _cluster_sums(x: torch.Tensor, labels: torch.Tensor,
 
 
 def torch_lloyd(x: np.ndarray, init: np.ndarray, niter: int,
-                 early_stop_threshold: float, seed: int, spherical: bool,
-                 chunk_size: int,
-                 progress: ProgressLogger) -> Tuple[np.ndarray, float, int]:
+                early_stop_threshold: float, seed: int, spherical: bool,
+                chunk_size: int,
+                progress: ProgressLogger) -> Tuple[np.ndarray, float, int]:
     """faiss-style k-means in torch (CUDA when available): Lloyd steps,
     empty clusters re-seeded by splitting the largest, faiss's early stop.
 
@@ -143,8 +143,8 @@ def torch_lloyd(x: np.ndarray, init: np.ndarray, niter: int,
     objective = float('inf')
     for it in range(niter):
         labels, dists = nearest_centroids(xt, centroids,
-                                       (centroids * centroids).sum(1),
-                                       chunk_size)
+                                          (centroids * centroids).sum(1),
+                                          chunk_size)
         previous, objective = objective, float(dists.double().sum())
         counts = torch.bincount(labels, minlength=num_clusters)
         sums = _cluster_sums(xt, labels, num_clusters)

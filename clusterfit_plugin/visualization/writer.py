@@ -9,8 +9,7 @@ import numpy as np
 from mmengine.logging import print_log
 
 from ..datasets.transforms import build_pipeline_for
-from .cluster_diagnostics import (replay_diagnostics, to_tile,
-                                  write_diagnostics)
+from .cluster_diagnostics import replay_diagnostics, to_tile, write_diagnostics
 
 
 class DiagnosticsWriter:

@@ -69,9 +69,8 @@ custom_hooks = [
         batch_size=256,
         num_workers=0,
         channels_last=True),
-    # Channels-last convolutions: 1.3-1.6x faster training steps on 2 CPU
-    # cores (tools/benchmarks/demo_profile.py), the same computation.
-    dict(type='ChannelsLastHook'),
+    # No ChannelsLastHook: its channels-last training has hung or corrupted
+    # memory in oneDNN's backward on a tiny model (docs/status.md).
 ]
 
 optim_wrapper = dict(

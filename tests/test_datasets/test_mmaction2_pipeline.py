@@ -11,11 +11,9 @@ import mmcv
 import numpy as np
 import pytest
 import torch
-from helpers import cache_files, load_tool, run_runner
+from helpers import cache_files, load_tool, reference_labels, run_runner
 from mmpretrain.registry import DATASETS, MODELS
 
-from clusterfit_plugin.clustering import KMeans
-from clusterfit_plugin.engine.extractor import extract_features
 from clusterfit_plugin.engine.source import build_source_model
 
 moving_digits = load_tool('demo/make_moving_digits')
@@ -294,17 +292,14 @@ def test_mmaction2_style_r2plus1d_config_end_to_end(tmp_path, video_root,
     assert dataset[0]['inputs'].shape == (3, 8, 28, 28)
     reference_set = DATASETS.build(
         video_dataset(video_root, copy.deepcopy(PLUGIN_VAL_PIPELINE)))
-    feats = extract_features(
-        build_source_model(
-            dict(model=copy.deepcopy(SOURCE), checkpoint=video_source)),
-        reference_set,
-        PLUGIN_VAL_PIPELINE,
-        np.arange(len(reference_set)),
-        'backbone',
-        batch_size=4,
-        num_workers=0,
-        progress=False)
-    feats /= np.linalg.norm(feats, axis=1, keepdims=True)
-    kmeans = KMeans(4, niter=10, seed=0, backend='faiss-cpu').fit(feats)
-    np.testing.assert_array_equal(labels, kmeans.assign(feats)[0])
+    source = build_source_model(
+        dict(model=copy.deepcopy(SOURCE), checkpoint=video_source))
+    np.testing.assert_array_equal(
+        labels,
+        reference_labels(
+            source,
+            reference_set,
+            num_clusters=4,
+            pipeline=PLUGIN_VAL_PIPELINE,
+            batch_size=4))
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))

@@ -8,12 +8,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import load_tool
+from helpers import load_tool, reference_labels
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
 
-from clusterfit_plugin.clustering import KMeans
 from clusterfit_plugin.datasets.transforms import (VideoReader, VideoReadError,
                                                    build_pipeline)
 from clusterfit_plugin.engine.extractor import extract_features
@@ -429,20 +428,16 @@ def test_clusterfit_runner_on_clips(tmp_path, video_root, backend):
     runner.train()
     labels = np.load(osp.join(work, 'clusterfit', 'labels.npy'))
     # The labels of the source's clip features, computed outside the hook.
-    dataset = runner.train_dataloader.dataset.dataset
-    feats = extract_features(
-        build_source_model(
-            dict(model=video_model(num_classes=4), checkpoint=ckpt)),
-        dataset,
-        clip_pipeline(backend),
-        np.arange(len(dataset)),
-        'backbone',
-        batch_size=4,
-        num_workers=0,
-        progress=False)
-    feats /= np.linalg.norm(feats, axis=1, keepdims=True)
-    kmeans = KMeans(4, niter=10, seed=0, backend='faiss-cpu').fit(feats)
-    np.testing.assert_array_equal(labels, kmeans.assign(feats)[0])
+    source = build_source_model(
+        dict(model=video_model(num_classes=4), checkpoint=ckpt))
+    np.testing.assert_array_equal(
+        labels,
+        reference_labels(
+            source,
+            runner.train_dataloader.dataset.dataset,
+            num_clusters=4,
+            pipeline=clip_pipeline(backend),
+            batch_size=4))
     np.testing.assert_array_equal(runner.train_dataloader.dataset.labels,
                                   labels)
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))

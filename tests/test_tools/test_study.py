@@ -236,3 +236,48 @@ def test_video_preset_reports_each_label_set(tmp_path):
     for label_set in ('digit', 'motion'):
         assert osp.isfile(tmp_path /
                           f'results_video_{label_set}_k_ablation.png')
+
+
+def test_every_demo_table_is_the_generated_one():
+    """README.md, configs/clusterfit/README.md and docs/demo.md show the
+    table of docs/results/demo_mnist5k.json, as demo_table.py writes it."""
+    demo_table = load_tool('analysis_tools/demo_table')
+    assert demo_table.main(['--check']) == 0
+    # The metafile's result of the demo model is the same figure.
+    import yaml
+    rows = json.load(open(osp.join(ROOT, demo_table.RESULTS)))['rows']
+    linear = next(r for r in rows
+                  if r['method'] == 'clusterfit-K200')['top1']['linear']
+    meta = yaml.safe_load(
+        open(osp.join(ROOT, 'configs', 'clusterfit', 'metafile.yml')))
+    model = next(m for m in meta['Models']
+                 if m['Name'] == 'clusterfit_resnet18-mini_mnist5k')
+    assert model['Results'][0]['Metrics']['Top 1 Accuracy'] == round(linear, 1)
+
+
+def test_demo_table_render():
+    demo_table = load_tool('analysis_tools/demo_table')
+
+    def row(method, linear, shot, knn):
+        return dict(
+            method=method,
+            top1=dict(linear=linear, knn20=knn, **{'10shot': shot}))
+
+    table = demo_table.render(
+        dict(
+            note='2 cores, today',
+            rows=[
+                row('clusterfit-K200', 95.3, 88.4, 92.8),
+                row('random-init', 44.4, 26.13, 38.0),
+                row('noisy-label-source', 90.0, 82.83, 89.7)
+            ]))
+    assert table.splitlines() == [
+        'Top-1 % of frozen backbone features (2 cores, today):', '',
+        '| model | linear | 10-shot | 20-NN |', '| --- | ---: | ---: | ---: |',
+        '| random init | 44.4 | 26.1 | 38.0 |',
+        '| noisy-label source | 90.0 | 82.8 | 89.7 |',
+        '| ClusterFit K=200 from it | **95.3** | **88.4** | **92.8** |'
+    ]
+    with pytest.raises(ValueError, match="no rows for \\['random-init', "):
+        demo_table.render(
+            dict(note='x', rows=[row('clusterfit-K200', 1, 1, 1)]))

@@ -12,9 +12,8 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmpretrain.structures import DataSample
 
-from .video import (refuse_unimplemented, reject_unknown,
-                    register_clip_transform)
-
+from .video import (refuse_unimplemented, register_clip_transform,
+                    reject_unknown)
 
 # mmcv.imresize's interpolations (what mmaction2's Resize calls).
 INTERPOLATIONS = dict(

@@ -13,9 +13,9 @@ class ChannelsLastHook(Hook):
 
     With channels-last convolution weights, PyTorch's oneDNN (CPU) and cuDNN
     convolutions return channels-last outputs, so the whole network runs in
-    that format. On this project's 2-core CPU machines the demo's ResNet-18
-    training step is 1.3 to 1.6 times faster with it
-    (``tools/benchmarks/demo_profile.py``, docs/demo.md). The parameters are
+    that format, which oneDNN's convolutions run faster (docs/demo.md).
+    Not recommended on the CPU: oneDNN's channels-last backward has hung or
+    aborted on a small model (docs/status.md). The parameters are
     converted in place, so the optimizer the Runner built keeps training
     them, and a checkpoint saved later loads into any model as usual.
     Only 4-D tensors are converted (see :func:`to_channels_last`): the 3-D
