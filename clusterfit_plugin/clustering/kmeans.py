@@ -78,8 +78,8 @@ def resolve_backend(backend: str = 'auto') -> str:
             ``'torch'``. ``'auto'`` takes faiss-gpu when faiss has GPUs and
             CUDA is present; torch (on CUDA) when CUDA is present but this
             faiss has no GPU support; faiss-cpu without CUDA; and torch
-            without faiss (docs/benchmarks.md compares them). The faiss backends need faiss >= 1.15 (its early
-            stop).
+            without faiss (docs/benchmarks.md compares them). The faiss
+            backends need faiss >= 1.15 (its early stop).
 
     Returns:
         str: The concrete backend name.

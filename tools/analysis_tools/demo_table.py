@@ -25,12 +25,12 @@ from clusterfit_plugin.fileio import atomic_save_json, atomic_save_text
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RESULTS = osp.join('docs', 'results', 'demo_mnist5k.json')
-DOCUMENTS = ('README.md', osp.join('configs', 'clusterfit', 'README.md'),
-             osp.join('docs', 'demo.md'))
+DOCUMENTS = ('README.md', osp.join('configs', 'clusterfit',
+                                   'README.md'), osp.join('docs', 'demo.md'))
 BEGIN, END = '<!-- demo-table -->', '<!-- /demo-table -->'
 # Rows in this order, under these names.
-MODELS = (('random-init', 'random init'),
-          ('noisy-label-source', 'noisy-label source'),
+MODELS = (('random-init', 'random init'), ('noisy-label-source',
+                                           'noisy-label source'),
           ('clusterfit-K200', 'ClusterFit K=200 from it'))
 COLUMNS = (('linear', 'linear'), ('10shot', '10-shot'), ('knn20', '20-NN'))
 
@@ -61,8 +61,8 @@ def render(results: dict) -> str:
         cells = []
         for key, _ in COLUMNS:
             value = rows[name]['top1'][key]
-            cells.append(f'**{value:.1f}**' if value == best[key] and
-                         name.startswith('clusterfit') else f'{value:.1f}')
+            cells.append(f'**{value:.1f}**' if value == best[key]
+                         and name.startswith('clusterfit') else f'{value:.1f}')
         lines.append(f'| {title} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
@@ -107,8 +107,8 @@ def main(argv: List[str] = None) -> int:
         print(f'not the table of {RESULTS}: {stale}; run '
               'tools/analysis_tools/demo_table.py')
         return 1
-    print(f'{RESULTS}: ' + ('every document shows it' if not stale else
-                            f'rewrote the table of {stale}'))
+    print(f'{RESULTS}: ' + ('every document shows it'
+                            if not stale else f'rewrote the table of {stale}'))
     return 0
 
 
