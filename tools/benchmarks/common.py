@@ -1,6 +1,30 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-"""Shared by the benchmark scripts: synthetic features and the objective."""
+"""Shared by the benchmark scripts: synthetic features and images, and the
+k-means objective."""
+import os
+import os.path as osp
+
+import cv2
 import numpy as np
+
+
+def write_images(root: str, num: int, size: int, ext: str = '.png') -> None:
+    """``num`` random ``size`` px images and their annotation list
+    ``ann.txt`` (mmpretrain's format, class 0).
+
+    Args:
+        root (str): where ``img/`` and ``ann.txt`` go.
+        num (int): images.
+        size (int): side in pixels.
+        ext (str): file type. Defaults to ``'.png'``.
+    """
+    rng = np.random.default_rng(0)
+    os.makedirs(osp.join(root, 'img'))
+    with open(osp.join(root, 'ann.txt'), 'w') as f:
+        for i in range(num):
+            img = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+            cv2.imwrite(osp.join(root, 'img', f'{i}{ext}'), img)
+            f.write(f'img/{i}{ext} 0\n')
 
 
 def synthetic_chunk(start: int,

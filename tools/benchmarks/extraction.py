@@ -20,14 +20,12 @@ Usage:
         --amp --channels-last
 """
 import argparse
-import os
-import os.path as osp
 import tempfile
 import time
 
-import cv2
 import numpy as np
 import torch
+from common import write_images
 from mmengine.dataset import default_collate
 from mmpretrain.registry import DATASETS, MODELS
 from mmpretrain.utils import register_all_modules
@@ -37,16 +35,6 @@ import clusterfit_plugin  # noqa: F401
 from clusterfit_plugin.engine.extractor import ExtractionSet, extract_features
 
 PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
-
-
-def write_images(root: str, num: int, size: int, ext: str) -> None:
-    rng = np.random.default_rng(0)
-    os.makedirs(osp.join(root, 'img'))
-    with open(osp.join(root, 'ann.txt'), 'w') as f:
-        for i in range(num):
-            img = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
-            cv2.imwrite(osp.join(root, 'img', f'{i}{ext}'), img)
-            f.write(f'img/{i}{ext} 0\n')
 
 
 def make_loader(dataset, indices, args):

@@ -14,28 +14,15 @@ Usage:
 import argparse
 import hashlib
 import os
-import os.path as osp
 import tempfile
 import time
 
-import cv2
-import numpy as np
+from common import write_images
 from mmpretrain.registry import DATASETS
 from mmpretrain.utils import register_all_modules
 
 import clusterfit_plugin  # noqa: F401
 from clusterfit_plugin.datasets import scan_samples
-
-
-def write_images(root: str, num: int, size: int) -> None:
-    """``num`` random ``size`` px PNGs and their annotation list."""
-    rng = np.random.default_rng(0)
-    os.makedirs(osp.join(root, 'img'))
-    with open(osp.join(root, 'ann.txt'), 'w') as f:
-        for i in range(num):
-            img = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
-            cv2.imwrite(osp.join(root, 'img', f'{i}.png'), img)
-            f.write(f'img/{i}.png 0\n')
 
 
 def best(fn, repeats: int) -> float:
