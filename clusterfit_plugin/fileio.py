@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import stat
 import tempfile
 from typing import Callable, Optional, Sequence
 
@@ -123,6 +124,28 @@ def open_nofollow(path: str, flags: int, mode: int = 0o666) -> int:
         raise
 
 
+def _allocate_blocks(f, path: str, size: int, remove: bool) -> None:
+    """Give the open file ``f`` its blocks up to ``size`` bytes (a hole
+    written through a memory map is a SIGBUS on a full disk); on failure
+    raise an ``OSError`` naming the file, the size and the free space, and
+    delete the file if ``remove``."""
+    try:
+        if hasattr(os, 'posix_fallocate'):
+            os.posix_fallocate(f.fileno(), 0, size)
+        else:
+            f.truncate(size)
+    except OSError as e:
+        if remove:
+            os.remove(path)
+        free = disk_free(osp.dirname(osp.abspath(path)))
+        raise OSError(
+            e.errno, f'could not allocate {format_size(size)} for '
+            f'{path}: {e.strerror or e}'
+            f'{"" if free is None else f" ({format_size(free)} free)"}'
+            '. Free some space, point cache_dir at a larger disk, or keep '
+            "the features in memory: features=dict(storage='memory').") from e
+
+
 def create_npy_memmap(path: str, dtype: str,
                       shape: Sequence[int]) -> np.memmap:
     """Create a ``.npy`` file of ``shape`` and map it for writing.
@@ -150,28 +173,32 @@ def create_npy_memmap(path: str, dtype: str,
         np.lib.format.write_array_header_1_0(f, header)
         offset = f.tell()
         size = offset + int(np.prod(header['shape'])) * dtype.itemsize
-        try:
-            if hasattr(os, 'posix_fallocate'):
-                os.posix_fallocate(f.fileno(), 0, size)
-            else:
-                f.truncate(size)
-        except OSError as e:
-            os.remove(path)
-            free = disk_free(osp.dirname(osp.abspath(path)))
-            raise OSError(
-                e.errno, f'could not allocate {size / 2**20:.1f} MiB for '
-                f'{path}: {e.strerror or e}'
-                f'{"" if free is None else f" ({free / 2**20:.1f} MiB free)"}'
-                '. Free some space, point cache_dir at a larger disk, or keep '
-                "the features in memory: features=dict(storage='memory')."
-            ) from e
+        _allocate_blocks(f, path, size, remove=True)
         return np.memmap(
             f, dtype=dtype, mode='r+', offset=offset, shape=header['shape'])
 
 
+def format_size(num_bytes: int) -> str:
+    """A size for a message: MiB, or bytes below 0.1 MiB (never
+    '0.0 MiB').
+
+    Args:
+        num_bytes (int): the size.
+
+    Returns:
+        str: e.g. ``'3.0 MiB'`` or ``'1200 bytes'``.
+    """
+    if num_bytes < 2**20 / 10:
+        return f'{num_bytes} bytes'
+    return f'{num_bytes / 2**20:.1f} MiB'
+
+
 def open_npy_memmap(path: str) -> np.memmap:
     """Map an existing ``.npy`` file for reading and writing, without
-    following a symbolic link at ``path``.
+    following a symbolic link at ``path``. Its blocks are allocated first,
+    as :func:`create_npy_memmap` does: a file copied with holes (``cp
+    --sparse=always``) and resumed on a full disk is an ``OSError``, not a
+    SIGBUS.
 
     Args:
         path (str): the file.
@@ -192,6 +219,8 @@ def open_npy_memmap(path: str) -> np.memmap:
         shape, fortran_order, dtype = read_header(f)
         if fortran_order or not shape:
             raise ValueError(f'{path} is not a C-ordered array.')
+        size = f.tell() + int(np.prod(shape)) * dtype.itemsize
+        _allocate_blocks(f, path, size, remove=False)
         return np.memmap(
             f, dtype=dtype, mode='r+', offset=f.tell(), shape=shape)
 
@@ -247,7 +276,15 @@ def sha256_file(path: str, block: int = 1 << 22) -> str:
 
     Returns:
         str: hex digest.
+
+    Raises:
+        OSError: ``path`` is not a regular file.
     """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        # A FIFO would block the read forever, a device never end.
+        raise OSError(
+            errno.EINVAL, f'{path} is not a regular file (a FIFO, device or '
+            'directory); it is not read.')
     h = hashlib.sha256()
     with open(path, 'rb') as f:
         if os.fstat(f.fileno()).st_size <= block:

@@ -113,3 +113,19 @@ def test_hashes_equal_hashlib(tmp_path):
     assert sha256_of(dict(
         a=1, b=[2])) == hashlib.sha256(b'{"a": 1, "b": [2]}').hexdigest()
     assert sha256_of(dict(b=[2], a=1)) == sha256_of(dict(a=1, b=[2]))
+
+
+def test_hashing_refuses_what_is_not_a_regular_file(tmp_path):
+    fifo = str(tmp_path / 'labels.npy')
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match='is not a regular file'):
+        sha256_file(fifo)  # returns at once: no read that blocks
+    with pytest.raises(OSError, match='is not a regular file'):
+        sha256_file(str(tmp_path))
+
+
+def test_a_tiny_allocation_failure_names_bytes_not_zero_mib(tmp_path):
+    """'could not allocate 0.0 MiB' said nothing; small sizes are bytes."""
+    from clusterfit_plugin.fileio import format_size
+    assert format_size(1200) == '1200 bytes'
+    assert format_size(3 * 2**20) == '3.0 MiB'

@@ -44,6 +44,7 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     apply_runner_args(cfg, args)
     pipeline, dataset = ClusterFitPipeline.from_config(cfg)
+    pipeline.check(dataset)  # K against N, the source: before any work
     cache = pipeline.cache(cfg.work_dir)
     cache.acquire()  # no training run writes this cache meanwhile
     parts, classes = pipeline.fingerprint(dataset)

@@ -64,6 +64,7 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     apply_runner_args(cfg, args, init_distributed=True)
     pipeline, dataset = ClusterFitPipeline.from_config(cfg)
+    pipeline.check(dataset)  # K against N, the source: before any work
     cache = pipeline.cache(cfg.work_dir)
     parts, _ = pipeline.fingerprint(dataset)
     shard = None if args.shard is None else (args.shard, args.num_shards)

@@ -12,6 +12,7 @@ rows is not trusted. :class:`Preprocessor` (optional PCA with whitening,
 then L2 normalisation) is fitted on the k-means sample and applied chunk by
 chunk, so no second full-size copy of the features is ever made.
 """
+import errno
 import hashlib
 import json
 import logging
@@ -30,16 +31,25 @@ from .sampling import iter_chunks
 
 DTYPES = ('float32', 'float16')
 
+SOURCE_FIX = ('Check the source checkpoint (diverged weights?) and the '
+              'extract pipeline (corrupt or constant inputs); nothing was '
+              'written.')
 
-def check_finite(features: np.ndarray, indices: np.ndarray,
-                 where: str) -> None:
-    """Raise if any feature is NaN or infinite, naming the samples.
+
+def check_finite(features: np.ndarray,
+                 indices: np.ndarray,
+                 where: str,
+                 fix: str = SOURCE_FIX) -> None:
+    """Raise if any feature is NaN or infinite, naming the samples: a
+    non-finite row never becomes a label.
 
     Args:
         features (np.ndarray | DiskFeatures): (n, D) features, read in
             chunks.
         indices (np.ndarray): (n,) dataset indices of the rows.
         where (str): what produced the features, for the message.
+        fix (str): what to do, for the message. Defaults to checking the
+            source.
     """
     bad = np.zeros(len(indices), dtype=bool)
     for sl in iter_chunks(len(indices), 65536):
@@ -48,9 +58,7 @@ def check_finite(features: np.ndarray, indices: np.ndarray,
         first = indices[bad][:5].tolist()
         raise ValueError(
             f'{where} produced NaN/inf features for {int(bad.sum())} '
-            f'sample(s), e.g. dataset indices {first}. Check the source '
-            'checkpoint (diverged weights?) and the extract pipeline '
-            '(corrupt or constant inputs); nothing was written.')
+            f'sample(s), e.g. dataset indices {first}. {fix}')
 
 
 def _release(array: np.memmap) -> None:
@@ -157,7 +165,11 @@ class FeatureStore:
             return
         try:
             array = open_npy_memmap(self.path)
-        except (OSError, ValueError):
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                raise  # no room for the rows to come: say so, keep the rows
+            return
+        except ValueError:
             return
         if array.shape != (self.num_rows, progress.get('dim')):
             return
@@ -215,6 +227,14 @@ class FeatureStore:
         Args:
             features (np.ndarray): (n, dim) features of the next n samples.
         """
+        if not np.isfinite(features).all():
+            rows = self.rows_done + np.flatnonzero(~np.isfinite(features).all(
+                axis=1))
+            raise ValueError(
+                f'the feature store refuses NaN/inf rows (rows '
+                f'{rows[:5].tolist()} of this shard): they would become '
+                'labels. Nothing more is written; the shard stays '
+                'incomplete.')
         if self.array is None:
             self._allocate(features.shape[1])
         if self.dtype == 'float16':

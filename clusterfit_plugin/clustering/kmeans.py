@@ -40,7 +40,7 @@ from ..settings import as_bool, as_choice, as_float, as_int, check_keys
 from ..utils.progress import (DEFAULT_INTERVAL_S, ProgressLogger,
                               faiss_progress, forward_c_stdout)
 from .sampling import (faiss_rand_perm, fit_sample_indices, iter_chunks,
-                       take_rows)
+                       refuse_non_finite, take_rows)
 from .torch_kmeans import (kmeans_plus_plus, nearest_centroids, torch_device,
                            torch_lloyd)
 
@@ -277,6 +277,7 @@ class KMeans:
             tuple: centroids (K, D) float32, the final objective and the
             number of iterations run.
         """
+        refuse_non_finite(sample, 0, 'k-means fit sample')
         init = None
         if self.init == 'kmeans++':
             seeding = fit_sample_indices(
@@ -367,8 +368,9 @@ def assign_to_centroids(
         ct = torch.from_numpy(centroids).to(device)
         csq = (ct * ct).sum(1)
         for sl in iter_chunks(n, chunk_size):
-            xc = torch.from_numpy(
-                np.ascontiguousarray(x[sl], dtype=np.float32)).to(device)
+            rows = np.ascontiguousarray(x[sl], dtype=np.float32)
+            refuse_non_finite(rows, sl.start, 'k-means assignment')
+            xc = torch.from_numpy(rows).to(device)
             lab, dist = nearest_centroids(xc, ct, csq, chunk_size)
             labels[sl] = lab.cpu().numpy()
             dists[sl] = dist.cpu().numpy()
@@ -382,6 +384,7 @@ def assign_to_centroids(
     index.add(centroids)
     for sl in iter_chunks(n, chunk_size):
         xc = np.ascontiguousarray(x[sl], dtype=np.float32)
+        refuse_non_finite(xc, sl.start, 'k-means assignment')
         dist, lab = index.search(xc, 1)
         labels[sl] = lab[:, 0]
         dists[sl] = dist[:, 0]

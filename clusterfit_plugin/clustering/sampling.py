@@ -100,3 +100,21 @@ def iter_chunks(num: int, chunk_size: int) -> Iterator[slice]:
     """
     for start in range(0, num, chunk_size):
         yield slice(start, min(start + chunk_size, num))
+
+
+def refuse_non_finite(rows: np.ndarray, offset: int, what: str) -> None:
+    """Raise when ``rows`` hold NaN or inf: no backend gives them a
+    meaningful cluster, and torch's would silently put them in one.
+
+    Args:
+        rows (np.ndarray): (n, D) points.
+        offset (int): the index of the first row, for the message.
+        what (str): the step, for the message.
+    """
+    bad = ~np.isfinite(rows).all(axis=1)
+    if bad.any():
+        first = (offset + np.flatnonzero(bad)[:5]).tolist()
+        raise ValueError(
+            f'{what}: {int(bad.sum())} row(s) hold NaN/inf (rows {first}); '
+            'they would become labels. Remove them or fix what produced '
+            'them (the source, the stored features).')

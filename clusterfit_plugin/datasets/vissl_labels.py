@@ -15,6 +15,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from ..fileio import atomic_save_npy
+from .clusterfit_dataset import check_label_range
 from .sample_keys import sample_path
 
 
@@ -151,6 +152,10 @@ def export_vissl_labels(dataset,
     if labels.shape != (len(paths), ):
         raise ValueError(f'{len(labels)} labels for a dataset of '
                          f'{len(paths)} samples.')
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f'the labels are {labels.dtype}; cluster ids are '
+                        'integers (a float label is never rounded here).')
+    check_label_range(labels, None, 'the labels to export')
     images_file = osp.join(out_dir, f'{split}_images.npy')
     labels_file = osp.join(out_dir, f'{split}_labels.npy')
     atomic_save_npy(images_file, np.array(paths, dtype=str))

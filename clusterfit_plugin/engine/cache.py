@@ -1,18 +1,13 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-"""The clustering cache: its files, fingerprints and the manifest.
-
-A cache directory holds ``labels.npy`` (int64, one per sample, dataset order),
-``centroids.npy`` and ``manifest.json`` (the source's clustering), the
-``labels_epoch{E}.npy`` of re-clustering rounds, the disk feature store's
-shards under ``features/`` and the diagnostics under ``diagnostics/``. Every
-file is written to a temporary name in the same directory and renamed into
-place, and the manifest is written last, with the SHA-256 of each file it
-vouches for: a cache is valid only when its manifest exists, its fingerprint
-matches and the files' bytes are the ones it recorded, so neither an
-interrupted write nor a file from elsewhere is mistaken for a result. A run
-holds an exclusive lock on the directory (``.lock``, naming the holder), so
-two runs never write one cache.
+"""The clustering cache: ``labels.npy``, ``centroids.npy`` and
+``manifest.json`` (the source's clustering), the ``labels_epoch{E}.npy`` of
+re-clustering rounds (each bound to the run that wrote it), the disk feature
+store's shards under ``features/`` and ``diagnostics/``. Files are written
+atomically and the manifest last, with the SHA-256 of each file it vouches
+for: a cache is used only when its fingerprint matches and its files' bytes
+are the recorded ones. A run locks the directory (``.lock``).
 """
+import errno
 import json
 import logging
 import os
@@ -85,10 +80,16 @@ class ClusterCache:
 
     def acquire(self) -> None:
         """Take the exclusive lock on the directory for this process
-        (:func:`lock_directory`), then remove what killed writes left
-        (``.*.tmp``). The directory is created and checked here, before any
-        extraction."""
+        (:func:`lock_directory`), check where files go, and remove what
+        killed writes left (``.*.tmp``), before any extraction."""
         lock_directory(self.directory, self.path(LOCK_FILE))
+        self.path('diagnostics')  # a linked sub-directory is refused here
+        for name in (LABELS_FILE, CENTROIDS_FILE, MANIFEST_FILE):
+            if osp.isdir(self.path(name)):
+                raise IsADirectoryError(
+                    f'{self.path(name)} is a directory where the cache writes '
+                    'a file; remove it, or point cache_dir elsewhere. '
+                    'Nothing was extracted.')
         for sub in ('', 'features'):
             for name in self._names(sub):
                 if TEMP_PATTERN.fullmatch(name):
@@ -129,15 +130,24 @@ class ClusterCache:
         return found
 
     def path(self, name: str) -> str:
-        """Path of a file in the cache.
+        """Path of a file or sub-directory in the cache. A sub-directory
+        that is a symbolic link is refused: the cache deletes and replaces
+        files in it, and would do so in the link's target.
 
         Args:
-            name (str): file name.
+            name (str): file name, or ``'features'`` / ``'diagnostics'``.
 
         Returns:
             str: the path.
         """
-        return osp.join(self.directory, name)
+        path = osp.join(self.directory, name)
+        if name in ('features', 'diagnostics') and osp.islink(path):
+            raise OSError(
+                errno.ELOOP, f'{path} is a symbolic link; the cache writes '
+                'and deletes files in its sub-directories and does not '
+                'follow links there. Remove the link, or point cache_dir at '
+                'the disk you want.')
+        return path
 
     def read_manifest(self) -> Optional[dict]:
         """The manifest, or None when absent, unreadable or not of the
@@ -302,13 +312,14 @@ class ClusterCache:
                 versions=package_versions(),
                 created=time.strftime('%Y-%m-%dT%H:%M:%S%z')))
 
-    def save_round(self, epoch: int, labels: np.ndarray) -> str:
+    def save_round(self, epoch: int, labels: np.ndarray, run: str) -> str:
         """Write the labels of the re-clustering round at ``epoch``, and
-        their SHA-256 into the manifest.
+        their SHA-256 and the run that made them into the manifest.
 
         Args:
             epoch (int): the epoch the round starts.
             labels (np.ndarray): (N,) int64.
+            run (str): the run's identity: its work directory.
 
         Returns:
             str: the file written.
@@ -319,31 +330,40 @@ class ClusterCache:
         if manifest is not None:
             manifest.setdefault('files',
                                 {})[name] = sha256_file(self.path(name))
+            manifest.setdefault('rounds', {})[name] = osp.realpath(run)
             atomic_save_json(self.path(MANIFEST_FILE), manifest)
         return self.path(name)
 
-    def load_round(self, epoch: int) -> np.ndarray:
-        """The labels of the round at ``epoch``.
+    def load_round(self, epoch: int, run: str) -> np.ndarray:
+        """The labels of the round at ``epoch``, if ``run`` made them.
 
         Args:
             epoch (int): the epoch the round started.
+            run (str): the resuming run's identity (its work directory).
 
         Returns:
             np.ndarray: the labels.
         """
         path = self.path(round_file(epoch))
+        what = f'{path}, the labels of the round at epoch {epoch},'
         if not osp.isfile(path):
             raise FileNotFoundError(
-                f'{path}, the labels of the re-clustering round at epoch '
-                f'{epoch}, is missing. Resume from an earlier checkpoint, or '
+                f'{what} is missing. Resume from an earlier checkpoint, or '
                 'start the run again.')
         manifest = self.read_manifest()
         if manifest is None or not self._vouched(manifest, round_file(epoch)):
             raise ValueError(
-                f'{path}, the labels of the re-clustering round at epoch '
-                f'{epoch}, are not the bytes that {self.path(MANIFEST_FILE)} '
+                f'{what} are not the bytes that {self.path(MANIFEST_FILE)} '
                 'recorded (changed, truncated or from another run). Resume '
                 'from an earlier checkpoint, or start the run again.')
+        owner = manifest.get('rounds', {}).get(round_file(epoch))
+        if owner != osp.realpath(run):
+            raise ValueError(
+                f'{what} were written by the run in {owner or "an unknown"} '
+                f'work dir, not by this one ({osp.realpath(run)}): two runs '
+                'share this cache_dir, and resuming would train on the '
+                "other's labels. Give each run its own cache_dir (or work "
+                'dir) and start this one again.')
         return np.load(path, allow_pickle=False)
 
     def feature_store(self,
@@ -354,9 +374,8 @@ class ClusterCache:
                       world_size: int,
                       flush_every: int,
                       check_dim: Optional[Callable] = None) -> FeatureStore:
-        """This rank's disk feature store for features identified by
-        ``key``, resumable; this rank's shards of other features are
-        removed.
+        """This rank's resumable disk store of the features ``key``; its
+        shards of other features are removed.
 
         Args:
             num_rows (int): rows of this rank.
@@ -377,10 +396,5 @@ class ClusterCache:
             mine = match and match.group(2, 3) == (str(rank), str(world_size))
             if mine and not old.startswith(name):
                 remove_if_present(osp.join(directory, old))
-        return FeatureStore(
-            num_rows,
-            dtype,
-            osp.join(directory, name),
-            key=key,
-            flush_every=flush_every,
-            check_dim=check_dim)
+        path = osp.join(directory, name)
+        return FeatureStore(num_rows, dtype, path, key, flush_every, check_dim)

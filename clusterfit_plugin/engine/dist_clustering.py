@@ -13,6 +13,7 @@ With one process this is exactly ``KMeans.fit`` on the preprocessed sample
 followed by chunked assignment. The waits between ranks follow
 :mod:`.rank_protocol`.
 """
+import contextlib
 import copy
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -24,9 +25,9 @@ from mmengine.dist import (all_gather_object, broadcast_object_list,
 from ..clustering import (KMeans, Preprocessor, Rows, assign_to_centroids,
                           fit_sample_indices, iter_chunks)
 from ..utils.progress import ProgressLogger
-from .rank_protocol import (all_ranks_done, collective, default_store,
-                            rank0_then_broadcast, report_failure,
-                            wait_for_rank0)
+from .rank_protocol import (Heartbeat, all_ranks_done, collective,
+                            default_store, rank0_then_broadcast,
+                            report_failure, wait_for_rank0)
 
 READY_KEY = 'clusterfit/centroids_ready'
 
@@ -152,10 +153,16 @@ def fit_on_rank0(sample: Optional[np.ndarray],
     key = f'{READY_KEY}/{round_id}'
     payload = [None]
     if rank == 0:
+        # Rank 0 beats while it fits, so that waiting ranks notice its death
+        # even when the store outlives it (file://, torchrun's agent store).
+        beat = (
+            Heartbeat(store, f'{key}/beat', wait_poll_s /
+                      4) if store is not None else contextlib.nullcontext())
         try:
-            fitted = copy.deepcopy(preprocessor)
-            fitted.fit(sample)
-            km = copy.deepcopy(kmeans).fit(fitted(sample))
+            with beat:
+                fitted = copy.deepcopy(preprocessor)
+                fitted.fit(sample)
+                km = copy.deepcopy(kmeans).fit(fitted(sample))
         except Exception as err:
             if store is not None:
                 report_failure(store, key, err, world_size, wait_poll_s)

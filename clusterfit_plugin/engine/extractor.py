@@ -174,7 +174,8 @@ def extract_features(model: torch.nn.Module,
     """
     if store is None:
         store = FeatureStore(len(indices))
-    todo = indices[store.rows_done:]
+    start = store.rows_done
+    todo = indices[start:]
     loader = DataLoader(
         ExtractionSet(dataset, pipeline, todo),
         batch_size=batch_size,
@@ -195,11 +196,15 @@ def extract_features(model: torch.nn.Module,
                 inputs = inputs.contiguous(memory_format=torch.channels_last)
             feats = forward_features(model, inputs, stage)
             check_features(feats, inputs.shape[0], model, stage)
-            store.append(feats.float().cpu().numpy())
+            rows = feats.float().cpu().numpy()
+            # Checked before the store takes them: a shard with a non-finite
+            # row is never recorded as complete.
+            done = store.rows_done - start
+            check_finite(rows, todo[done:done + len(rows)],
+                         f'{type(model).__name__} ({stage})')
+            store.append(rows)
             if bar is not None:
                 bar.update(feats.shape[0])
     if bar is not None:
         print(flush=True)
-    features = store.finish()
-    check_finite(features, indices, f'{type(model).__name__} ({stage})')
-    return features
+    return store.finish()

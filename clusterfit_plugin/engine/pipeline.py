@@ -12,6 +12,7 @@ the diagnostics. The hook adds only what a training loop needs.
 import copy
 import dataclasses
 import gc
+import inspect
 import logging
 import os.path as osp
 import time
@@ -211,7 +212,7 @@ class ClusterFitPipeline:
         return rank0_then_broadcast(lambda: cache.lookup(parts, num_samples))
 
     def restore_round(self, cache: ClusterCache, parts: Dict[str, str],
-                      epoch: int) -> np.ndarray:
+                      epoch: int, run: str) -> np.ndarray:
         """On resume, the labels of the re-clustering round at ``epoch``
         (a cache made with other settings is reported, and its rounds
         used: they are what the run trained on).
@@ -220,6 +221,8 @@ class ClusterFitPipeline:
             cache (ClusterCache): the cache.
             parts (dict): this config's fingerprint parts.
             epoch (int): the round's epoch.
+            run (str): this run's identity (its work directory); a round
+                another run wrote is refused.
 
         Returns:
             np.ndarray: the round's labels, on every rank.
@@ -232,7 +235,7 @@ class ClusterFitPipeline:
                 'resumes with the labels its rounds wrote.',
                 logger='current',
                 level=logging.WARNING)
-        labels = rank0_then_broadcast(lambda: cache.load_round(epoch))
+        labels = rank0_then_broadcast(lambda: cache.load_round(epoch, run))
         print_log(
             f'ClusterFit: resumed the labels of the round at epoch {epoch}.',
             logger='current')
@@ -341,6 +344,10 @@ class ClusterFitPipeline:
             source=self.source.summary(),
             **self.round.settings(),
             **result.summary())
+
+
+# The arguments of ClusterFitPipeline (what the hook passes on).
+PIPELINE_KEYS = tuple(inspect.signature(ClusterFitPipeline).parameters)
 
 
 def write_or_explain(save, *args, **kwargs) -> None:

@@ -251,10 +251,12 @@ def wait_for_rank0(store, key: str, poll_s: float) -> None:
 
     Raises:
         RuntimeError: rank 0 reported that it failed (its error is named),
-            or the store can no longer be reached (within ``poll_s`` of its
-            loss).
+            the store can no longer be reached (within ``poll_s`` of its
+            loss), or rank 0 stopped beating (its ``{key}/beat``
+            :class:`Heartbeat`) while the store lives on.
     """
-    value = _wait_key(store, key, poll_s, 'rank 0 to fit k-means')
+    value = _wait_key(store, key, poll_s, 'rank 0 to fit k-means',
+                      f'{key}/beat')
     if value.startswith(FAILED):
         _acknowledge(store, key)
         raise RuntimeError('rank 0 failed while fitting k-means, so this '

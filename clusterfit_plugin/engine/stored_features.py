@@ -6,7 +6,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-from ..clustering import FeatureStore
+from ..clustering import FeatureStore, check_finite
 from .cache import ClusterCache
 from .clustering_round import FeatureShard
 
@@ -55,7 +55,7 @@ def load_shards(cache: ClusterCache, key: str, num_samples: int,
         indices, and the stores (to remove them afterwards).
     """
     found = cache.feature_shards(key)
-    complete = []
+    complete, incomplete = [], []
     for world, paths in sorted(found.items()):
         stores = {
             rank:
@@ -70,8 +70,10 @@ def load_shards(cache: ClusterCache, key: str, num_samples: int,
         }
         if len(done) == world:
             complete.append((world, done))
-            continue
-        missing = sorted(set(range(world)) - set(done))
+        else:
+            incomplete.append((world, sorted(set(range(world)) - set(done))))
+    if not complete and incomplete:  # a complete set is used whatever else
+        world, missing = incomplete[0]
         raise FileNotFoundError(
             f'the features in {cache.path("features")} (key {key[:16]}, '
             f'{world} shards) are incomplete: shards {missing} are missing or '
@@ -85,8 +87,19 @@ def load_shards(cache: ClusterCache, key: str, num_samples: int,
             'work dir first.')
     world, stores = complete[-1]
     ordered = [stores[r] for r in range(world)]
+    parts = []
+    for rank, store in enumerate(ordered):
+        features = store.finish()
+        # A shard written elsewhere (another version, a copy) is read, not
+        # trusted: its non-finite rows would become labels.
+        check_finite(
+            features, np.arange(rank, num_samples,
+                                world), f'the stored features {store.path}',
+            'Delete that shard and run tools/extract_features.py for it '
+            'again; nothing was clustered.')
+        parts.append(features)
     shard = FeatureShard(
-        ShardedFeatures([store.finish() for store in ordered]),
+        ShardedFeatures(parts),
         np.concatenate([
             np.arange(r, num_samples, world, dtype=np.int64)
             for r in range(world)

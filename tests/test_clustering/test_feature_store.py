@@ -165,3 +165,49 @@ def test_check_dim_runs_before_anything_is_stored(tmp_path):
     with pytest.raises(ValueError, match='no 3'):
         store.append(np.ones((2, 3), np.float32))
     assert seen == [3] and os.listdir(tmp_path) == []
+
+
+def test_store_refuses_non_finite_rows_and_stays_incomplete(tmp_path):
+    path = str(tmp_path / 'f.npy')
+    store = FeatureStore(4, path=path, key='a', flush_every=2)
+    store.append(np.ones((2, 3), np.float32))  # flushed: 2 rows recorded
+    bad = np.ones((2, 3), np.float32)
+    bad[1, 0] = np.nan
+    with pytest.raises(ValueError, match=r'refuses NaN/inf rows \(rows \[3\]'):
+        store.append(bad)
+    resumed = FeatureStore(4, path=path, key='a', flush_every=2)
+    assert resumed.rows_done == 2  # never recorded as complete
+
+
+RESUME_SCRIPT = '''
+import sys
+import numpy as np
+from clusterfit_plugin.clustering import FeatureStore
+store = FeatureStore(200, path=sys.argv[1], key='a', flush_every=10)
+assert store.rows_done == 10, store.rows_done
+for _ in range(19):
+    store.append(np.ones((10, 1024), np.float32))
+store.finish()
+'''
+
+
+def test_a_sparse_shard_resumed_on_a_full_disk_is_a_clear_error(
+        tmp_path, small_disk):
+    """A shard copied with holes (cp --sparse=always) and resumed: its blocks
+    are allocated when it is reopened. It used to die by SIGBUS."""
+    source = str(tmp_path / 'f.npy')
+    store = FeatureStore(200, path=source, key='a', flush_every=10)
+    store.append(np.ones((10, 1024), np.float32))  # 40 KiB of 800 recorded
+    del store
+    path = os.path.join(small_disk, 'f.npy')
+    subprocess.run(['cp', '--sparse=always', source, path], check=True)
+    subprocess.run(['cp', source + '.json', path + '.json'], check=True)
+    with open(os.path.join(small_disk, 'filler'), 'wb') as f:
+        f.write(b'\0' * (880 << 10))  # what is left cannot hold the holes
+    done = subprocess.run([sys.executable, '-c', RESUME_SCRIPT, path],
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
+    assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
+    assert f'could not allocate 0.8 MiB for {path}' in done.stderr
+    assert os.path.getsize(path) > 800 << 10  # the rows are kept

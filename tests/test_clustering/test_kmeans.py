@@ -220,3 +220,22 @@ def test_bad_settings():
         KMeans(5, backend='cuml')
     with pytest.raises(RuntimeError, match='before fit'):
         KMeans(5).assign(np.zeros((10, 4), np.float32))
+
+
+@pytest.mark.parametrize('backend', ['faiss-cpu', 'torch'])
+def test_non_finite_points_are_refused_by_every_backend(backend):
+    """On the Python API too: the torch backend put NaN rows in one
+    cluster and reported a NaN objective."""
+    x = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    x[7, 2] = np.nan
+    with pytest.raises(
+            ValueError, match=r'1 row\(s\) hold NaN/inf '
+            r'\(rows \[7\]\)'):
+        KMeans(3, niter=5, backend=backend).fit(x)
+    fitted = KMeans(3, niter=5, backend=backend).fit(x[8:])
+    x[9, 0] = np.inf
+    with pytest.raises(
+            ValueError,
+            match=r'k-means assignment: 2 row\(s\) '
+            r'hold NaN/inf \(rows \[7, 9\]\)'):
+        fitted.assign(x)

@@ -46,6 +46,18 @@ def test_export_writes_vissl_disk_filelist(tmp_path, dataset, labels,
     assert np.load(labels_file).dtype == np.int64
 
 
+def test_export_refuses_float_and_negative_labels(tmp_path, dataset, labels):
+    """The old export truncated 1.7 to 1 and wrote -1, which its own import
+    refuses."""
+    with pytest.raises(TypeError, match='float64; cluster ids are integers'):
+        export_vissl_labels(dataset, labels + 0.7, str(tmp_path))
+    negative = labels.copy()
+    negative[4] = -1
+    with pytest.raises(ValueError, match=r'cluster ids range over \[-1, '):
+        export_vissl_labels(dataset, negative, str(tmp_path))
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
 def test_import_matches_by_path_in_any_order(tmp_path, dataset, labels,
                                              image_root):
     paths = [dataset.get_data_info(i)['img_path'] for i in range(len(labels))]

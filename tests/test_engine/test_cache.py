@@ -68,17 +68,17 @@ def test_save_invalidates_old_manifest_first(tmp_path, monkeypatch):
 def test_round_files_and_a_new_source_clustering_drops_them(tmp_path):
     cache = ClusterCache(str(tmp_path))
     cache.save(np.zeros(3, np.int64), np.zeros((2, 2)), dict(v='e'))
-    path = cache.save_round(2, np.array([1, 0, 1]))
+    path = cache.save_round(2, np.array([1, 0, 1]), 'run')
     assert os.path.basename(path) == 'labels_epoch2.npy'
-    assert cache.load_round(2).tolist() == [1, 0, 1]
+    assert cache.load_round(2, 'run').tolist() == [1, 0, 1]
     cache.save(
         np.zeros(3, np.int64), np.zeros((2, 2)), dict(v='f'), num_samples=3)
     with pytest.raises(
             FileNotFoundError,
             match=r'labels_epoch2\.npy, the '
-            'labels of the re-clustering round at epoch 2, is '
+            'labels of the round at epoch 2, is '
             'missing'):
-        cache.load_round(2)
+        cache.load_round(2, 'run')
     manifest = cache.read_manifest()
     assert manifest['fingerprint'] == combine_fingerprint(dict(v='f'))
     assert manifest['num_samples'] == 3
@@ -152,16 +152,16 @@ def test_manifest_of_another_shape_is_no_cache(tmp_path, log, content):
 
 def test_round_file_changed_or_empty_names_the_file(tmp_path):
     cache, _ = saved(tmp_path)
-    path = cache.save_round(3, np.array([1, 0, 1, 1]))
-    assert cache.load_round(3).tolist() == [1, 0, 1, 1]
+    path = cache.save_round(3, np.array([1, 0, 1, 1]), 'run')
+    assert cache.load_round(3, 'run').tolist() == [1, 0, 1, 1]
     for damage in (b'', np.lib.format.MAGIC_PREFIX):
         with open(path, 'wb') as f:
             f.write(damage)
         with pytest.raises(
                 ValueError,
                 match=r'labels_epoch3\.npy, the labels'
-                ' of the re-clustering round at epoch 3, are not'):
-            cache.load_round(3)
+                ' of the round at epoch 3, are not'):
+            cache.load_round(3, 'run')
 
 
 def test_save_survives_a_file_another_run_removed(tmp_path, monkeypatch):
@@ -227,3 +227,46 @@ def test_shards_of_another_world_size_are_dropped(tmp_path):
     assert sorted(os.listdir(tmp_path / 'features')) == [
         'a' * 16 + '-rank0-of-2.npy', 'a' * 16 + '-rank0-of-2.npy.json'
     ]
+
+
+def test_a_fifo_planted_at_the_labels_is_a_miss_not_a_hang(tmp_path):
+    """The old lookup hashed labels.npy and blocked forever on a FIFO."""
+    import threading
+    cache, fingerprint = saved(tmp_path)
+    os.remove(cache.path('labels.npy'))
+    os.mkfifo(cache.path('labels.npy'))
+    result = []
+    lookup = threading.Thread(
+        target=lambda: result.append(cache.load(fingerprint, 4)), daemon=True)
+    lookup.start()
+    lookup.join(timeout=30)
+    assert not lookup.is_alive() and result == [None]
+
+
+def test_a_directory_where_a_cache_file_goes_is_refused_at_the_lock(tmp_path):
+    """The old run found it only when it wrote the labels, after the whole
+    k-means."""
+    cache = ClusterCache(str(tmp_path / 'c'))
+    os.makedirs(cache.path('labels.npy'))
+    with pytest.raises(IsADirectoryError, match=r'labels\.npy is a directory'):
+        cache.acquire()
+    cache.release()
+
+
+@pytest.mark.parametrize('sub', ['features', 'diagnostics'])
+def test_a_linked_sub_directory_is_refused(tmp_path, sub):
+    """The cache deletes stale files in features/ and replaces files in
+    diagnostics/: through a link it did so in the link's target."""
+    victim = tmp_path / 'victim'
+    victim.mkdir()
+    (victim / '.stale.tmp').write_text('precious')
+    (victim / 'metrics_source.json').write_text('precious')
+    cache = ClusterCache(str(tmp_path / 'c'))
+    os.makedirs(cache.directory)
+    os.symlink(victim, cache.directory + '/' + sub)
+    with pytest.raises(OSError, match=f'{sub} is a symbolic link'):
+        cache.acquire()
+    cache.release()
+    with pytest.raises(OSError, match='is a symbolic link'):
+        cache.path(sub)
+    assert sorted(os.listdir(victim)) == ['.stale.tmp', 'metrics_source.json']

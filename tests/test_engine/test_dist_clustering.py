@@ -53,10 +53,15 @@ args = ast.literal_eval(sys.argv[1])
 class MarkedKMeans(KMeans):
     def fit(self, x):
         open(os.environ['MARKER'], 'w').close()
+        if args.get('die_in_fit'):
+            time.sleep(args['die_in_fit'])
+            os._exit(9)  # killed: no report, and the file store lives on
         return super().fit(x)
 
 
-dist.init_process_group('gloo', init_method='env://',
+dist.init_process_group('gloo', init_method=args.get('init', 'env://'),
+                        rank=int(os.environ['RANK']),
+                        world_size=int(os.environ['WORLD_SIZE']),
                         timeout=timedelta(seconds=600))
 rank, world = dist.get_rank(), dist.get_world_size()
 x = np.random.default_rng(0).normal(size=(40, 32)).astype(np.float32)
@@ -329,6 +334,30 @@ def test_a_lost_store_ends_the_waiting_ranks_within_two_slices(
     assert 'waiting for rank 0 to fit k-means' in out1
     assert ended <= 2 * poll + 1.0, ended
     assert len(out1) < 20000
+
+
+@pytest.mark.slow
+def test_rank0_dead_in_its_fit_is_noticed_when_the_store_outlives_it(
+        tmp_path, start_ranks):
+    """With a file:// store (or torchrun's agent store) rank 0's death does
+    not take the store with it: the old rank 1 waited forever. Rank 0 now
+    beats while it fits."""
+    poll = 1.0
+    procs = start_ranks(
+        dict(
+            kmeans=dict(num_clusters=4, niter=5, seed=0),
+            preprocessor=dict(),
+            wait_poll_s=poll,
+            die_in_fit=3 * poll,
+            init=f'file://{tmp_path / "store"}'))
+    out0 = finish(procs[0], 60)
+    died = time.time()
+    out1 = finish(procs[1], 30)
+    assert procs[0].returncode == 9, out0[-3000:]
+    assert procs[1].returncode != 0
+    assert 'gave up waiting for rank 0 to fit k-means: it has given no sign ' \
+        'of life' in out1, out1[-3000:]
+    assert time.time() - died <= 4 * poll + 5.0
 
 
 @pytest.mark.slow

@@ -191,3 +191,21 @@ def test_unknown_protocol_is_refused_before_extraction(tmp_path, monkeypatch,
     with pytest.raises(SystemExit):
         tool.parse_args()
     assert "invalid choice: 'knnn'" in capsys.readouterr().err
+
+
+def test_unlabelled_samples_of_a_plain_split_are_refused():
+    """-1 (no single class) in eval_train_dataset's own labels: the old tool
+    fitted the probes on it and reported numbers."""
+    from clusterfit_plugin.evaluation.model_eval import label_sets
+    keys = ['a', 'b', 'c']
+    with pytest.raises(
+            ValueError,
+            match=r'data\.py: eval_train_dataset gives '
+            r'sample 1 no single class'):
+        label_sets(
+            Config(dict()), 'data.py', keys, keys, np.array([0, -1, 2]),
+            np.array([0, 1, 2]))
+    sets = label_sets(
+        Config(dict()), 'data.py', keys, keys, np.array([0, 1, 2]),
+        np.array([2, 1, 0]))
+    assert list(sets) == [None]

@@ -116,6 +116,11 @@ def test_cluster_tool_needs_every_shard(tmp_path, config):
             match=r'3 shards\) are incomplete: shards \[0, 2\]'):
         cluster_tool.main([config, '--work-dir', work])
     assert not osp.exists(osp.join(work, 'clusterfit', 'labels.npy'))
+    # A complete set of another shard count is used; the stray incomplete
+    # set of 3 no longer blocks it.
+    extract_tool.main([config, '--work-dir', work])
+    cluster_tool.main([config, '--work-dir', work])
+    assert osp.isfile(osp.join(work, 'clusterfit', 'labels.npy'))
 
 
 def test_shard_flags_are_checked(config):
@@ -127,3 +132,77 @@ def test_shard_flags_are_checked(config):
                             ], 'without a launcher')):
         with pytest.raises(SystemExit):
             extract_tool.parse_args(argv)
+
+
+def test_non_finite_features_never_become_labels(tmp_path, image_root,
+                                                 source_checkpoint):
+    """A source that gives NaN leaves an incomplete shard that the
+    clustering step refuses; a complete shard whose rows were made NaN
+    afterwards (a copy, another version) is refused naming the file. The old
+    offline path wrote NaN labels and a manifest that vouched for them."""
+    import copy
+
+    import torch
+    from helpers import SOURCE_MODEL
+    from mmpretrain.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(copy.deepcopy(SOURCE_MODEL))
+    state = model.state_dict()
+    state['backbone.conv1.weight'][:] = float('nan')
+    nan_source = str(tmp_path / 'nan.pth')
+    torch.save(dict(state_dict=state), nan_source)
+    for backend in ('torch', 'faiss-cpu'):
+        cfg = make_cfg(
+            str(tmp_path / 'unused'),
+            image_root,
+            nan_source,
+            kmeans=dict(niter=10, seed=0, backend=backend))
+        config = str(tmp_path / f'nan_{backend}.py')
+        Config(cfg).dump(config)
+        work = str(tmp_path / f'nan_{backend}')
+        with pytest.raises(ValueError, match='NaN/inf features for 8 sample'):
+            extract_tool.main([config, '--work-dir', work])
+        with pytest.raises(
+                FileNotFoundError, match='incomplete|no extracted features'):
+            cluster_tool.main([config, '--work-dir', work])
+        assert not osp.exists(osp.join(work, 'clusterfit', 'labels.npy'))
+
+    # Progress recorded every 8 rows: the resume check covers the last
+    # block, not row 3.
+    good = make_cfg(
+        str(tmp_path / 'unused'),
+        image_root,
+        source_checkpoint,
+        features=dict(flush_every=8))
+    config = str(tmp_path / 'good.py')
+    Config(good).dump(config)
+    work = str(tmp_path / 'tampered')
+    extract_tool.main([config, '--work-dir', work])
+    features = osp.join(work, 'clusterfit', 'features')
+    (shard, ) = [f for f in os.listdir(features) if f.endswith('.npy')]
+    rows = np.load(osp.join(features, shard), mmap_mode='r+')
+    rows[3] = np.nan
+    rows.flush()
+    del rows
+    with pytest.raises(
+            ValueError,
+            match=f'the stored features .*{shard} produced NaN/inf features '
+            r'for 1 sample\(s\), e.g. dataset indices \[3\]\. Delete that'):
+        cluster_tool.main([config, '--work-dir', work])
+    assert not osp.exists(osp.join(work, 'clusterfit', 'labels.npy'))
+
+
+def test_k_above_n_stops_the_offline_tools_before_any_work(
+        tmp_path, image_root, source_checkpoint):
+    cfg = make_cfg(
+        str(tmp_path / 'unused'),
+        image_root,
+        source_checkpoint,
+        num_clusters=50)
+    config = str(tmp_path / 'k50.py')
+    Config(cfg).dump(config)
+    work = str(tmp_path / 'w')
+    for tool in (extract_tool, cluster_tool):
+        with pytest.raises(ValueError, match='50'):
+            tool.main([config, '--work-dir', work])
+    assert not osp.exists(osp.join(work, 'clusterfit', 'features'))

@@ -93,3 +93,22 @@ def test_prefix_without_weights_is_refused(tmp_path):
             r"'backbone\.' \(its keys start with \['head_fc'\]\)"):
         publish.publish(path, str(tmp_path / 'out.pth'))
     assert not list(tmp_path.glob('out*'))
+
+
+def test_a_planted_link_is_not_written_through(tmp_path):
+    """The old tool saved to {stem}.tmp-{pid}.pth, following a link planted
+    there, and then published the link."""
+    import os
+    source = str(tmp_path / 'epoch_1.pth')
+    torch.save(dict(state_dict={'backbone.w': torch.ones(2)}), source)
+    victim = tmp_path / 'victim.txt'
+    victim.write_text('precious')
+    out = tmp_path / 'pub' / 'cf.pth'
+    out.parent.mkdir()
+    (out.parent / f'cf.tmp-{os.getpid()}.pth').symlink_to(victim)
+    publish = load_tool('model_converters/publish_model')
+    kept, bare = publish.publish(source, str(out))
+    assert victim.read_text() == 'precious'
+    for path in (kept, bare):
+        assert not osp.islink(path)
+        assert torch.load(path, weights_only=True)['state_dict']

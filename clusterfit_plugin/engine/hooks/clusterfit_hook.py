@@ -1,6 +1,5 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """``ClusterFitHook``: pseudo-labels from a source network, before training."""
-import inspect
 from typing import Optional
 
 import numpy as np
@@ -12,19 +11,16 @@ from mmpretrain.registry import HOOKS
 
 from ...clustering import normalized_mutual_info
 from ...datasets import ClusterFitDataset
-from ...models.heads import (check_num_outputs, check_preprocessor_classes,
-                             reset_classifier, weight_loss_by_cluster_size)
+from ...models.heads import (check_checkpoint_outputs, check_num_outputs,
+                             check_preprocessor_classes, reset_classifier,
+                             weight_loss_by_cluster_size)
 from ...settings import as_bool, as_choice, as_int, check_keys
 from ..cache import ClusterCache, round_file
-from ..pipeline import ClusterFitPipeline, write_or_explain
+from ..pipeline import PIPELINE_KEYS, ClusterFitPipeline, write_or_explain
 from ..settings import STAGES
 
-# The hook's own arguments, and those of its ClusterFitPipeline.
-HOOK_KEYS = ('num_clusters', 'source', 'interval', 'recluster_stage',
-             'reweight_loss') + tuple(
-                 name
-                 for name in inspect.signature(ClusterFitPipeline).parameters
-                 if name not in ('num_clusters', 'source'))
+# The hook's arguments: its own and its ClusterFitPipeline's.
+HOOK_KEYS = ('interval', 'recluster_stage', 'reweight_loss') + PIPELINE_KEYS
 
 
 @HOOKS.register_module()
@@ -82,10 +78,8 @@ class ClusterFitHook(Hook):
         self._classes: Optional[np.ndarray] = None
 
     def before_run(self, runner) -> None:
-        """Check the setup before anything is read, lock the cache directory
-        (rank 0; it is created and checked for writing here), and give the
-        dataset K (so its metainfo equals the one a resumed checkpoint
-        recorded)."""
+        """Check the setup before anything is read, lock the cache (rank 0)
+        and give the dataset K (as a resumed checkpoint records it)."""
         hooks = [h for h in runner.hooks if isinstance(h, ClusterFitHook)]
         dataset = self._find_dataset(runner)
         try:
@@ -105,6 +99,10 @@ class ClusterFitHook(Hook):
             self._cache(runner).acquire()
         dataset.num_clusters = self.num_clusters
 
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Refuse a checkpoint (a resume) whose head predicts another K."""
+        check_checkpoint_outputs(checkpoint, self.num_clusters)
+
     def after_run(self, runner) -> None:
         """Unlock the cache directory."""
         if is_main_process():
@@ -116,12 +114,12 @@ class ClusterFitHook(Hook):
         cache = self._cache(runner)
         parts, self._classes = self.pipeline.fingerprint(dataset.dataset)
         if dataset.label_file is not None:
-            runner.logger.warning(
-                f'ClusterFitHook replaces the labels of label_file='
-                f'{dataset.label_file!r} with its own clustering.')
+            runner.logger.warning(f'ClusterFitHook replaces the labels of '
+                                  f'label_file={dataset.label_file!r}.')
         last = self._last_round(runner.epoch)
         if last > 0:  # a resumed run trains on its last round's labels
-            labels = self.pipeline.restore_round(cache, parts, last)
+            labels = self.pipeline.restore_round(cache, parts, last,
+                                                 runner.work_dir)
         else:
             labels = self.pipeline.lookup(cache, parts, len(dataset))
         if labels is None:
@@ -132,12 +130,11 @@ class ClusterFitHook(Hook):
                 self._diagnose(runner, labels, 'source')
             barrier()
         elif is_main_process() and self.pipeline.diagnostics is not None:
-            rounds = range(self.interval, last + 1, self.interval or 1)
-            self.pipeline.diagnostics.replay(dataset.dataset,
-                                             cache.path('diagnostics'),
-                                             None if last else labels,
-                                             self._classes, runner.visualizer,
-                                             list(rounds) if last else [])
+            rounds = list(range(self.interval, last + 1, self.interval or 1))
+            replay = self.pipeline.diagnostics.replay
+            replay(dataset.dataset, cache.path('diagnostics'),
+                   None if last else labels, self._classes, runner.visualizer,
+                   rounds if last else [])
         self._apply_labels(runner, dataset, labels)
 
     def before_train_epoch(self, runner) -> None:
@@ -159,7 +156,7 @@ class ClusterFitHook(Hook):
             model.train()
         if is_main_process():
             cache = self._cache(runner)
-            write_or_explain(cache.save_round, epoch, labels)
+            write_or_explain(cache.save_round, epoch, labels, runner.work_dir)
             self._diagnose(runner, labels, f'epoch{epoch}', pictures=False)
         barrier()
         nmi = normalized_mutual_info(self._labels, labels)
@@ -188,21 +185,18 @@ class ClusterFitHook(Hook):
         return self.pipeline.cache(runner.work_dir)
 
     def _last_round(self, epoch: int) -> int:
-        """The epoch of the last round before ``epoch`` (a round due at
-        ``epoch`` itself is redone), 0 when there is none."""
-        if not self.interval or epoch <= 0:
-            return 0
-        return (epoch - 1) // self.interval * self.interval
+        """The last round's epoch before ``epoch`` (0: none)."""
+        on = self.interval and epoch > 0
+        return (epoch - 1) // self.interval * self.interval if on else 0
 
     @staticmethod
     def _find_dataset(runner) -> ClusterFitDataset:
         dataset = runner.train_dataloader.dataset
         if not isinstance(dataset, ClusterFitDataset):
             raise TypeError(
-                'ClusterFitHook labels a ClusterFitDataset, but '
-                f'train_dataloader.dataset is {type(dataset).__name__}. Wrap '
-                "it: dataset=dict(type='ClusterFitDataset', dataset=dict("
-                'type=...)).')
+                'ClusterFitHook labels a ClusterFitDataset, not a '
+                f'{type(dataset).__name__}: train_dataloader.dataset=dict('
+                "type='ClusterFitDataset', dataset=dict(type=...)).")
         return dataset
 
     def _apply_labels(self, runner, dataset: ClusterFitDataset,

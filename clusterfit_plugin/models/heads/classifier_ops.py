@@ -77,6 +77,24 @@ def check_preprocessor_classes(preprocessor, num_clusters: int) -> None:
         'tools/train.py --num-clusters K.')
 
 
+def check_checkpoint_outputs(checkpoint: dict, num_clusters: int) -> None:
+    """Refuse a checkpoint whose head predicts another number of clusters
+    (a run resumed with another ``--num-clusters``: the optimizer's state
+    would not fit the head).
+
+    Args:
+        checkpoint (dict): a loaded Runner checkpoint.
+        num_clusters (int): K of this run.
+    """
+    weight = (checkpoint.get('state_dict') or {}).get('head.fc.weight')
+    if weight is not None and weight.shape[0] != num_clusters:
+        raise ValueError(
+            f'the checkpoint has a head of {weight.shape[0]} outputs but this '
+            f'run has num_clusters={num_clusters}: a run resumed with another '
+            'K. Resume with the K it was trained with, or start a new work '
+            'dir (publish_model.py gives its backbone to a new run).')
+
+
 def reset_classifier(head,
                      seed: int,
                      optim_wrapper=None) -> List[torch.nn.Parameter]:

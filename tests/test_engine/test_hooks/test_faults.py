@@ -114,7 +114,8 @@ def test_nan_features(tmp_path, image_root):
     path = str(tmp_path / 'nan.pth')
     torch.save(dict(state_dict=state), path)
     work = str(tmp_path / 'w')
-    with pytest.raises(ValueError, match=r'NaN/inf features for 45 sample'):
+    # The first batch (8 samples) is refused before the store takes it.
+    with pytest.raises(ValueError, match=r'NaN/inf features for 8 sample'):
         run_runner(make_cfg(work, image_root, path))
     assert cache_files(work) == []
 
@@ -179,3 +180,18 @@ def test_source_config_that_does_not_exist(tmp_path, image_root,
         config='mmpretrain::nosuch/config.py', checkpoint=source_checkpoint)
     with pytest.raises(FileNotFoundError, match='nosuch/config.py'):
         run_runner(cfg)
+
+
+@pytest.mark.slow
+def test_resuming_with_another_k_is_refused(tmp_path, image_root,
+                                            source_checkpoint):
+    """The old resume ended in a raw SGD tensor-size error."""
+    work = str(tmp_path / 'w')
+    run_runner(make_cfg(work, image_root, source_checkpoint))
+    cfg = make_cfg(
+        work, image_root, source_checkpoint, num_clusters=4, max_epochs=2)
+    with pytest.raises(
+            ValueError,
+            match='the checkpoint has a head of 3 outputs but this run has '
+            'num_clusters=4: a run resumed with another K'):
+        run_runner(cfg, resume=True)

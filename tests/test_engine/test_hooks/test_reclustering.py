@@ -76,6 +76,34 @@ def test_resume_restores_the_last_round(tmp_path, image_root,
 
 
 @pytest.mark.slow
+def test_resume_refuses_another_runs_rounds(tmp_path, image_root,
+                                            source_checkpoint):
+    """Two work dirs share a cache_dir, one after the other: resuming the
+    first must not train on the second's round of epoch 2 (the old resume
+    read it, keyed by the epoch alone)."""
+    cache_dir = str(tmp_path / 'shared_cache')
+
+    def cfg(work, max_epochs):
+        return make_cfg(
+            str(tmp_path / work),
+            image_root,
+            source_checkpoint,
+            max_epochs=max_epochs,
+            interval=2,
+            cache_dir=cache_dir)
+
+    run_runner(cfg('a', 3))
+    run_runner(cfg('b', 3))  # rewrites labels_epoch2.npy
+    with pytest.raises(
+            ValueError,
+            match=r'labels_epoch2\.npy, the labels of the round at epoch 2, '
+            r'were written by the run in .*/b work dir, '
+            r'not by this one \(.*/a\): two runs share this cache_dir'):
+        run_runner(cfg('a', 4), resume=True)
+    run_runner(cfg('b', 4), resume=True)  # its own round: resumed
+
+
+@pytest.mark.slow
 def test_reweight_loss(tmp_path, image_root, source_checkpoint):
     runner = run_runner(
         make_cfg(
