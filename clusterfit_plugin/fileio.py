@@ -3,6 +3,7 @@
 half-written), memory-mapped ``.npy`` files opened without following
 symbolic links and allocated in full before use, and content hashes."""
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -98,6 +99,34 @@ def atomic_save_torch(path: str, obj) -> None:
         obj: what ``torch.save`` takes.
     """
     _atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def load_torch(path: str, what: str, load: Optional[Callable] = None):
+    """Read a torch checkpoint file; an empty, cut or foreign file is an
+    error that names it.
+
+    Args:
+        path (str): the file.
+        what (str): what it is (``'source checkpoint'``), for the message.
+        load (Callable, optional): reads ``path``. Defaults to
+            ``torch.load(path, map_location='cpu', weights_only=True)``.
+
+    Returns:
+        what ``load`` returns.
+    """
+    if load is None:
+        load = functools.partial(
+            torch.load, map_location='cpu', weights_only=True)
+    try:
+        return load(path)
+    except EOFError as e:  # an empty file, or a legacy file cut short
+        reason = str(e) or 'no data'
+    except RuntimeError as e:  # a zip file cut short, or not a zip file
+        if 'PytorchStreamReader' not in str(e) and 'zip' not in str(e):
+            raise
+        reason = str(e).split('. ')[0]
+    raise ValueError(f'{what} {path!r} is empty, cut short or not a torch '
+                     f'checkpoint ({reason}); copy or save it again.')
 
 
 def open_nofollow(path: str, flags: int, mode: int = 0o666) -> int:

@@ -12,8 +12,15 @@ Pure Python: usable from every layer of the package.
 """
 import dataclasses
 import difflib
+import math
 import numbers
-from typing import Any, ClassVar, Dict, Iterable, Mapping, Optional, Sequence
+import os
+from typing import (Any, ClassVar, Dict, Iterable, List, Mapping, Optional,
+                    Sequence)
+
+# The largest integer a setting may hold: what numpy's and torch's int64
+# (and so every size, count and index downstream) can represent.
+INT64_MAX = 2**63 - 1
 
 
 def check_keys(given: Iterable[str],
@@ -58,7 +65,8 @@ def as_int(value: Any,
         value: what the user wrote.
         what (str): the setting's name, for the message.
         minimum (int, optional): the smallest allowed value.
-        maximum (int, optional): the largest allowed value.
+        maximum (int, optional): the largest allowed value. Defaults to
+            :data:`INT64_MAX`.
 
     Returns:
         int: the value.
@@ -66,6 +74,7 @@ def as_int(value: Any,
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f'{what}={value!r} must be an integer.')
     value = int(value)
+    maximum = INT64_MAX if maximum is None else maximum
     if minimum is not None and value < minimum:
         raise ValueError(f'{what}={value} must be >= {minimum}.')
     if maximum is not None and value > maximum:
@@ -77,7 +86,7 @@ def as_float(value: Any,
              what: str,
              minimum: Optional[float] = None,
              maximum: Optional[float] = None) -> float:
-    """A real-valued setting, checked (integers are accepted).
+    """A finite real-valued setting, checked (integers are accepted).
 
     Args:
         value: what the user wrote.
@@ -90,9 +99,12 @@ def as_float(value: Any,
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f'{what}={value!r} must be a number.')
-    value = float(value)
-    if value != value:
-        raise ValueError(f'{what} is NaN; give a number.')
+    try:
+        value = float(value)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise ValueError(f'{what}={value} must be a finite number.')
     if minimum is not None and value < minimum:
         raise ValueError(f'{what}={value} must be >= {minimum}.')
     if maximum is not None and value > maximum:
@@ -113,6 +125,53 @@ def as_bool(value: Any, what: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f'{what}={value!r} must be True or False.')
     return value
+
+
+def as_path(value: Any, what: str, optional: bool = False) -> Optional[str]:
+    """A file or directory path setting, checked (not read).
+
+    Args:
+        value: what the user wrote.
+        what (str): the setting's name, for the message.
+        optional (bool): None is accepted (and returned). Defaults to False.
+
+    Returns:
+        str | None: the path as a string.
+    """
+    if value is None and optional:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or isinstance(
+            os.fspath(value), bytes) or not os.fspath(value):
+        raise TypeError(f'{what}={value!r} must be a path (a non-empty str)'
+                        f'{" or None" if optional else ""}.')
+    return os.fspath(value)
+
+
+def as_transforms(value: Any, what: str) -> List:
+    """A data pipeline setting: a list of transform config dicts (each with
+    a ``type``) or transform objects, checked (not built).
+
+    Args:
+        value: what the user wrote.
+        what (str): the setting's name, for the message.
+
+    Returns:
+        list: the transforms.
+    """
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f'{what} must be a list of transforms, e.g. '
+                        "[dict(type='LoadImageFromFile'), ...]; got "
+                        f'{value!r}.')
+    for i, step in enumerate(value):
+        if isinstance(step, Mapping):
+            if 'type' not in step:
+                raise ValueError(f'{what}[{i}]={dict(step)!r} has no '
+                                 "'type'.")
+        elif not callable(step):
+            raise TypeError(f'{what}[{i}]={step!r} must be a transform '
+                            "config dict (dict(type='Resize', ...)) or a "
+                            'transform object.')
+    return list(value)
 
 
 def as_choice(value: Any, what: str, choices: Sequence[str]) -> str:

@@ -43,7 +43,7 @@ def test_value_checks():
     with pytest.raises(ValueError, match='n=4 must be <= 3'):
         as_int(4, 'n', maximum=3)
     assert as_float(1, 'x') == 1.0
-    with pytest.raises(ValueError, match='x is NaN'):
+    with pytest.raises(ValueError, match='x=nan must be a finite number'):
         as_float(float('nan'), 'x')
     with pytest.raises(TypeError, match='must be a number'):
         as_float('1e-3', 'x')

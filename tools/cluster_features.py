@@ -17,10 +17,9 @@ Example:
 """
 import argparse
 
-from mmengine.config import Config
-
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
 from clusterfit_plugin.engine import ClusterFitPipeline
+from clusterfit_plugin.models.builder import load_config
 from clusterfit_plugin.utils import (add_runner_args, apply_runner_args,
                                      run_tool)
 
@@ -41,7 +40,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     apply_runner_args(cfg, args)
     pipeline, dataset = ClusterFitPipeline.from_config(cfg)
     pipeline.check(dataset)  # K against N, the source: before any work

@@ -34,7 +34,6 @@ import os.path as osp
 import shlex
 import sys
 
-from mmengine.config import Config
 from mmpretrain.utils import register_all_modules
 
 import clusterfit_plugin  # noqa: F401
@@ -42,6 +41,7 @@ from clusterfit_plugin.engine.settings import CHECKPOINT_FORMATS, STAGES
 from clusterfit_plugin.evaluation import (PROTOCOLS, EvalSettings,
                                           evaluate_model, markdown_table)
 from clusterfit_plugin.fileio import atomic_save_json, atomic_save_text
+from clusterfit_plugin.models.builder import load_config
 
 
 def parse_args():
@@ -123,7 +123,7 @@ def write_rows(rows: list, out_dir: str) -> None:
 def main():
     args = parse_args()
     register_all_modules(init_default_scope=True)
-    data = Config.fromfile(args.data)
+    data = load_config(args.data)
     settings = EvalSettings(
         stage=args.stage,
         protocols=args.protocols,

@@ -6,12 +6,12 @@ Example:
 """
 import argparse
 
-from mmengine.config import Config
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
+from clusterfit_plugin.models.builder import load_config
 from clusterfit_plugin.utils import (add_runner_args, apply_runner_args,
                                      run_tool)
 
@@ -29,7 +29,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     cfg.load_from = args.checkpoint
     if args.amp:
         cfg.test_cfg.fp16 = True

@@ -8,13 +8,14 @@ Example:
 """
 import argparse
 
-from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
+from clusterfit_plugin.models.builder import load_config
 from clusterfit_plugin.utils import (add_runner_args, apply_runner_args,
-                                     check_config, run_tool, set_num_clusters)
+                                     check_config, check_training_entries,
+                                     run_tool, set_num_clusters)
 
 
 def parse_args():
@@ -81,7 +82,9 @@ def merge_args(cfg, args):
 
 def main():
     args = parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = load_config(args.config)
+    check_training_entries(cfg)
+    cfg = merge_args(cfg, args)
     runner = (
         Runner.from_cfg(cfg)
         if 'runner_type' not in cfg else RUNNERS.build(cfg))

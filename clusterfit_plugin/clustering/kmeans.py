@@ -168,7 +168,8 @@ class KMeans:
         self.init = as_choice(init, 'kmeans.init', ('random', 'kmeans++'))
         self.init_points_per_centroid = as_int(
             init_points_per_centroid, 'kmeans.init_points_per_centroid', 1)
-        self.seed = as_int(seed, 'kmeans.seed')
+        # faiss's seed is a C int.
+        self.seed = as_int(seed, 'kmeans.seed', -2**31, 2**31 - 1)
         self.max_points_per_centroid = as_int(
             max_points_per_centroid, 'kmeans.max_points_per_centroid', 1)
         self.spherical = as_bool(spherical, 'kmeans.spherical')
@@ -197,6 +198,8 @@ class KMeans:
         Returns:
             KMeans: the configured k-means.
         """
+        if cfg is not None and not isinstance(cfg, Mapping):
+            raise TypeError(f'kmeans must be a dict; got {cfg!r}.')
         cfg = dict(cfg or {})
         accepted = [
             name for name in inspect.signature(cls.__init__).parameters

@@ -9,7 +9,7 @@ import torch
 from mmengine.dataset import BaseDataset, Compose
 from mmpretrain.registry import DATASETS
 
-from ..settings import as_int
+from ..settings import as_int, as_path
 
 
 def load_label_file(path: str,
@@ -120,7 +120,8 @@ class ClusterFitDataset:
         self.dataset = dataset
         self.max_refetch = max_refetch
         self.num_clusters = num_clusters
-        self.label_file = label_file
+        self.label_file = as_path(
+            label_file, 'ClusterFitDataset label_file', optional=True)
         if hasattr(dataset, 'full_init'):
             dataset.full_init()
         self._labels = torch.full((len(dataset), ), -1,

@@ -10,7 +10,7 @@ dataset's order (for ``ClusterFitDataset(label_file=...)``);
 :func:`export_vissl_labels` writes a pair from labels in dataset order.
 """
 import os.path as osp
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -45,11 +45,33 @@ def dataset_paths(dataset) -> list:
 def _load(path: str, what: str) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
+    except EOFError as e:  # an empty or cut file
+        raise ValueError(f'{path} (the {what}) is empty or cut short ({e}); '
+                         'copy it again or regenerate it.') from e
     except ValueError as e:
+        if 'allow_pickle' not in str(e):
+            raise ValueError(f'{path} (the {what}) is not a readable .npy '
+                             f'array ({e}); regenerate it.') from e
         raise ValueError(
             f'{path} (the {what}) holds Python objects, which are not loaded '
             '(they could run code). Save it as a plain array, e.g. '
             'np.save(path, np.array(paths, dtype=str)).') from e
+
+
+def _decode(images: np.ndarray, images_file: str) -> List[str]:
+    """The image paths as str (VISSL writes them as unicode or bytes)."""
+    if images.dtype.kind == 'U':
+        return images.tolist()
+    paths = []
+    for i, path in enumerate(images.tolist()):
+        try:
+            paths.append(path.decode('utf-8'))
+        except UnicodeDecodeError as e:
+            raise ValueError(
+                f'{images_file}: image path {i} ({path!r}) is not UTF-8 text '
+                f'({e}). Save the list as unicode strings, e.g. '
+                'np.save(path, np.array(paths, dtype=str)).') from e
+    return paths
 
 
 def load_vissl_pair(
@@ -83,7 +105,7 @@ def load_vissl_pair(
         raise ValueError(f'{labels_file}: label {int(labels.min())} is '
                          'negative.')
     mapping = {}
-    for i, path in enumerate(images.astype(str)):
+    for i, path in enumerate(_decode(images, images_file)):
         if replace_prefix is not None and path.startswith(replace_prefix[0]):
             path = replace_prefix[1] + path[len(replace_prefix[0]):]
         path = _norm(path)

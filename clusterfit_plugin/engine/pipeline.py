@@ -30,6 +30,7 @@ from ..clustering import KMeans
 from ..datasets import ClusterFitDataset, scan_samples
 from ..datasets.transforms import build_pipeline_for
 from ..fileio import sha256_of
+from ..settings import as_path, as_transforms
 from ..visualization import DiagnosticsWriter
 from .cache import ClusterCache
 from .clustering_round import ClusteringResult, ClusteringRound, FeatureShard
@@ -87,8 +88,9 @@ class ClusterFitPipeline:
         self.kmeans = KMeans.from_config(num_clusters, kmeans)
         self.fingerprint_settings = FingerprintSettings.parse(fingerprint
                                                               or {})
-        self.extract_pipeline = copy.deepcopy(extract_pipeline
-                                              or DEFAULT_EXTRACT_PIPELINE)
+        self.extract_pipeline = copy.deepcopy(
+            DEFAULT_EXTRACT_PIPELINE if extract_pipeline is
+            None else as_transforms(extract_pipeline, 'extract_pipeline'))
         settings = parse_optional(DiagnosticsSettings, diagnostics)
         self.diagnostics = None if settings is None else DiagnosticsWriter(
             settings, self.extract_pipeline, self.kmeans.num_clusters)
@@ -103,7 +105,7 @@ class ClusterFitPipeline:
             amp=amp,
             channels_last=channels_last,
             wait_poll_s=wait_poll_s)
-        self.cache_dir = cache_dir
+        self.cache_dir = as_path(cache_dir, 'cache_dir', optional=True)
 
     @property
     def num_clusters(self) -> int:

@@ -14,7 +14,7 @@ from mmengine.device import get_device
 from mmengine.logging import print_log
 from mmengine.runner import CheckpointLoader
 
-from ..fileio import sha256_file, sha256_of
+from ..fileio import load_torch, sha256_file, sha256_of
 from ..models.builder import (build_model_from_cfg, load_config,
                               model_cfg_from_config, pretrained_inits,
                               strip_pretrained_init)
@@ -163,7 +163,9 @@ def load_source_weights(model: torch.nn.Module,
     Returns:
         dict: the layout read, and counts of loaded and ignored keys.
     """
-    raw = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    raw = load_torch(
+        checkpoint, 'source checkpoint',
+        lambda path: CheckpointLoader.load_checkpoint(path, 'cpu'))
     state, fmt = to_mmpretrain(raw, checkpoint_format,
                                f'source checkpoint {checkpoint!r}')
     if fmt != 'mmpretrain':

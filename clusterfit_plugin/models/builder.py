@@ -35,6 +35,10 @@ def load_config(path: str) -> Config:
             f'config {path!r} does not exist ({e}). Give a config file path '
             "or an installed package config such as 'mmpretrain::mocov2/"
             "mocov2_resnet50_8xb32-coslr-200e_in1k.py'.") from e
+    except (UnicodeDecodeError, SyntaxError) as e:
+        raise ValueError(f'config {path!r} is not a Python config file '
+                         f'({type(e).__name__}: {e}); give the .py config, '
+                         'not a checkpoint or another binary file.') from e
 
 
 def _to_dict(value):

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
-from ..fileio import atomic_save_torch, sha256_file
+from ..fileio import atomic_save_torch, load_torch, sha256_file
 
 # The layouts this module reads.
 FORMATS = ('mmpretrain', 'vissl', 'torchvision', 'moco')
@@ -213,8 +213,7 @@ def convert_checkpoint(src: str,
     if not osp.isfile(src):
         raise FileNotFoundError(f'{src!r} does not exist.')
     state, fmt = to_mmpretrain(
-        torch.load(src, map_location='cpu', weights_only=True),
-        checkpoint_format, src)
+        load_torch(src, 'checkpoint'), checkpoint_format, src)
     state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
     if not any(k.startswith('backbone.') for k in state):
         raise ValueError(f'{src} has no backbone tensors in '

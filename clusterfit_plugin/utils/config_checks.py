@@ -171,12 +171,33 @@ def check_pretrained_prefixes(cfg: Config) -> None:
                 'file that tools/model_converters/publish_model.py writes.')
 
 
+def check_training_entries(cfg: Config) -> None:
+    """Raise when a config lacks what the Runner needs to train (an empty
+    file, or a model-only config given to ``tools/train.py``).
+
+    Args:
+        cfg (Config): the config.
+    """
+    missing = [
+        key
+        for key in ('model', 'train_dataloader', 'train_cfg', 'optim_wrapper')
+        if key not in cfg
+    ]
+    if missing:
+        raise ValueError(
+            f'{cfg.filename} has no {", ".join(missing)}: it is not a '
+            'training config. Give a config that sets model, '
+            'train_dataloader, train_cfg and optim_wrapper (or inherits them '
+            'through _base_), e.g. configs/clusterfit_r50.py.')
+
+
 def check_config(cfg: Config) -> None:
     """All the checks above (tools/train.py runs them before the Runner).
 
     Args:
         cfg (Config): the merged config.
     """
+    check_training_entries(cfg)
     check_merged_head(cfg)
     check_num_clusters(cfg)
     check_pretrained_prefixes(cfg)

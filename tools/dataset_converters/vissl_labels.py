@@ -28,6 +28,7 @@ import clusterfit_plugin  # noqa: F401  (registers the plugin)
 from clusterfit_plugin.datasets import (ClusterFitDataset, export_vissl_labels,
                                         import_vissl_labels)
 from clusterfit_plugin.fileio import atomic_save_npy
+from clusterfit_plugin.models.builder import load_config
 
 
 def parse_args(argv=None):
@@ -82,7 +83,7 @@ def train_dataset(cfg: Config):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     dataset = train_dataset(cfg)

@@ -39,7 +39,7 @@ from typing import Optional, Tuple
 import torch
 
 import clusterfit_plugin  # noqa: F401  (loads Runner checkpoints safely)
-from clusterfit_plugin.fileio import sha256_file
+from clusterfit_plugin.fileio import load_torch, sha256_file
 from clusterfit_plugin.version import __version__
 
 
@@ -92,8 +92,13 @@ def publish(in_file: str,
         (keys kept) and ``{out_file}-bare_...`` (prefix dropped; None when
         ``prefix`` is ``''``).
     """
-    checkpoint = torch.load(in_file, map_location='cpu', weights_only=True)
-    state = checkpoint.get('state_dict', checkpoint)
+    checkpoint = load_torch(in_file, 'checkpoint')
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(
+        checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise ValueError(f'{in_file} holds a {type(checkpoint).__name__}, '
+                         'not a checkpoint dict with a state_dict; give '
+                         "the Runner's checkpoint (epoch_N.pth).")
     weights = {
         key: value.detach().contiguous().clone()
         for key, value in state.items()
