@@ -31,36 +31,33 @@ def source(**overrides) -> dict:
         **overrides)
 
 
-@pytest.mark.parametrize(
-    'kwargs, error, message',
-    [
-        (dict(num_clusters=HUGE), ValueError,
-         f'num_clusters={HUGE} must be <= 9223372036854775807'),
-        (dict(interval=HUGE), ValueError, 'interval'),
-        (dict(batch_size=HUGE), ValueError, f'batch_size={HUGE} must be <='),
-        (dict(kmeans=dict(niter=HUGE)), ValueError, 'kmeans.niter='),
-        (dict(kmeans=dict(seed=2**31)), ValueError,
-         'kmeans.seed=2147483648 must be <= 2147483647'),
-        (dict(kmeans=[('niter', 3)]), TypeError, 'kmeans must be a dict'),
-        (dict(pca=dict(dim=HUGE)), ValueError, 'pca.dim='),
-        (dict(source=source(init_seed=2**70)), ValueError,
-         'source.init_seed='),
-        (dict(wait_poll_s=float('inf')), ValueError,
-         'wait_poll_s=inf must be a finite number'),
-        (dict(cache_dir=b'/tmp/cache'), TypeError,
-         r"cache_dir=b'/tmp/cache' must be a path"),
-        (dict(cache_dir=['/tmp/cache']), TypeError,
-         r"cache_dir=\['/tmp/cache'\] must be a path"),
-        (dict(cache_dir=''), TypeError, "cache_dir='' must be a path"),
-        (dict(extract_pipeline=dict(type='PackInputs')), TypeError,
-         'extract_pipeline must be a list of transforms'),
-        (dict(extract_pipeline='PackInputs'), TypeError,
-         'extract_pipeline must be a list of transforms'),
-        (dict(extract_pipeline=['PackInputs']), TypeError,
-         r"extract_pipeline\[0\]='PackInputs' must be a transform"),
-        (dict(extract_pipeline=[dict(scale=8)]), ValueError,
-         r"extract_pipeline\[0\]=\{'scale': 8\} has no 'type'"),
-    ])
+@pytest.mark.parametrize('kwargs, error, message', [
+    (dict(num_clusters=HUGE), ValueError,
+     f'num_clusters={HUGE} must be <= 9223372036854775807'),
+    (dict(interval=HUGE), ValueError, 'interval'),
+    (dict(batch_size=HUGE), ValueError, f'batch_size={HUGE} must be <='),
+    (dict(kmeans=dict(niter=HUGE)), ValueError, 'kmeans.niter='),
+    (dict(kmeans=dict(seed=2**31)), ValueError,
+     'kmeans.seed=2147483648 must be <= 2147483647'),
+    (dict(kmeans=[('niter', 3)]), TypeError, 'kmeans must be a dict'),
+    (dict(pca=dict(dim=HUGE)), ValueError, 'pca.dim='),
+    (dict(source=source(init_seed=2**70)), ValueError, 'source.init_seed='),
+    (dict(wait_poll_s=float('inf')), ValueError,
+     'wait_poll_s=inf must be a finite number'),
+    (dict(cache_dir=b'/tmp/cache'), TypeError,
+     r"cache_dir=b'/tmp/cache' must be a path"),
+    (dict(cache_dir=['/tmp/cache']), TypeError,
+     r"cache_dir=\['/tmp/cache'\] must be a path"),
+    (dict(cache_dir=''), TypeError, "cache_dir='' must be a path"),
+    (dict(extract_pipeline=dict(type='PackInputs')), TypeError,
+     'extract_pipeline must be a list of transforms'),
+    (dict(extract_pipeline='PackInputs'), TypeError,
+     'extract_pipeline must be a list of transforms'),
+    (dict(extract_pipeline=['PackInputs']), TypeError,
+     r"extract_pipeline\[0\]='PackInputs' must be a transform"),
+    (dict(extract_pipeline=[dict(scale=8)]), ValueError,
+     r"extract_pipeline\[0\]=\{'scale': 8\} has no 'type'"),
+])
 def test_hook_arguments(kwargs, error, message):
     kwargs = dict(dict(num_clusters=3, source=source()), **kwargs)
     with pytest.raises(error, match=message) as info:
@@ -89,8 +86,9 @@ def test_the_accepted_forms_still_pass():
 
 @pytest.mark.parametrize('label_file', [b'labels.npy', ['labels.npy']])
 def test_dataset_label_file_must_be_a_path(image_root, label_file):
-    with pytest.raises(TypeError, match='ClusterFitDataset label_file=.* '
-                       r'must be a path'):
+    with pytest.raises(
+            TypeError, match='ClusterFitDataset label_file=.* '
+            r'must be a path'):
         ClusterFitDataset(image_dataset(image_root), label_file=label_file)
 
 
@@ -104,8 +102,8 @@ def test_vissl_files(tmp_path):
         f.write(b'\x93NUMPY\x01\x00garbage')
     np.save(images, np.array(['a.png', 'b.png']))
     for bad, what in ((empty, 'labels'), (garbage, 'labels')):
-        with pytest.raises(ValueError,
-                           match=f'{bad} \\(the VISSL {what}\\) is'):
+        with pytest.raises(
+                ValueError, match=f'{bad} \\(the VISSL {what}\\) is'):
             load_vissl_pair(bad, images)
     with pytest.raises(ValueError, match='empty or cut short'):
         load_vissl_pair(labels, empty)
@@ -114,9 +112,10 @@ def test_vissl_files(tmp_path):
     assert sorted(load_vissl_pair(labels, images).values()) == [0, 1]
     # ... anything else is named, not a raw UnicodeDecodeError.
     np.save(images, np.array([b'\xff\xfe.png', b'b.png'], dtype='S'))
-    with pytest.raises(ValueError,
-                       match=r"image path 0 \(b'\\xff\\xfe.png'\) is not "
-                       'UTF-8'):
+    with pytest.raises(
+            ValueError,
+            match=r"image path 0 \(b'\\xff\\xfe.png'\) is not "
+            'UTF-8'):
         load_vissl_pair(labels, images)
 
 
@@ -136,17 +135,19 @@ def bad_checkpoints(tmp_path):
 def test_checkpoint_files(tmp_path, bad_checkpoints):
     empty, cut, listed = bad_checkpoints
     for path in (empty, cut):
-        with pytest.raises(ValueError,
-                           match=f"source checkpoint '{path}' is empty, cut "
-                           'short or not a torch checkpoint'):
+        with pytest.raises(
+                ValueError,
+                match=f"source checkpoint '{path}' is empty, cut "
+                'short or not a torch checkpoint'):
             build_source_model(source(checkpoint=path))
         with pytest.raises(ValueError, match=f"checkpoint '{path}' is empty"):
             convert_checkpoint(path, str(tmp_path / 'out.pth'))
     publish = load_tool('model_converters/publish_model')
     with pytest.raises(ValueError, match=f"checkpoint '{empty}' is empty"):
         publish.publish(empty, str(tmp_path / 'published'))
-    with pytest.raises(ValueError, match=f'{listed} holds a list, not a '
-                       'checkpoint dict'):
+    with pytest.raises(
+            ValueError, match=f'{listed} holds a list, not a '
+            'checkpoint dict'):
         publish.publish(listed, str(tmp_path / 'published'))
 
 
@@ -154,15 +155,17 @@ def test_config_files(tmp_path):
     binary = str(tmp_path / 'weights.py')
     with open(binary, 'wb') as f:
         f.write(b'\xff\xfe\x00\x80')
-    with pytest.raises(ValueError,
-                       match=f"config '{binary}' is not a Python config file "
-                       r'\(UnicodeDecodeError'):
+    with pytest.raises(
+            ValueError,
+            match=f"config '{binary}' is not a Python config file "
+            r'\(UnicodeDecodeError'):
         load_config(binary)
     empty = str(tmp_path / 'empty.py')
     open(empty, 'w').close()
-    with pytest.raises(ValueError,
-                       match=f'{empty} has no model, train_dataloader, '
-                       'train_cfg, optim_wrapper: it is not a training'):
+    with pytest.raises(
+            ValueError,
+            match=f'{empty} has no model, train_dataloader, '
+            'train_cfg, optim_wrapper: it is not a training'):
         check_training_entries(load_config(empty))
     # tools/train.py says the same, not mmengine's KeyError('model').
     done = subprocess.run(

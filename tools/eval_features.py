@@ -77,6 +77,12 @@ def parse_args():
         default=['linear', 'fewshot', 'knn'],
         choices=PROTOCOLS,
         help='checked before any feature is extracted')
+    parser.add_argument(
+        '--linear-c-grid',
+        type=float,
+        nargs='+',
+        help='C values of the linear probe: the one that scores best on 20%% '
+        'of the train split held out is used (default: C=1.0)')
     parser.add_argument('--shots', type=int, default=10)
     parser.add_argument('--k', type=int, default=20)
     parser.add_argument('--batch-size', type=int, default=256)
@@ -133,7 +139,8 @@ def main():
         num_workers=args.num_workers,
         channels_last=args.channels_last,
         init_seed=args.init_seed,
-        checkpoint_format=args.checkpoint_format)
+        checkpoint_format=args.checkpoint_format,
+        linear_c_grid=args.linear_c_grid)
     command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
     rows = []
     models = [(args.config, args.checkpoint, args.name, args.source_name)]

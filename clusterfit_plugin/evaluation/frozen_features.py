@@ -10,6 +10,7 @@ from typing import Dict, Sequence
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
@@ -63,7 +64,8 @@ def linear_top1(train_x: np.ndarray,
                 train_y: np.ndarray,
                 test_x: np.ndarray,
                 test_y: np.ndarray,
-                max_iter: int = 1000) -> float:
+                max_iter: int = 1000,
+                c: float = 1.0) -> float:
     """Top-1 of a logistic regression on standardised features.
 
     Args:
@@ -72,16 +74,55 @@ def linear_top1(train_x: np.ndarray,
         test_x (np.ndarray): (m, D) test features.
         test_y (np.ndarray): (m,) test labels.
         max_iter (int): solver iterations. Defaults to 1000.
+        c (float): inverse regularisation strength. Defaults to 1.0.
 
     Returns:
         float: top-1 accuracy in percent.
     """
     scaler = StandardScaler().fit(train_x)
     with threadpool_limits(limits=1):
-        clf = LogisticRegression(max_iter=max_iter, C=1.0)
+        clf = LogisticRegression(max_iter=max_iter, C=c)
         clf.fit(scaler.transform(train_x), train_y)
         pred = clf.predict(scaler.transform(test_x))
     return 100.0 * float((pred == test_y).mean())
+
+
+def select_c(train_x: np.ndarray,
+             train_y: np.ndarray,
+             c_grid: Sequence[float],
+             heldout: float = 0.2,
+             seed: int = 0) -> float:
+    """The logistic regression's C, chosen on a held-out part of the
+    training split (the test split is never seen).
+
+    A stratified ``heldout`` fraction of the training samples is set aside;
+    the probe is fitted on the rest with each C and scored on it; the best
+    C wins (the smallest one on a tie).
+
+    Args:
+        train_x (np.ndarray): (n, D) training features.
+        train_y (np.ndarray): (n,) training labels.
+        c_grid (Sequence[float]): the values tried.
+        heldout (float): fraction held out. Defaults to 0.2.
+        seed (int): seed of the split. Defaults to 0.
+
+    Returns:
+        float: the chosen C.
+    """
+    if not len(c_grid) or min(c_grid) <= 0:
+        raise ValueError(f'c_grid={list(c_grid)} must hold positive values.')
+    fit, val = train_test_split(
+        np.arange(len(train_y)),
+        test_size=heldout,
+        stratify=train_y,
+        random_state=seed)
+    grid = sorted(c_grid)
+    scores = [
+        linear_top1(
+            train_x[fit], train_y[fit], train_x[val], train_y[val], c=c)
+        for c in grid
+    ]
+    return float(grid[int(np.argmax(scores))])
 
 
 def few_shot_indices(labels: np.ndarray, shots: int, seed: int) -> np.ndarray:
@@ -113,7 +154,8 @@ def evaluate_features(train_x: np.ndarray,
                       protocols: Sequence[str] = ('linear', 'fewshot', 'knn'),
                       shots: int = 10,
                       seeds: Sequence[int] = (0, 1, 2),
-                      k: int = 20) -> Dict[str, float]:
+                      k: int = 20,
+                      linear_c: float = 1.0) -> Dict[str, float]:
     """Run the requested protocols.
 
     Args:
@@ -123,6 +165,8 @@ def evaluate_features(train_x: np.ndarray,
         shots (int): labels per class for ``'fewshot'``. Defaults to 10.
         seeds (Sequence[int]): few-shot draws, averaged. Defaults to 0, 1, 2.
         k (int): kNN neighbours. Defaults to 20.
+        linear_c (float): C of the ``'linear'`` probe (see
+            :func:`select_c`); the few-shot probe keeps 1.0. Defaults to 1.0.
 
     Returns:
         dict: protocol name (``'linear'``, ``f'{shots}shot'``,
@@ -134,7 +178,8 @@ def evaluate_features(train_x: np.ndarray,
                          f'{PROTOCOLS}.')
     results = {}
     if 'linear' in protocols:
-        results['linear'] = linear_top1(train_x, train_y, test_x, test_y)
+        results['linear'] = linear_top1(
+            train_x, train_y, test_x, test_y, c=linear_c)
     if 'fewshot' in protocols:
         accs = []
         for seed in seeds:

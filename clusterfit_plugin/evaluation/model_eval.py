@@ -14,7 +14,7 @@ from ..datasets.sample_keys import scan_samples
 from ..engine.extractor import extract_features
 from ..engine.source import build_source_model, load_source_config
 from ..fileio import sha256_file
-from .frozen_features import evaluate_features
+from .frozen_features import evaluate_features, select_c
 from .leaderboard import make_row
 
 
@@ -32,6 +32,9 @@ class EvalSettings:
         channels_last (bool): extract in the channels-last format.
         init_seed (int): seed of a random init (no checkpoint).
         checkpoint_format (str): the checkpoint's layout.
+        linear_c_grid (Sequence[float], optional): C values of the linear
+            probe, one chosen on a held-out part of the training split
+            (:func:`select_c`); None keeps C=1.0.
     """
     stage: str = 'backbone'
     protocols: Sequence[str] = ('linear', 'fewshot', 'knn')
@@ -42,6 +45,31 @@ class EvalSettings:
     channels_last: bool = False
     init_seed: int = 0
     checkpoint_format: str = 'auto'
+    linear_c_grid: Optional[Sequence[float]] = None
+
+
+def protocol_settings(settings: EvalSettings,
+                      linear_c: float) -> Dict[str, str]:
+    """What each protocol of a row did, for the row.
+
+    Args:
+        settings (EvalSettings): the evaluation settings.
+        linear_c (float): the linear probe's C.
+
+    Returns:
+        dict: protocol -> its settings in words.
+    """
+    chosen = ('' if settings.linear_c_grid is None else
+              f' (chosen from {sorted(settings.linear_c_grid)} on 20% of the '
+              'train samples held out)')
+    described = dict(
+        linear='logistic regression on standardised features, '
+        f'C={linear_c:g}{chosen}, all train samples',
+        fewshot=f'the same with C=1, on {settings.shots} samples per class, '
+        'mean of 3 draws',
+        knn=f'{settings.k} nearest neighbours, cosine similarity, votes '
+        'weighted by exp(similarity / 0.07)')
+    return {p: described[p] for p in settings.protocols}
 
 
 def split_features(
@@ -183,6 +211,10 @@ def evaluate_model(data: Config, data_file: str, config: str,
     rows = []
     sets = label_sets(data, data_file, train_keys, test_keys, train_y, test_y)
     for set_name, (set_train_y, set_test_y) in sets.items():
+        linear_c = 1.0
+        if settings.linear_c_grid is not None and ('linear'
+                                                   in settings.protocols):
+            linear_c = select_c(train_x, set_train_y, settings.linear_c_grid)
         top1 = evaluate_features(
             train_x,
             set_train_y,
@@ -190,7 +222,8 @@ def evaluate_model(data: Config, data_file: str, config: str,
             set_test_y,
             settings.protocols,
             shots=settings.shots,
-            k=settings.k)
+            k=settings.k,
+            linear_c=linear_c)
         row = make_row(
             method=name,
             source=source_name,
@@ -198,8 +231,10 @@ def evaluate_model(data: Config, data_file: str, config: str,
             dataset=dataset if set_name is None else f'{dataset}/{set_name}',
             protocol=f'frozen {settings.stage}, {len(set_train_y)} train / '
             f'{len(set_test_y)} test',
+            settings=protocol_settings(settings, linear_c),
             top1=top1,
-            checkpoint=checkpoint_id,
+            checkpoint=checkpoint,
+            checkpoint_id=checkpoint_id,
             command=command)
         rows.append((set_name, row, top1))
     return rows

@@ -1,10 +1,22 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """The frozen-feature evaluation: known features give known accuracy; few-shot
-indices."""
+indices; the linear probe's C chosen as scikit-learn's grid search does."""
 import numpy as np
 import pytest
+from helpers import PIPELINE, SOURCE_MODEL
+from mmengine.config import Config
+from mmpretrain.registry import DATASETS
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import (GridSearchCV, PredefinedSplit,
+                                     train_test_split)
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from clusterfit_plugin.evaluation import evaluate_features, few_shot_indices
+from clusterfit_plugin.engine.extractor import extract_features
+from clusterfit_plugin.engine.source import build_source_model
+from clusterfit_plugin.evaluation import (EvalSettings, evaluate_features,
+                                          evaluate_model, few_shot_indices,
+                                          select_c)
 
 
 def separable(n_per_class=60, classes=4, dim=16, seed=0):
@@ -41,3 +53,76 @@ def test_few_shot_indices():
         few_shot_indices(y, 8, seed=0)
     with pytest.raises(ValueError, match='unknown protocols'):
         evaluate_features(*separable(), *separable(), protocols=('svm', ))
+
+
+def test_c_is_chosen_as_scikit_learns_grid_search_chooses_it():
+    """select_c against GridSearchCV on the same held-out split (a
+    PredefinedSplit), scaler and probe, built the stock way."""
+    rng = np.random.default_rng(0)
+    # Overlapping classes with many noisy dimensions: C matters.
+    y = np.repeat(np.arange(4), 40)
+    x = (rng.normal(size=(4, 40))[y] * 0.6 +
+         rng.normal(size=(len(y), 40))).astype(np.float32)
+    grid = [10.0, 0.001, 0.01, 0.1, 1.0]
+    chosen = select_c(x, y, grid)
+    _, val = train_test_split(
+        np.arange(len(y)), test_size=0.2, stratify=y, random_state=0)
+    fold = np.full(len(y), -1)
+    fold[val] = 0
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)), {
+            'logisticregression__C': sorted(grid)
+        },
+        cv=PredefinedSplit(fold)).fit(x, y)
+    assert chosen == search.best_params_['logisticregression__C']
+    scores = search.cv_results_['mean_test_score']
+    assert len(set(np.round(scores, 6))) > 1  # the grid made a difference
+    # The linear protocol then uses it, and C changes the result.
+    with_c = evaluate_features(x, y, x, y, ('linear', ), linear_c=chosen)
+    direct = make_pipeline(StandardScaler(),
+                           LogisticRegression(max_iter=1000, C=chosen))
+    assert with_c['linear'] == pytest.approx(
+        100 * (direct.fit(x, y).predict(x) == y).mean())
+    with pytest.raises(ValueError, match='must hold positive values'):
+        select_c(x, y, [0.0, 1.0])
+
+
+def test_the_row_records_the_chosen_c(tmp_path, image_root, source_checkpoint):
+    split = dict(
+        type='CustomDataset',
+        data_root=image_root,
+        ann_file='ann.txt',
+        pipeline=PIPELINE)
+    data = Config(dict(eval_train_dataset=split, eval_test_dataset=split))
+    model_cfg = tmp_path / 'model.py'
+    Config(dict(model=SOURCE_MODEL)).dump(str(model_cfg))
+    settings = EvalSettings(
+        protocols=('linear', ), num_workers=0, linear_c_grid=[0.01, 100.0])
+    (_, row, top1), = evaluate_model(data, 'data.py', str(model_cfg),
+                                     source_checkpoint, 'm', '-', settings,
+                                     'cmd')
+    assert row['settings']['linear'].startswith(
+        'logistic regression on standardised features, C=')
+    assert 'chosen from [0.01, 100.0] on 20% of the train samples' in row[
+        'settings']['linear']
+    c = float(row['settings']['linear'].split('C=')[1].split(' ')[0])
+    assert c in (0.01, 100.0)
+    # The same C as select_c on the same features picks.
+    ds = DATASETS.build(split)
+    feats = extract_features(
+        build_source_model(
+            dict(
+                config=str(model_cfg),
+                checkpoint=source_checkpoint,
+                stage='backbone')),
+        ds,
+        PIPELINE,
+        np.arange(len(ds)),
+        'backbone',
+        num_workers=0,
+        progress=False)
+    labels = np.array(
+        [ds.get_data_info(i)['gt_label'] for i in range(len(ds))])
+    assert c == select_c(feats, labels, [0.01, 100.0])
+    assert top1 == evaluate_features(
+        feats, labels, feats, labels, ('linear', ), linear_c=c)

@@ -58,7 +58,11 @@ def test_eval_tool_and_leaderboard(tmp_path, image_root, source_checkpoint):
         'method', 'source', 'backbone', 'K', 'dataset', 'protocol', 'top1',
         'checkpoint', 'command'
     }
-    assert row['K'] == 3 and row['backbone'] == 'ResNet_CIFAR'
+    # The backbone with its depth; K for the trained ClusterFit model only.
+    assert row['K'] == 3 and row['backbone'] == 'ResNet_CIFAR-18'
+    assert row['result'] == 'measured'
+    assert set(row['settings']) == {'linear', 'fewshot', 'knn'}
+    assert '5 samples per class' in row['settings']['fewshot']
     assert set(row['top1']) == {'linear', '5shot', 'knn5'}
     # The same numbers as the protocols on directly extracted features; the
     # random row is the network initialised with --init-seed.
@@ -66,6 +70,7 @@ def test_eval_tool_and_leaderboard(tmp_path, image_root, source_checkpoint):
     truth = np.arange(NUM_IMAGES) % 3
     random_row = json.load(open(out / 'random.json'))
     assert random_row['checkpoint'] == 'random-init-3'
+    assert random_row['K'] == '-'  # a random init has learnt no clusters
     for checkpoint, init_seed, evaluated in ((source_checkpoint, 0, row),
                                              (None, 3, random_row)):
         model = build_source_model(
@@ -102,6 +107,7 @@ def test_eval_tool_and_leaderboard(tmp_path, image_root, source_checkpoint):
                             timeout=120).stdout
     assert merged == markdown_table([row, random_row]) + '\n'
     assert merged.count('\n') == 4 and '| random |' in merged
+    assert merged.splitlines()[0].endswith('| checkpoint | result |')
 
 
 @pytest.mark.slow

@@ -99,7 +99,7 @@ def test_driver_plan_resumes_and_rewrites_only_its_section(tmp_path):
         str(work), '--seeds', '0', '1', '--ks', '200', '10', '--sources',
         'noisy-label', 'random-init', '--doc',
         str(doc), '--long-cf-epochs', '12', '--long-ks', '50',
-        '--random-init-ks', '200'
+        '--random-init-ks', '200', '--no-transfer'
     ]
 
     def left():
@@ -164,6 +164,58 @@ def test_driver_plan_resumes_and_rewrites_only_its_section(tmp_path):
     assert 'Steps finished: 2 of 27; their run time adds up to 2 min' in text
     assert '| random init | 8 | 200 | +15.0 ± 0.0 (1/1) |' in text
     assert osp.isfile(tmp_path / 'results_k_ablation.png')
+
+
+def test_transfer_evaluations_are_planned_and_reported(tmp_path):
+    """Every network of the image study is also evaluated on the transfer
+    data (scikit-learn's digits), reported in a section of its own."""
+    work, doc = tmp_path / 'study', tmp_path / 'results.md'
+    base = [
+        sys.executable, 'tools/analysis_tools/run_study.py', '--work-dir',
+        str(work), '--seeds', '0', '--ks', '200', '--sources', 'noisy-label',
+        'random-init', '--doc',
+        str(doc), '--long-cf-epochs', '--random-init-ks'
+    ]
+    steps = subprocess.run(
+        base + ['--dry-run'],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True).stdout.split()
+    assert steps == [
+        'data', 'data/transfer', 'train/seed0/noisy-label',
+        'eval/seed0/noisy-label', 'eval_transfer/seed0/noisy-label',
+        'eval/seed0/random-init', 'eval_transfer/seed0/random-init',
+        'train/seed0/clusterfit-noisy-label-K200',
+        'eval/seed0/clusterfit-noisy-label-K200',
+        'eval_transfer/seed0/clusterfit-noisy-label-K200'
+    ]
+    record = {}
+    for name, kind, top1 in [('eval', 'noisy-label', 80.0),
+                             ('eval_transfer', 'noisy-label', 61.0),
+                             ('eval_transfer', 'clusterfit-noisy-label-K200',
+                              66.0)]:
+        out = work / name / 'seed0' / f'{kind}.json'
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(
+            json.dumps(
+                dict(
+                    method=kind,
+                    source='noisy-label',
+                    K=200 if 'K200' in kind else '-',
+                    top1=dict(linear=top1, knn20=top1, **{'10shot': top1}))))
+        record[f'{name}/seed0/{kind}'] = dict(seconds=6.0, finished='x')
+    (work / 'steps.json').write_text(json.dumps(record))
+    subprocess.run(
+        base + ['--report-only'], cwd=ROOT, check=True, capture_output=True)
+    text = doc.read_text()
+    transfer = text[text.index('### transfer'):]
+    assert "(scikit-learn's 1,797 digits, another collection" in transfer
+    gain = '| noisy labels (40% wrong) | 8 | 200 | +5.0 ± 0.0 (1/1) |'
+    assert gain in transfer
+    # The MNIST-5k rows are reported apart, above.
+    assert '80.0' in text[:text.index('### transfer')]
+    assert '80.0' not in transfer
 
 
 @pytest.mark.slow

@@ -65,6 +65,13 @@ PRESETS = dict(
             ('configs/demo/noisy-label_resnet18-mini_mnist5k.py',
              'random init'),
         },
+        # Every network also on another collection of digits (transfer).
+        transfer=dict(
+            data_cmd=['tools/demo/prepare_digits.py', '--out', 'data/digits'],
+            data_output='data/digits/test.txt',
+            data='configs/demo/_base_/digits.py',
+            title="scikit-learn's 1,797 digits, another collection: transfer, "
+            '900 train / 897 test'),
         work_dir='work_dirs/study',
         doc='docs/results.md',
         ks=[200, 10, 500, 50],
@@ -86,6 +93,7 @@ PRESETS = dict(
             ('configs/demo/noisy-label_r2plus1d-18-mini_moving-digits.py',
              'random init'),
         },
+        transfer=None,
         work_dir='work_dirs/study_video',
         doc='docs/results_video.md',
         ks=[100, 10],
@@ -95,6 +103,8 @@ PRESETS = dict(
         long_ks=[]),
 )
 BEGIN, END = '<!-- study:begin -->', '<!-- study:end -->'
+# The ``labels`` of the rows measured on the transfer data.
+TRANSFER = 'transfer'
 
 
 def parse_args():
@@ -127,6 +137,10 @@ def parse_args():
         help='Markdown file whose study section is '
         'rewritten (text outside its markers is kept)')
     parser.add_argument(
+        '--no-transfer',
+        action='store_true',
+        help="skip the evaluations on the preset's transfer data")
+    parser.add_argument(
         '--dry-run', action='store_true', help='list the steps left and stop')
     parser.add_argument(
         '--report-only',
@@ -137,6 +151,8 @@ def parse_args():
     for key, value in preset.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
+    if args.no_transfer:
+        args.transfer = None
     args.sources = args.sources or list(args.sources_cfg)
     unknown = set(args.sources) - set(args.sources_cfg)
     if unknown:
@@ -183,6 +199,13 @@ def plan(args) -> list:
     steps = [
         dict(name='data', cmd=[py] + args.data_cmd, output=args.data_output)
     ]
+    transfer = args.transfer
+    if transfer:
+        steps.append(
+            dict(
+                name='data/transfer',
+                cmd=[py] + transfer['data_cmd'],
+                output=transfer['data_output']))
     ckpts = {}
     # Parsing a config imports its mmpretrain bases: once per source.
     epochs_of = {
@@ -192,6 +215,15 @@ def plan(args) -> list:
     label_sets = list(label_sets_of(args.data) or [None])
 
     def evaluate(seed, name, config, ckpt, source, role, epochs='-'):
+        row = dict(seed=seed, role=role, source=source, epochs=epochs)
+
+        def command(data, out_dir):
+            return [
+                py, 'tools/eval_features.py', config, ckpt or 'none', '--data',
+                data, '--name', name, '--source-name', source, '--init-seed',
+                str(seed), '--out-dir', out_dir
+            ]
+
         out_dir = osp.join(wd, 'eval', f'seed{seed}')
         rows = {
             label_set: osp.join(out_dir, label_set or '', f'{name}.json')
@@ -200,16 +232,21 @@ def plan(args) -> list:
         steps.append(
             dict(
                 name=f'eval/seed{seed}/{name}',
-                cmd=[
-                    py, 'tools/eval_features.py', config, ckpt or 'none',
-                    '--data', args.data, '--name', name, '--source-name',
-                    source, '--init-seed',
-                    str(seed), '--out-dir', out_dir
-                ],
+                cmd=command(args.data, out_dir),
                 # One process writes every label set's row, the last last.
                 output=rows[label_sets[-1]],
                 rows=rows,
-                row=dict(seed=seed, role=role, source=source, epochs=epochs)))
+                row=row))
+        if transfer:
+            out_dir = osp.join(wd, 'eval_transfer', f'seed{seed}')
+            path = osp.join(out_dir, f'{name}.json')
+            steps.append(
+                dict(
+                    name=f'eval_transfer/seed{seed}/{name}',
+                    cmd=command(transfer['data'], out_dir),
+                    output=path,
+                    rows={TRANSFER: path},
+                    row=row))
 
     for seed in args.seeds:
         for source in args.sources:
@@ -354,7 +391,8 @@ def write_doc(args, steps: list, record: dict) -> None:
     ]
     label_sets = sorted({row['labels']
                          for row in rows},
-                        key=lambda s: (s is not None, s)) or [None]
+                        key=lambda s:
+                        (s == TRANSFER, s is not None, s)) or [None]
     for label_set in label_sets:
         summary = summarize([r for r in rows if r['labels'] == label_set])
         suffix = '' if label_set is None else f'_{label_set}'
@@ -362,11 +400,14 @@ def write_doc(args, steps: list, record: dict) -> None:
         plot_k_ablation(summary, osp.join(ROOT, plot), source_titles=titles)
         heading = (''
                    if label_set is None else f' on the **{label_set}** labels')
+        data_title = args.data_title
+        if label_set == TRANSFER:
+            heading, data_title = '', args.transfer['title']
         if label_set is not None:
             lines += ['', f'### {label_set}']
         lines += [
             '', f'Top-1 % of frozen backbone features{heading} '
-            f'({args.data_title}), mean ± std over seeds:', '',
+            f'({data_title}), mean ± std over seeds:', '',
             results_tables(summary, source_titles=titles), '',
             'Second table: ClusterFit minus its own source of the same seed, '
             'mean ± std, (seeds where ClusterFit was higher / seeds).', '',

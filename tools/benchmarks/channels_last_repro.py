@@ -89,8 +89,9 @@ def child(args) -> None:
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cout, 5))
     else:
         model = toy_resnet(args.width, 3)
-    fmt = (torch.channels_last
-           if args.format == 'channels_last' else torch.contiguous_format)
+    fmt = (
+        torch.channels_last
+        if args.format == 'channels_last' else torch.contiguous_format)
     model = model.to(memory_format=fmt)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     channels = args.conv[0] if args.conv else 3
@@ -115,9 +116,7 @@ def environment() -> str:
                 if line.startswith('flags'):
                     flags = ' '.join(
                         sorted(
-                            set(
-                                re.findall(r'\b(avx\w*|amx\w*|fma)\b',
-                                           line))))
+                            set(re.findall(r'\b(avx\w*|amx\w*|fma)\b', line))))
                     break
                 if line.startswith('model name'):
                     model = line.split(':', 1)[1].strip()
@@ -146,19 +145,29 @@ def parse_args():
     parser.add_argument('--trials', type=int, default=10)
     parser.add_argument('--steps', type=int, default=30)
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--width', type=int, default=4,
-                        help='base channels (the tests use 4, the demo 16)')
+    parser.add_argument(
+        '--width',
+        type=int,
+        default=4,
+        help='base channels (the tests use 4, the demo 16)')
     parser.add_argument('--size', type=int, default=16, help='image side')
-    parser.add_argument('--conv', type=int, nargs=4,
-                        metavar=('IN', 'OUT', 'STRIDE', 'KERNEL'),
-                        help='train one convolution of this shape instead '
-                        'of the toy ResNet')
+    parser.add_argument(
+        '--conv',
+        type=int,
+        nargs=4,
+        metavar=('IN', 'OUT', 'STRIDE', 'KERNEL'),
+        help='train one convolution of this shape instead '
+        'of the toy ResNet')
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--format', default='channels_last',
-                        choices=['channels_last', 'contiguous'])
-    parser.add_argument('--isa', help='cap oneDNN at this instruction set '
-                        '(ONEDNN_MAX_CPU_ISA), e.g. AVX2')
+    parser.add_argument(
+        '--format',
+        default='channels_last',
+        choices=['channels_last', 'contiguous'])
+    parser.add_argument(
+        '--isa',
+        help='cap oneDNN at this instruction set '
+        '(ONEDNN_MAX_CPU_ISA), e.g. AVX2')
     parser.add_argument('--timeout', type=float, default=60)
     parser.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -180,8 +189,12 @@ def main() -> None:
             a for a in sys.argv[1:] if a != '--child'
         ] + ['--seed', str(args.seed + trial)]
         try:
-            done = subprocess.run(cmd, env=env, capture_output=True,
-                                  text=True, timeout=args.timeout)
+            done = subprocess.run(
+                cmd,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=args.timeout)
         except subprocess.TimeoutExpired:
             done = None
         outcome = classify(done)
@@ -190,10 +203,11 @@ def main() -> None:
                                           or done.stderr.strip()[-200:])
         print(f'trial {trial}: {outcome} {detail}', flush=True)
     model = (f'conv {args.conv}' if args.conv else f'width {args.width}')
-    print(f'{args.format}, {model}, size {args.size}, {args.threads} thread(s), '
-          f'isa {args.isa or "default"}: ' +
-          ', '.join(f'{k} {v}' for k, v in sorted(counts.items())) +
-          f' of {args.trials} ({time.perf_counter() - start:.0f} s)')
+    print(
+        f'{args.format}, {model}, size {args.size}, {args.threads} thread(s), '
+        f'isa {args.isa or "default"}: ' +
+        ', '.join(f'{k} {v}' for k, v in sorted(counts.items())) +
+        f' of {args.trials} ({time.perf_counter() - start:.0f} s)')
 
 
 if __name__ == '__main__':
