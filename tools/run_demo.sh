@@ -6,7 +6,8 @@
 #      (via an mmpretrain:: base) on labels of which 40% are wrong
 #   3. ClusterFit through tools/train.py: extract, k-means K=200, train anew
 #   4. frozen-feature evaluation of random init, source and ClusterFit
-#   5. the same on another collection of digits (scikit-learn's 1,797): transfer
+#   5. transfer: the same on scikit-learn's 1,797 digits (another collection)
+#      and on generated shapes (another kind of image)
 # Usage: bash tools/run_demo.sh   (after tools/setup_env.sh; `make demo` does both)
 #        TENSORBOARD=1 bash tools/run_demo.sh   also logs step 3 to TensorBoard
 set -euo pipefail
@@ -43,14 +44,18 @@ echo
 cat $WORK/results.md
 step_done evaluation
 
-echo "== 5/5 transfer: the same models on scikit-learn's 1,797 digits (another collection)"
+echo "== 5/5 transfer: the same models on scikit-learn's digits and on generated shapes"
 $PY tools/demo/prepare_digits.py --out data/digits
-rm -rf $WORK/transfer
-EVAL_ARGS="--table $WORK/transfer_digits.md --num-workers 0" evaluate \
-    configs/demo/_base_/digits.py $WORK/transfer \
-    "$SOURCE_CFG none random-init -" \
-    "$SOURCE_CFG $SOURCE_CKPT noisy-label-source -" \
-    "$CF_CFG $CF_CKPT clusterfit-K200 noisy-label-source"
+$PY tools/demo/make_shapes.py --out data/shapes
+for target in digits shapes; do
+    echo "-- $target"
+    rm -rf $WORK/transfer/$target
+    EVAL_ARGS="--table $WORK/transfer_$target.md --num-workers 0" evaluate \
+        configs/demo/_base_/$target.py $WORK/transfer/$target \
+        "$SOURCE_CFG none random-init -" \
+        "$SOURCE_CFG $SOURCE_CKPT noisy-label-source -" \
+        "$CF_CFG $CF_CKPT clusterfit-K200 noisy-label-source"
+done
 step_done transfer
 echo
-echo "demo finished in ${SECONDS}s; labels and manifest: $WORK/clusterfit/clusterfit/; tables: $WORK/results.md, $WORK/transfer_digits.md"
+echo "demo finished in ${SECONDS}s; labels and manifest: $WORK/clusterfit/clusterfit/; tables: $WORK/results.md, $WORK/transfer_*.md"

@@ -50,9 +50,9 @@ def test_names_and_k_by_hand():
 
 def test_quoted_rows_beside_measured_ones():
     quoted = check_quoted(json.load(open(QUOTED)), QUOTED)
-    assert [(r['method'], r['top1']['linear']) for r in quoted] == [
-        ('rotnet-rn50-105e', 48.2), ('clusterfit-rn50-105e', 53.63)
-    ]
+    assert [(r['method'], r['top1']['linear'])
+            for r in quoted] == [('rotnet-rn50-105e', 48.2),
+                                 ('clusterfit-rn50-105e', 53.63)]
     table = markdown_table([measured()] + quoted).splitlines()
     assert table[0] == ('| method | source | backbone | K | dataset | '
                         'knn20 top-1 | linear top-1 | checkpoint | result |')
@@ -79,14 +79,16 @@ def test_metafile_entries_of_measured_rows(tmp_path):
     rows = [measured(), measured(method='random', checkpoint=None)]
     models = metafile_models(rows, 'ClusterFit')
     assert models[0] == {
-        'Name': 'cf',
+        'Name':
+        'cf',
         'Metadata': {
             'Architecture': ['ResNet-50'],
             'Source': 'rotnet',
             'Clusters': 16000,
             'Checkpoint': 'abcd1234'
         },
-        'In Collection': 'ClusterFit',
+        'In Collection':
+        'ClusterFit',
         'Results': [{
             'Task': 'Frozen-feature classification',
             'Dataset': 'digits',

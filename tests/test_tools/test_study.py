@@ -182,19 +182,21 @@ def test_transfer_evaluations_are_planned_and_reported(tmp_path):
         check=True,
         capture_output=True,
         text=True).stdout.split()
-    assert steps == [
-        'data', 'data/transfer', 'train/seed0/noisy-label',
-        'eval/seed0/noisy-label', 'eval_transfer/seed0/noisy-label',
-        'eval/seed0/random-init', 'eval_transfer/seed0/random-init',
-        'train/seed0/clusterfit-noisy-label-K200',
-        'eval/seed0/clusterfit-noisy-label-K200',
-        'eval_transfer/seed0/clusterfit-noisy-label-K200'
+    evals = [
+        kind + '/seed0/{network}'
+        for kind in ('eval', 'eval_transfer/digits', 'eval_transfer/shapes')
     ]
+    assert steps == [
+        'data', 'data/digits', 'data/shapes', 'train/seed0/noisy-label'
+    ] + [e.format(network='noisy-label')
+         for e in evals] + [e.format(network='random-init') for e in evals] + [
+             'train/seed0/clusterfit-noisy-label-K200'
+         ] + [e.format(network='clusterfit-noisy-label-K200') for e in evals]
     record = {}
     for name, kind, top1 in [('eval', 'noisy-label', 80.0),
-                             ('eval_transfer', 'noisy-label', 61.0),
-                             ('eval_transfer', 'clusterfit-noisy-label-K200',
-                              66.0)]:
+                             ('eval_transfer/digits', 'noisy-label', 61.0),
+                             ('eval_transfer/digits',
+                              'clusterfit-noisy-label-K200', 66.0)]:
         out = work / name / 'seed0' / f'{kind}.json'
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(
@@ -209,12 +211,12 @@ def test_transfer_evaluations_are_planned_and_reported(tmp_path):
     subprocess.run(
         base + ['--report-only'], cwd=ROOT, check=True, capture_output=True)
     text = doc.read_text()
-    transfer = text[text.index('### transfer'):]
+    transfer = text[text.index('### transfer: digits'):]
     assert "(scikit-learn's 1,797 digits, another collection" in transfer
     gain = '| noisy labels (40% wrong) | 8 | 200 | +5.0 ± 0.0 (1/1) |'
     assert gain in transfer
     # The MNIST-5k rows are reported apart, above.
-    assert '80.0' in text[:text.index('### transfer')]
+    assert '80.0' in text[:text.index('### transfer: digits')]
     assert '80.0' not in transfer
 
 

@@ -65,13 +65,25 @@ PRESETS = dict(
             ('configs/demo/noisy-label_resnet18-mini_mnist5k.py',
              'random init'),
         },
-        # Every network also on another collection of digits (transfer).
-        transfer=dict(
-            data_cmd=['tools/demo/prepare_digits.py', '--out', 'data/digits'],
-            data_output='data/digits/test.txt',
-            data='configs/demo/_base_/digits.py',
-            title="scikit-learn's 1,797 digits, another collection: transfer, "
-            '900 train / 897 test'),
+        # Every network also on data it was not trained on (transfer).
+        transfer=[
+            dict(
+                name='digits',
+                data_cmd=[
+                    'tools/demo/prepare_digits.py', '--out', 'data/digits'
+                ],
+                data_output='data/digits/test.txt',
+                data='configs/demo/_base_/digits.py',
+                title="scikit-learn's 1,797 digits, another collection of "
+                'digits, 900 train / 897 test'),
+            dict(
+                name='shapes',
+                data_cmd=['tools/demo/make_shapes.py', '--out', 'data/shapes'],
+                data_output='data/shapes/test.txt',
+                data='configs/demo/_base_/shapes.py',
+                title='generated shapes, ten classes of another kind than '
+                'digits, 1,000 train / 1,000 test')
+        ],
         work_dir='work_dirs/study',
         doc='docs/results.md',
         ks=[200, 10, 500, 50],
@@ -93,7 +105,7 @@ PRESETS = dict(
             ('configs/demo/noisy-label_r2plus1d-18-mini_moving-digits.py',
              'random init'),
         },
-        transfer=None,
+        transfer=[],
         work_dir='work_dirs/study_video',
         doc='docs/results_video.md',
         ks=[100, 10],
@@ -103,8 +115,8 @@ PRESETS = dict(
         long_ks=[]),
 )
 BEGIN, END = '<!-- study:begin -->', '<!-- study:end -->'
-# The ``labels`` of the rows measured on the transfer data.
-TRANSFER = 'transfer'
+# The ``labels`` of the rows measured on a transfer dataset start so.
+TRANSFER = 'transfer: '
 
 
 def parse_args():
@@ -139,7 +151,7 @@ def parse_args():
     parser.add_argument(
         '--no-transfer',
         action='store_true',
-        help="skip the evaluations on the preset's transfer data")
+        help="skip the evaluations on the preset's transfer datasets")
     parser.add_argument(
         '--dry-run', action='store_true', help='list the steps left and stop')
     parser.add_argument(
@@ -152,7 +164,7 @@ def parse_args():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
     if args.no_transfer:
-        args.transfer = None
+        args.transfer = []
     args.sources = args.sources or list(args.sources_cfg)
     unknown = set(args.sources) - set(args.sources_cfg)
     if unknown:
@@ -199,13 +211,12 @@ def plan(args) -> list:
     steps = [
         dict(name='data', cmd=[py] + args.data_cmd, output=args.data_output)
     ]
-    transfer = args.transfer
-    if transfer:
+    for target in args.transfer:
         steps.append(
             dict(
-                name='data/transfer',
-                cmd=[py] + transfer['data_cmd'],
-                output=transfer['data_output']))
+                name=f'data/{target["name"]}',
+                cmd=[py] + target['data_cmd'],
+                output=target['data_output']))
     ckpts = {}
     # Parsing a config imports its mmpretrain bases: once per source.
     epochs_of = {
@@ -237,15 +248,16 @@ def plan(args) -> list:
                 output=rows[label_sets[-1]],
                 rows=rows,
                 row=row))
-        if transfer:
-            out_dir = osp.join(wd, 'eval_transfer', f'seed{seed}')
+        for target in args.transfer:
+            out_dir = osp.join(wd, 'eval_transfer', target['name'],
+                               f'seed{seed}')
             path = osp.join(out_dir, f'{name}.json')
             steps.append(
                 dict(
-                    name=f'eval_transfer/seed{seed}/{name}',
-                    cmd=command(transfer['data'], out_dir),
+                    name=f'eval_transfer/{target["name"]}/seed{seed}/{name}',
+                    cmd=command(target['data'], out_dir),
                     output=path,
-                    rows={TRANSFER: path},
+                    rows={TRANSFER + target['name']: path},
                     row=row))
 
     for seed in args.seeds:
@@ -389,20 +401,23 @@ def write_doc(args, steps: list, record: dict) -> None:
         f'{seconds / 60:.0f} min on this machine '
         f'({os.cpu_count()} CPU cores).'
     ]
-    label_sets = sorted({row['labels']
-                         for row in rows},
-                        key=lambda s:
-                        (s == TRANSFER, s is not None, s)) or [None]
+    label_sets = sorted(
+        {row['labels']
+         for row in rows},
+        key=lambda s:
+        (str(s).startswith(TRANSFER), s is not None, s)) or [None]
+    titles_of = {TRANSFER + t['name']: t['title'] for t in args.transfer}
     for label_set in label_sets:
         summary = summarize([r for r in rows if r['labels'] == label_set])
-        suffix = '' if label_set is None else f'_{label_set}'
+        suffix = '' if label_set is None else '_' + label_set.replace(
+            TRANSFER, 'transfer_')
         plot = osp.splitext(args.doc)[0] + f'{suffix}_k_ablation.png'
         plot_k_ablation(summary, osp.join(ROOT, plot), source_titles=titles)
         heading = (''
                    if label_set is None else f' on the **{label_set}** labels')
         data_title = args.data_title
-        if label_set == TRANSFER:
-            heading, data_title = '', args.transfer['title']
+        if label_set in titles_of:
+            heading, data_title = '', titles_of[label_set]
         if label_set is not None:
             lines += ['', f'### {label_set}']
         lines += [
