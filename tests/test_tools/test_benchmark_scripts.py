@@ -20,9 +20,11 @@ def test_ingest_benchmark_prints_every_path(tmp_path):
                           text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = [line.split(' | ')[0] for line in done.stdout.splitlines()
-            if line.startswith('| ') and not line.startswith('| path')
-            and not line.startswith('| ---')]
+    rows = [
+        line.split(' | ')[0] for line in done.stdout.splitlines()
+        if line.startswith('| ') and not line.startswith('| path')
+        and not line.startswith('| ---')
+    ]
     assert rows == [
         '| bare', '| numpy', '| plugin', '| torch float16 -> float32'
     ]

@@ -16,6 +16,7 @@ from ...models.heads import (check_checkpoint_outputs, check_num_outputs,
                              weight_loss_by_cluster_size)
 from ...settings import as_bool, as_choice, as_int, check_keys
 from ..cache import ClusterCache, round_file
+from ..heldout import check_val_split, label_val_split
 from ..pipeline import PIPELINE_KEYS, ClusterFitPipeline, write_or_explain
 from ..settings import STAGES
 
@@ -31,7 +32,8 @@ class ClusterFitHook(Hook):
     cache or clusters the source's features (every rank extracts, rank 0
     fits, labels gathered by sample index); the hook hands them to the
     :class:`ClusterFitDataset` of ``train_dataloader`` on every rank, and
-    re-clusters with the trained model every ``interval`` epochs.
+    re-clusters with the trained model every ``interval`` epochs. A val
+    ``ClusterFitDataset`` gets the nearest training centroids (heldout.py).
 
     Args:
         num_clusters (int): K. Must equal the head's number of outputs and
@@ -47,10 +49,8 @@ class ClusterFitHook(Hook):
         reweight_loss (bool): weight the loss by 1 / cluster size (False).
         **kwargs: the rest of :class:`ClusterFitPipeline` (``kmeans``,
             ``extract_pipeline``, ``features``, ``pca``, ``fingerprint``,
-            ``diagnostics``, ``cache_dir``, ...), documented there.
-
-    Every dict argument is parsed into its settings object here: an unknown
-    key is an error that names it and the closest accepted one.
+            ``diagnostics``, ``cache_dir``, ...), documented there. Every
+            dict is parsed here: an unknown key is an error naming it.
     """
 
     priority = 'VERY_HIGH'
@@ -93,6 +93,7 @@ class ClusterFitHook(Hook):
                 getattr(self._model(runner), 'data_preprocessor', None),
                 self.num_clusters)
             self.pipeline.check(dataset.dataset)
+            check_val_split(runner, self.pipeline, self.interval)
         except (KeyError, TypeError, ValueError) as e:
             raise type(e)(f'ClusterFitHook: {e}') from e
         if is_main_process():
@@ -136,6 +137,7 @@ class ClusterFitHook(Hook):
                    None if last else labels, self._classes, runner.visualizer,
                    rounds if last else [])
         self._apply_labels(runner, dataset, labels)
+        label_val_split(runner, self.pipeline, cache, self.num_clusters)
 
     def before_train_epoch(self, runner) -> None:
         """Every ``interval`` epochs, re-cluster with the model being
