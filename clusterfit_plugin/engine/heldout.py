@@ -11,6 +11,7 @@ from mmengine.logging import print_log
 from ..clustering.kmeans import assign_to_centroids
 from ..clustering.preprocessing import Preprocessor
 from ..datasets import ClusterFitDataset
+from ..datasets.transforms import build_pipeline_for
 from .cache import CENTROIDS_FILE, ClusterCache
 from .extractor import extract_features
 from .rank_protocol import rank0_then_broadcast
@@ -78,7 +79,12 @@ def check_heldout(pipeline, dataset: Optional[ClusterFitDataset],
             'projection is not cached, so a cache hit could not label the '
             'held-out split. Drop pca, or validate on the dataset\'s own '
             'labels.')
-    pipeline.check(dataset.dataset)
+    if not len(dataset.dataset):
+        raise ValueError('the ClusterFitDataset in val_dataloader is empty.')
+    try:  # (K may exceed a held-out split's size: it is only assigned)
+        build_pipeline_for(dataset.dataset, pipeline.extract_pipeline)
+    except (KeyError, TypeError, ValueError) as e:
+        raise type(e)(f'extract_pipeline on the val split: {e}') from e
 
 
 def label_heldout(pipeline, dataset, cache: ClusterCache) -> np.ndarray:

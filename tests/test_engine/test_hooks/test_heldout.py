@@ -100,3 +100,22 @@ def test_what_cannot_be_honoured_is_refused_first(tmp_path, image_root,
     with pytest.raises(ValueError, match=f'ClusterFitHook: {message}'):
         run_runner(cfg)
     assert 'labels.npy' not in cache_files(work)
+
+
+def test_a_held_out_split_smaller_than_k_is_labelled(tmp_path, image_root,
+                                                     source_checkpoint):
+    """K only bounds the training set: two held-out images and K=3."""
+    with open(osp.join(image_root, 'ann.txt')) as f:
+        lines = f.readlines()[:2]
+    with open(osp.join(image_root, 'two.txt'), 'w') as f:
+        f.writelines(lines)
+    work = str(tmp_path / 'run')
+    runner = run_runner(
+        with_validation(
+            make_cfg(work, image_root, source_checkpoint), 'two.txt'))
+    centroids = np.load(osp.join(work, 'clusterfit', 'centroids.npy'))
+    assert len(centroids) == 3
+    val = runner.val_dataloader.dataset
+    np.testing.assert_array_equal(
+        [val[i]['data_samples'].gt_label.item() for i in range(2)],
+        reference_labels(image_root, source_checkpoint, centroids, 'two.txt'))
