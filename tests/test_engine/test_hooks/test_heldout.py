@@ -5,11 +5,16 @@ cluster-prediction accuracy on held-out images; labels checked against a
 reference built outside the plugin, and the settings it cannot honour
 refused before any work."""
 import copy
+import os
 import os.path as osp
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-from helpers import PIPELINE, SOURCE_MODEL, cache_files, make_cfg, run_runner
+from helpers import (PIPELINE, ROOT, SOURCE_MODEL, TESTS, cache_files,
+                     free_port, make_cfg, run_runner)
+from mmengine.config import Config
 from mmpretrain.registry import DATASETS
 
 from clusterfit_plugin.engine.extractor import extract_features
@@ -30,7 +35,8 @@ def with_validation(cfg: dict, ann_file: str = 'ann.txt') -> dict:
     return cfg
 
 
-def reference_labels(image_root, source_checkpoint, centroids, ann_file):
+def nearest_centroid_labels(image_root, source_checkpoint, centroids,
+                            ann_file):
     """Nearest centroid of each sample's L2-normalised source features,
     with numpy: no plugin code in the assignment."""
     dataset = DATASETS.build(
@@ -72,8 +78,8 @@ def test_validation_split_gets_the_nearest_training_centroid(
     val = runner.val_dataloader.dataset
     got = np.array(
         [val[i]['data_samples'].gt_label.item() for i in range(len(val))])
-    expected = reference_labels(image_root, source_checkpoint, centroids,
-                                heldout)
+    expected = nearest_centroid_labels(image_root, source_checkpoint,
+                                       centroids, heldout)
     np.testing.assert_array_equal(got, expected)
     # The same images in the training set got the same clusters there.
     train = runner.train_dataloader.dataset
@@ -118,4 +124,51 @@ def test_a_held_out_split_smaller_than_k_is_labelled(tmp_path, image_root,
     val = runner.val_dataloader.dataset
     np.testing.assert_array_equal(
         [val[i]['data_samples'].gt_label.item() for i in range(2)],
-        reference_labels(image_root, source_checkpoint, centroids, 'two.txt'))
+        nearest_centroid_labels(image_root, source_checkpoint, centroids,
+                                'two.txt'))
+
+
+@pytest.mark.slow
+def test_two_processes_label_the_held_out_split_alike(tmp_path, image_root,
+                                                      source_checkpoint):
+    """torchrun, 2 gloo processes: rank 0 labels the held-out split and
+    both ranks validate on those labels (what each rank's val pipeline saw
+    is recorded)."""
+    work, served = str(tmp_path / 'run'), str(tmp_path / 'served.txt')
+    cfg = with_validation(make_cfg(work, image_root, source_checkpoint))
+    cfg['custom_imports']['imports'].append('transforms_for_tests')
+    cfg['val_dataloader']['dataset']['dataset']['pipeline'] = [
+        dict(type='LoadImageFromFile'),
+        dict(type='RecordLabel', out=served),
+        dict(type='PackInputs')
+    ]
+    cfg_path = str(tmp_path / 'cfg.py')
+    Config(cfg).dump(cfg_path)
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        PORT=str(free_port()),
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=TESTS)
+    proc = subprocess.run(
+        ['bash',
+         osp.join(ROOT, 'tools', 'dist_train.sh'), cfg_path, '2'],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    centroids = np.load(osp.join(work, 'clusterfit', 'centroids.npy'))
+    expected = nearest_centroid_labels(image_root, source_checkpoint,
+                                       centroids, 'ann.txt')
+    with open(osp.join(image_root, 'ann.txt')) as f:
+        names = [osp.basename(line.split()[0]) for line in f]
+    pids, seen = set(), {}
+    with open(served) as f:
+        for line in f:
+            pid, name, label = line.split()
+            pids.add(pid)
+            seen[name] = int(label)
+    assert len(pids) == 2  # both ranks validated
+    assert seen == {name: int(expected[i]) for i, name in enumerate(names)}
