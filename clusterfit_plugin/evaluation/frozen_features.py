@@ -6,7 +6,7 @@ These are the fast companions of the long mmpretrain linear-probe configs in
 a logistic regression (all labels, or ``n`` per class) and a cosine kNN
 classifier with similarity-weighted votes.
 """
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -22,13 +22,32 @@ def _l2(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def knn_top1(train_x: np.ndarray,
-             train_y: np.ndarray,
-             test_x: np.ndarray,
-             test_y: np.ndarray,
-             k: int = 20,
-             temperature: float = 0.07) -> float:
-    """Top-1 of a weighted kNN classifier on cosine similarity.
+def top5_hits(scores: np.ndarray, classes: np.ndarray, y: np.ndarray) -> int:
+    """How many of the labels ``y`` are among the 5 best-scored classes
+    (ties broken by class order; a class scored 0, which got no vote, is
+    never a hit).
+
+    Args:
+        scores (np.ndarray): (m, C) a score per sample and class.
+        classes (np.ndarray): (C,) the classes of the columns.
+        y (np.ndarray): (m,) the labels.
+
+    Returns:
+        int: the hits.
+    """
+    top = np.argsort(-scores, axis=1, kind='stable')[:, :5]
+    hit = classes[top] == y[:, None]
+    scored = np.take_along_axis(scores, top, 1) > 0
+    return int((hit & scored).any(1).sum())
+
+
+def knn_probe(train_x: np.ndarray,
+              train_y: np.ndarray,
+              test_x: np.ndarray,
+              test_y: np.ndarray,
+              k: int = 20,
+              temperature: float = 0.07) -> Tuple[float, float]:
+    """Top-1 and top-5 of a weighted kNN classifier on cosine similarity.
 
     Each of the ``k`` nearest training samples votes for its class with
     weight ``exp(similarity / temperature)`` (as in DINO / InstDisc).
@@ -42,12 +61,12 @@ def knn_top1(train_x: np.ndarray,
         temperature (float): vote temperature. Defaults to 0.07.
 
     Returns:
-        float: top-1 accuracy in percent.
+        tuple: top-1 and top-5 accuracy in percent.
     """
     train_x, test_x = _l2(train_x), _l2(test_x)
     classes, train_idx = np.unique(train_y, return_inverse=True)
     k = min(k, len(train_x))
-    correct = 0
+    correct = top5 = 0
     for start in range(0, len(test_x), 1024):
         sim = test_x[start:start + 1024] @ train_x.T
         nn = np.argpartition(-sim, k - 1, axis=1)[:, :k]
@@ -57,16 +76,31 @@ def knn_top1(train_x: np.ndarray,
                   weights)
         pred = classes[votes.argmax(1)]
         correct += int((pred == test_y[start:start + 1024]).sum())
-    return 100.0 * correct / len(test_x)
+        top5 += top5_hits(votes, classes, test_y[start:start + 1024])
+    return 100.0 * correct / len(test_x), 100.0 * top5 / len(test_x)
 
 
-def linear_top1(train_x: np.ndarray,
-                train_y: np.ndarray,
-                test_x: np.ndarray,
-                test_y: np.ndarray,
-                max_iter: int = 1000,
-                c: float = 1.0) -> float:
-    """Top-1 of a logistic regression on standardised features.
+def knn_top1(train_x: np.ndarray,
+             train_y: np.ndarray,
+             test_x: np.ndarray,
+             test_y: np.ndarray,
+             k: int = 20,
+             temperature: float = 0.07) -> float:
+    """Top-1 of :func:`knn_probe`.
+
+    Returns:
+        float: top-1 accuracy in percent.
+    """
+    return knn_probe(train_x, train_y, test_x, test_y, k, temperature)[0]
+
+
+def linear_probe(train_x: np.ndarray,
+                 train_y: np.ndarray,
+                 test_x: np.ndarray,
+                 test_y: np.ndarray,
+                 max_iter: int = 1000,
+                 c: float = 1.0) -> Tuple[float, float]:
+    """Top-1 and top-5 of a logistic regression on standardised features.
 
     Args:
         train_x (np.ndarray): (n, D) training features.
@@ -77,14 +111,30 @@ def linear_top1(train_x: np.ndarray,
         c (float): inverse regularisation strength. Defaults to 1.0.
 
     Returns:
-        float: top-1 accuracy in percent.
+        tuple: top-1 and top-5 accuracy in percent.
     """
     scaler = StandardScaler().fit(train_x)
     with threadpool_limits(limits=1):
         clf = LogisticRegression(max_iter=max_iter, C=c)
         clf.fit(scaler.transform(train_x), train_y)
-        pred = clf.predict(scaler.transform(test_x))
-    return 100.0 * float((pred == test_y).mean())
+        test = scaler.transform(test_x)
+        pred = clf.predict(test)
+        top5 = top5_hits(clf.predict_proba(test), clf.classes_, test_y)
+    return (100.0 * float((pred == test_y).mean()), 100.0 * top5 / len(test_y))
+
+
+def linear_top1(train_x: np.ndarray,
+                train_y: np.ndarray,
+                test_x: np.ndarray,
+                test_y: np.ndarray,
+                max_iter: int = 1000,
+                c: float = 1.0) -> float:
+    """Top-1 of :func:`linear_probe`.
+
+    Returns:
+        float: top-1 accuracy in percent.
+    """
+    return linear_probe(train_x, train_y, test_x, test_y, max_iter, c)[0]
 
 
 def select_c(train_x: np.ndarray,
@@ -156,7 +206,28 @@ def evaluate_features(train_x: np.ndarray,
                       seeds: Sequence[int] = (0, 1, 2),
                       k: int = 20,
                       linear_c: float = 1.0) -> Dict[str, float]:
-    """Run the requested protocols.
+    """Top-1 of the requested protocols (:func:`evaluate_topk`'s first
+    dict).
+
+    Returns:
+        dict: protocol name (``'linear'``, ``f'{shots}shot'``,
+        ``f'knn{k}'``) -> top-1 in percent.
+    """
+    return evaluate_topk(train_x, train_y, test_x, test_y, protocols, shots,
+                         seeds, k, linear_c)[0]
+
+
+def evaluate_topk(
+        train_x: np.ndarray,
+        train_y: np.ndarray,
+        test_x: np.ndarray,
+        test_y: np.ndarray,
+        protocols: Sequence[str] = ('linear', 'fewshot', 'knn'),
+        shots: int = 10,
+        seeds: Sequence[int] = (0, 1, 2),
+        k: int = 20,
+        linear_c: float = 1.0) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """Run the requested protocols; top-1 and top-5.
 
     Args:
         train_x, train_y, test_x, test_y (np.ndarray): features and labels.
@@ -169,8 +240,9 @@ def evaluate_features(train_x: np.ndarray,
             :func:`select_c`); the few-shot probe keeps 1.0. Defaults to 1.0.
 
     Returns:
-        dict: protocol name (``'linear'``, ``f'{shots}shot'``,
-        ``f'knn{k}'``) -> top-1 in percent.
+        tuple: two dicts, protocol name (``'linear'``, ``f'{shots}shot'``,
+        ``f'knn{k}'``) -> top-1, and -> top-5, in percent; the second is
+        empty with 5 classes or fewer (top-5 would be 100).
     """
     unknown = set(protocols) - set(PROTOCOLS)
     if unknown:
@@ -178,15 +250,20 @@ def evaluate_features(train_x: np.ndarray,
                          f'{PROTOCOLS}.')
     results = {}
     if 'linear' in protocols:
-        results['linear'] = linear_top1(
+        results['linear'] = linear_probe(
             train_x, train_y, test_x, test_y, c=linear_c)
     if 'fewshot' in protocols:
-        accs = []
+        draws = []
         for seed in seeds:
             idx = few_shot_indices(train_y, shots, seed)
-            accs.append(
-                linear_top1(train_x[idx], train_y[idx], test_x, test_y))
-        results[f'{shots}shot'] = float(np.mean(accs))
+            draws.append(
+                linear_probe(train_x[idx], train_y[idx], test_x, test_y))
+        results[f'{shots}shot'] = tuple(np.mean(draws, axis=0).tolist())
     if 'knn' in protocols:
-        results[f'knn{k}'] = knn_top1(train_x, train_y, test_x, test_y, k)
-    return results
+        results[f'knn{k}'] = knn_probe(train_x, train_y, test_x, test_y, k)
+    top1 = {name: float(both[0]) for name, both in results.items()}
+    top5 = ({
+        name: float(both[1])
+        for name, both in results.items()
+    } if len(np.unique(train_y)) > 5 else {})
+    return top1, top5

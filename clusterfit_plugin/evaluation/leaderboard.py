@@ -8,7 +8,8 @@ from ..settings import check_keys
 
 COLUMNS = ('method', 'source', 'backbone', 'K', 'dataset')
 ROW_KEYS = ('method', 'source', 'backbone', 'K', 'dataset', 'protocol',
-            'settings', 'top1', 'checkpoint', 'result', 'citation', 'command')
+            'settings', 'top1', 'top5', 'checkpoint', 'result', 'citation',
+            'command')
 RESULTS = ('measured', 'quoted')
 
 
@@ -46,10 +47,17 @@ def cluster_count(model_cfg: dict, checkpoint: Optional[str]):
     return head['num_clusters']
 
 
-def make_row(method: str, source: str, model_cfg: dict, dataset: str,
-             protocol: str, settings: dict, top1: Dict[str, float],
-             checkpoint: Optional[str], checkpoint_id: str,
-             command: str) -> dict:
+def make_row(method: str,
+             source: str,
+             model_cfg: dict,
+             dataset: str,
+             protocol: str,
+             settings: dict,
+             top1: Dict[str, float],
+             checkpoint: Optional[str],
+             checkpoint_id: str,
+             command: str,
+             top5: Optional[Dict[str, float]] = None) -> dict:
     """One measured leaderboard row.
 
     Args:
@@ -64,11 +72,13 @@ def make_row(method: str, source: str, model_cfg: dict, dataset: str,
             init.
         checkpoint_id (str): its short hash (or the random init's seed).
         command (str): the command that made the row.
+        top5 (dict, optional): protocol -> top-5 % (more than 5 classes).
 
     Returns:
-        dict: the row, top-1 rounded to 2 decimals and sorted by protocol.
+        dict: the row, accuracies rounded to 2 decimals and sorted by
+        protocol (``top5`` only when given).
     """
-    return dict(
+    row = dict(
         method=method,
         source=source,
         backbone=backbone_name(model_cfg['backbone']),
@@ -83,6 +93,9 @@ def make_row(method: str, source: str, model_cfg: dict, dataset: str,
         checkpoint=checkpoint_id,
         result='measured',
         command=command)
+    if top5:
+        row['top5'] = {k: round(v, 2) for k, v in sorted(top5.items())}
+    return row
 
 
 def check_quoted(rows: List[dict], where: str) -> List[dict]:
@@ -120,20 +133,23 @@ def markdown_table(rows: List[dict]) -> str:
     Returns:
         str: the table.
     """
-    protocols, citations = [], []
+    protocols, top5, citations = [], [], []
     for row in rows:
         protocols += [p for p in row['top1'] if p not in protocols]
+        top5 += [p for p in row.get('top5', {}) if p not in top5]
         if row.get('result') == 'quoted' and row['citation'] not in citations:
             citations.append(row['citation'])
-    head = list(COLUMNS) + [f'{p} top-1'
-                            for p in protocols] + ['checkpoint', 'result']
+    head = list(COLUMNS) + [f'{p} top-1' for p in protocols
+                            ] + [f'{p} top-5'
+                                 for p in top5] + ['checkpoint', 'result']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for row in rows:
         cells = [str(row[k]) for k in COLUMNS]
-        cells += [
-            f"{row['top1'][p]:.2f}" if p in row['top1'] else '-'
-            for p in protocols
-        ]
+        for key, names in (('top1', protocols), ('top5', top5)):
+            values = row.get(key, {})
+            cells += [
+                f'{values[p]:.2f}' if p in values else '-' for p in names
+            ]
         cells.append(str(row['checkpoint']))
         cells.append(f'quoted [{citations.index(row["citation"]) + 1}]' if row.
                      get('result') == 'quoted' else 'measured')
@@ -177,8 +193,9 @@ def metafile_models(rows: List[dict], collection: str) -> List[dict]:
                 Task='Frozen-feature classification',
                 Dataset=row['dataset'],
                 Metrics={
-                    f'{p} Top 1 Accuracy': v
-                    for p, v in row['top1'].items()
+                    f'{p} Top {n} Accuracy': v
+                    for n, key in ((1, 'top1'), (5, 'top5'))
+                    for p, v in row.get(key, {}).items()
                 },
                 Protocol=row['protocol']))
     return list(models.values())

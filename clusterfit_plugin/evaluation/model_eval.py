@@ -14,7 +14,7 @@ from ..datasets.sample_keys import scan_samples
 from ..engine.extractor import extract_features
 from ..engine.source import build_source_model, load_source_config
 from ..fileio import sha256_file
-from .frozen_features import evaluate_features, select_c
+from .frozen_features import evaluate_topk, select_c
 from .leaderboard import make_row
 
 
@@ -215,7 +215,7 @@ def evaluate_model(data: Config, data_file: str, config: str,
         if settings.linear_c_grid is not None and ('linear'
                                                    in settings.protocols):
             linear_c = select_c(train_x, set_train_y, settings.linear_c_grid)
-        top1 = evaluate_features(
+        top1, top5 = evaluate_topk(
             train_x,
             set_train_y,
             test_x,
@@ -233,6 +233,7 @@ def evaluate_model(data: Config, data_file: str, config: str,
             f'{len(set_test_y)} test',
             settings=protocol_settings(settings, linear_c),
             top1=top1,
+            top5=top5,
             checkpoint=checkpoint,
             checkpoint_id=checkpoint_id,
             command=command)

@@ -15,8 +15,9 @@ from sklearn.preprocessing import StandardScaler
 from clusterfit_plugin.engine.extractor import extract_features
 from clusterfit_plugin.engine.source import build_source_model
 from clusterfit_plugin.evaluation import (EvalSettings, evaluate_features,
-                                          evaluate_model, few_shot_indices,
-                                          select_c)
+                                          evaluate_model, evaluate_topk,
+                                          few_shot_indices, knn_probe,
+                                          linear_probe, select_c)
 
 
 def separable(n_per_class=60, classes=4, dim=16, seed=0):
@@ -126,3 +127,54 @@ def test_the_row_records_the_chosen_c(tmp_path, image_root, source_checkpoint):
     assert c == select_c(feats, labels, [0.01, 100.0])
     assert top1 == evaluate_features(
         feats, labels, feats, labels, ('linear', ), linear_c=c)
+
+
+def overlapping(classes=8, per_class=30, dim=12, seed=0):
+    """Classes that overlap: top-5 differs from top-1 and from 100%."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(classes), per_class)
+    x = rng.normal(size=(classes, dim))[y] * 0.8 + rng.normal(
+        size=(len(y), dim))
+    return x.astype(np.float32), y
+
+
+def test_top5_of_the_linear_probe_is_scikit_learns():
+    from sklearn.metrics import top_k_accuracy_score
+    x, y = overlapping()
+    tx, ty = overlapping(seed=1)
+    top1, top5 = linear_probe(x, y, tx, ty)
+    stock = make_pipeline(StandardScaler(),
+                          LogisticRegression(max_iter=1000)).fit(x, y)
+    assert top1 == pytest.approx(100 * (stock.predict(tx) == ty).mean())
+    assert top5 == pytest.approx(100 * top_k_accuracy_score(
+        ty, stock.predict_proba(tx), k=5, labels=stock.classes_))
+    assert top1 < top5 < 100
+
+
+def test_top5_of_the_knn_is_a_bare_loops():
+    x, y = overlapping()
+    tx, ty = overlapping(seed=1)
+    top1, top5 = knn_probe(x, y, tx, ty, k=10)
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    hits1 = hits5 = 0
+    for q, label in zip(tx, ty):
+        sim = xn @ (q / np.linalg.norm(q))
+        votes = {}
+        for i in np.argsort(-sim)[:10]:
+            votes[y[i]] = votes.get(y[i], 0.0) + np.exp(sim[i] / 0.07)
+        ranked = sorted(votes, key=lambda c: (-votes[c], c))
+        hits1 += ranked[0] == label
+        hits5 += label in ranked[:5]
+    assert top1 == pytest.approx(100 * hits1 / len(ty))
+    assert top5 == pytest.approx(100 * hits5 / len(ty))
+    assert top1 < top5
+
+
+def test_top5_is_reported_above_five_classes_only():
+    x, y = overlapping()
+    tx, ty = overlapping(seed=1)
+    top1, top5 = evaluate_topk(x, y, tx, ty, shots=5, k=10)
+    assert set(top5) == set(top1) == {'linear', '5shot', 'knn10'}
+    assert top1 == evaluate_features(x, y, tx, ty, shots=5, k=10)
+    keep = y < 5
+    assert evaluate_topk(x[keep], y[keep], tx, ty, shots=5, k=10)[1] == {}

@@ -120,3 +120,31 @@ def _quoted_row_file(tmp_path) -> str:
     path = tmp_path / 'quoted_row.json'
     path.write_text(json.dumps(json.load(open(QUOTED))[0]))
     return str(path)
+
+
+def test_top5_columns_and_metrics():
+    row = make_row(
+        method='cf',
+        source='rotnet',
+        model_cfg=CLUSTERFIT,
+        dataset='in1k',
+        protocol='frozen backbone',
+        settings={},
+        top1=dict(linear=50.0),
+        checkpoint='w.pth',
+        checkpoint_id='abcd1234',
+        command='c',
+        top5=dict(linear=75.123))
+    assert row['top5'] == {'linear': 75.12}
+    plain = measured()  # no top-5 (five classes or fewer)
+    assert 'top5' not in plain
+    table = markdown_table([row, plain]).splitlines()
+    assert table[0].endswith('| knn20 top-1 | linear top-5 | checkpoint '
+                             '| result |')
+    assert '| 50.00 | - | 75.12 | abcd1234 |' in table[2]
+    assert '| 71.23 | 60.00 | - | abcd1234 |' in table[3]
+    metrics = metafile_models([row], 'ClusterFit')[0]['Results'][0]['Metrics']
+    assert metrics == {
+        'linear Top 1 Accuracy': 50.0,
+        'linear Top 5 Accuracy': 75.12
+    }
