@@ -11,16 +11,10 @@ from mmengine.logging import print_log
 from ..clustering.kmeans import assign_to_centroids
 from ..clustering.preprocessing import Preprocessor
 from ..datasets import ClusterFitDataset
-from ..datasets.transforms import build_pipeline_for
 from .cache import CENTROIDS_FILE, ClusterCache
 from .extractor import extract_features
 from .rank_protocol import rank0_then_broadcast
 from .source import build_source_model
-
-
-def check_val_split(runner, pipeline, interval: int) -> None:
-    """:func:`check_heldout` on the Runner's validation split."""
-    check_heldout(pipeline, val_clusterfit_dataset(runner), interval)
 
 
 def label_val_split(runner, pipeline, cache: ClusterCache,
@@ -55,15 +49,16 @@ def val_clusterfit_dataset(runner) -> Optional[ClusterFitDataset]:
     return dataset if isinstance(dataset, ClusterFitDataset) else None
 
 
-def check_heldout(pipeline, dataset: Optional[ClusterFitDataset],
-                  interval: int) -> None:
-    """Refuse, before any work, a held-out split that cannot be labelled.
+def check_val_split(runner, pipeline, interval: int) -> None:
+    """Refuse, before any work, a validation ``ClusterFitDataset`` that
+    cannot be labelled.
 
     Args:
+        runner (Runner): the runner.
         pipeline (ClusterFitPipeline): the clustering.
-        dataset (ClusterFitDataset, optional): the validation split.
         interval (int): the hook's re-clustering interval.
     """
+    dataset = val_clusterfit_dataset(runner)
     if dataset is None:
         return
     if interval:
@@ -81,10 +76,9 @@ def check_heldout(pipeline, dataset: Optional[ClusterFitDataset],
             'labels.')
     if not len(dataset.dataset):
         raise ValueError('the ClusterFitDataset in val_dataloader is empty.')
-    try:  # (K may exceed a held-out split's size: it is only assigned)
-        build_pipeline_for(dataset.dataset, pipeline.extract_pipeline)
-    except (KeyError, TypeError, ValueError) as e:
-        raise type(e)(f'extract_pipeline on the val split: {e}') from e
+    # Not pipeline.check: K may exceed a held-out split's size (it is only
+    # assigned, not fitted).
+    pipeline.check_extraction(dataset.dataset, ' on the val split')
 
 
 def label_heldout(pipeline, dataset, cache: ClusterCache) -> np.ndarray:

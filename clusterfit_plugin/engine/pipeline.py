@@ -165,10 +165,21 @@ class ClusterFitPipeline:
         """
         self.kmeans.check_size(len(dataset))
         check_source(self.source)
+        self.check_extraction(dataset)
+
+    def check_extraction(self, dataset, where: str = '') -> None:
+        """Check that the extraction pipeline fits ``dataset`` (clip or
+        image transforms), without reading any data.
+
+        Args:
+            dataset: the dataset to extract.
+            where (str): which dataset, for the message (``' on the val
+                split'``). Defaults to ``''``.
+        """
         try:
             build_pipeline_for(dataset, self.extract_pipeline)
         except (KeyError, TypeError, ValueError) as e:
-            raise type(e)(f'extract_pipeline: {e}') from e
+            raise type(e)(f'extract_pipeline{where}: {e}') from e
 
     def fingerprint(self, dataset) -> Tuple[Dict[str, str], np.ndarray]:
         """What the clustering of ``dataset`` depends on, and its classes.

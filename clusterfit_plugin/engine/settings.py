@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from ..clustering import DTYPES
 from ..datasets.sample_keys import CONTENTS
-from ..settings import Settings, as_bool, as_choice, as_int
+from ..settings import Settings, as_bool, as_choice, as_int, as_path
 
 STAGES = ('backbone', 'neck', 'pre_logits')
 
@@ -99,10 +99,7 @@ class SourceSettings(Settings):
             raise ValueError("source needs exactly one of config='path/or/"
                              "pkg::config.py' or model=dict(type=...).")
         if self.config is not None:
-            if not isinstance(self.config, (str, os.PathLike)):
-                raise TypeError(f'source config={self.config!r} must be a '
-                                'path.')
-            self.config = os.fspath(self.config)
+            self.config = as_path(self.config, 'source config')
         else:
             if not hasattr(self.model, 'get'):
                 raise TypeError(f'source model={self.model!r} must be a '
