@@ -129,6 +129,33 @@ def load_torch(path: str, what: str, load: Optional[Callable] = None):
                      f'checkpoint ({reason}); copy or save it again.')
 
 
+def load_npy(path: str, name: str) -> np.ndarray:
+    """Read a ``.npy`` array without unpickling; an empty, cut, foreign or
+    pickled file is an error that names it.
+
+    Args:
+        path (str): the file.
+        name (str): how the message names it (``"label_file='l.npy'"``).
+
+    Returns:
+        np.ndarray: the array.
+    """
+    try:
+        return np.load(path, allow_pickle=False)
+    except EOFError as e:  # an empty file, or one cut short
+        raise ValueError(f'{name} is not a readable .npy array: it is empty '
+                         f'or cut short ({e}); copy it again or regenerate '
+                         'it.') from e
+    except ValueError as e:
+        if 'allow_pickle' in str(e):
+            raise ValueError(
+                f'{name} holds Python objects, which are not loaded (they '
+                'could run code). Save it as a plain array, e.g. '
+                'np.save(path, np.array(values)).') from e
+        raise ValueError(f'{name} is not a readable .npy array ({e}); '
+                         'regenerate it.') from e
+
+
 def open_nofollow(path: str, flags: int, mode: int = 0o666) -> int:
     """``os.open`` that refuses a symbolic link at ``path`` (a link planted
     at a predictable name would make a write land on its target).

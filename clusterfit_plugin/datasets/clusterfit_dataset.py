@@ -9,6 +9,7 @@ import torch
 from mmengine.dataset import BaseDataset, Compose
 from mmpretrain.registry import DATASETS
 
+from ..fileio import load_npy
 from ..settings import as_int, as_path
 
 
@@ -30,11 +31,7 @@ def load_label_file(path: str,
             f'label_file={path!r} does not exist. Give the labels.npy that '
             'ClusterFitHook wrote ({work_dir}/clusterfit/labels.npy) or drop '
             'label_file and add ClusterFitHook to custom_hooks.')
-    try:
-        labels = np.load(path, allow_pickle=False)
-    except (ValueError, EOFError) as e:  # EOFError: an empty file
-        raise ValueError(f'label_file={path!r} is not a readable .npy '
-                         f'array ({e}); regenerate it.') from e
+    labels = load_npy(path, f'label_file={path!r}')
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(
             f'label_file={path!r} holds an array of shape {labels.shape} '

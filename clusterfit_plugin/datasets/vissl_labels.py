@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..fileio import atomic_save_npy
+from ..fileio import atomic_save_npy, load_npy
 from .clusterfit_dataset import check_label_range
 from .sample_keys import sample_path
 
@@ -40,22 +40,6 @@ def dataset_paths(dataset) -> list:
                              'VISSL label files are matched by image path.')
         paths.append(_norm(path))
     return paths
-
-
-def _load(path: str, what: str) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except EOFError as e:  # an empty or cut file
-        raise ValueError(f'{path} (the {what}) is empty or cut short ({e}); '
-                         'copy it again or regenerate it.') from e
-    except ValueError as e:
-        if 'allow_pickle' not in str(e):
-            raise ValueError(f'{path} (the {what}) is not a readable .npy '
-                             f'array ({e}); regenerate it.') from e
-        raise ValueError(
-            f'{path} (the {what}) holds Python objects, which are not loaded '
-            '(they could run code). Save it as a plain array, e.g. '
-            'np.save(path, np.array(paths, dtype=str)).') from e
 
 
 def _decode(images: np.ndarray, images_file: str) -> List[str]:
@@ -90,8 +74,8 @@ def load_vissl_pair(
     Returns:
         dict: normalised image path -> label.
     """
-    labels = _load(labels_file, 'VISSL labels')
-    images = _load(images_file, 'VISSL image list')
+    labels = load_npy(labels_file, f'{labels_file} (the VISSL labels)')
+    images = load_npy(images_file, f'{images_file} (the VISSL image list)')
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f'{labels_file}: expected a 1-D integer array of '
                          f'labels, got {labels.dtype} {labels.shape}.')

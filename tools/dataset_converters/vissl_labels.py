@@ -27,7 +27,7 @@ from mmpretrain.registry import DATASETS
 import clusterfit_plugin  # noqa: F401  (registers the plugin)
 from clusterfit_plugin.datasets import (ClusterFitDataset, export_vissl_labels,
                                         import_vissl_labels)
-from clusterfit_plugin.fileio import atomic_save_npy
+from clusterfit_plugin.fileio import atomic_save_npy, load_npy
 from clusterfit_plugin.models.builder import load_config
 
 
@@ -97,7 +97,7 @@ def main(argv=None):
               f'train_dataloader.dataset.label_file={args.out} (K, the '
               "head's num_clusters, must exceed the max).")
     else:
-        labels = np.load(args.labels, allow_pickle=False)
+        labels = load_npy(args.labels, f'--labels {args.labels}')
         files = export_vissl_labels(dataset, labels, args.out_dir, args.split)
         print(f'wrote {files[0]} and {files[1]} ({len(labels)} images) for '
               "VISSL's disk_filelist data source.")
