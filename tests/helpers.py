@@ -308,6 +308,36 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def dist_train(cfg: dict, tmp_path, **env) -> subprocess.CompletedProcess:
+    """Train ``cfg`` with ``tools/dist_train.sh`` (torchrun), 2 CPU
+    processes on gloo, one OpenMP thread each.
+
+    Args:
+        cfg (dict): a complete config (dumped to ``tmp_path/cfg.py``).
+        tmp_path: the folder the run starts in.
+        **env: more environment variables.
+
+    Returns:
+        subprocess.CompletedProcess: the finished run, output captured.
+    """
+    cfg_path = str(tmp_path / 'cfg.py')
+    Config(cfg).dump(cfg_path)
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        PORT=str(free_port()),
+        OMP_NUM_THREADS='1',
+        **env)
+    return subprocess.run(
+        ['bash',
+         osp.join(ROOT, 'tools', 'dist_train.sh'), cfg_path, '2'],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300)
+
+
 def load_tool(path: str) -> ModuleType:
     """A script under tools/ as a module.
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import transforms_for_tests  # noqa: F401
 from helpers import (NUM_CLUSTERS, NUM_IMAGES, PIPELINE, ROOT, cache_files,
-                     free_port, image_dataset, make_cfg, reference_labels,
+                     dist_train, image_dataset, make_cfg, reference_labels,
                      run_runner, tiny_source)
 from mmengine.config import Config
 
@@ -114,22 +114,7 @@ def test_two_process_gloo_matches_one_process(tmp_path, image_root,
     one = str(tmp_path / 'one')
     run_runner(make_cfg(one, image_root, source_checkpoint))
     two = str(tmp_path / 'two')
-    cfg = Config(make_cfg(two, image_root, source_checkpoint))
-    cfg_path = str(tmp_path / 'two.py')
-    cfg.dump(cfg_path)
-    env = dict(
-        os.environ,
-        PYTHON=sys.executable,
-        PORT=str(free_port()),
-        OMP_NUM_THREADS='1')
-    proc = subprocess.run(
-        ['bash',
-         osp.join(ROOT, 'tools', 'dist_train.sh'), cfg_path, '2'],
-        cwd=str(tmp_path),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300)
+    proc = dist_train(make_cfg(two, image_root, source_checkpoint), tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert '(shard 0 of 2)' in proc.stdout + proc.stderr
     np.testing.assert_array_equal(

@@ -5,16 +5,12 @@ cluster-prediction accuracy on held-out images; labels checked against a
 reference built outside the plugin, and the settings it cannot honour
 refused before any work."""
 import copy
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from helpers import (PIPELINE, ROOT, SOURCE_MODEL, TESTS, cache_files,
-                     free_port, make_cfg, run_runner)
-from mmengine.config import Config
+from helpers import (PIPELINE, SOURCE_MODEL, TESTS, cache_files, dist_train,
+                     make_cfg, run_runner)
 from mmpretrain.registry import DATASETS
 
 from clusterfit_plugin.engine.extractor import extract_features
@@ -142,22 +138,7 @@ def test_two_processes_label_the_held_out_split_alike(tmp_path, image_root,
         dict(type='RecordLabel', out=served),
         dict(type='PackInputs')
     ]
-    cfg_path = str(tmp_path / 'cfg.py')
-    Config(cfg).dump(cfg_path)
-    env = dict(
-        os.environ,
-        PYTHON=sys.executable,
-        PORT=str(free_port()),
-        OMP_NUM_THREADS='1',
-        PYTHONPATH=TESTS)
-    proc = subprocess.run(
-        ['bash',
-         osp.join(ROOT, 'tools', 'dist_train.sh'), cfg_path, '2'],
-        cwd=str(tmp_path),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300)
+    proc = dist_train(cfg, tmp_path, PYTHONPATH=TESTS)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     centroids = np.load(osp.join(work, 'clusterfit', 'centroids.npy'))
     expected = nearest_centroid_labels(image_root, source_checkpoint,
