@@ -35,11 +35,12 @@ step_done ClusterFit
 
 echo "== 4/5 frozen backbone features: linear probe, 10-shot linear, 20-NN (top-1 %)"
 rm -rf $WORK/eval
-DATA=configs/demo/_base_/mnist5k.py
-EVAL_ARGS="--table $WORK/results.md --num-workers 0" evaluate $DATA $WORK/eval \
-    "$SOURCE_CFG none random-init -" \
-    "$SOURCE_CFG $SOURCE_CKPT noisy-label-source -" \
-    "$CF_CFG $CF_CKPT clusterfit-K200 noisy-label-source"
+# The three networks every evaluation below scores: "CONFIG CHECKPOINT NAME SOURCE".
+MODELS=("$SOURCE_CFG none random-init -"
+        "$SOURCE_CFG $SOURCE_CKPT noisy-label-source -"
+        "$CF_CFG $CF_CKPT clusterfit-K200 noisy-label-source")
+EVAL_ARGS="--table $WORK/results.md --num-workers 0" evaluate \
+    configs/demo/_base_/mnist5k.py $WORK/eval "${MODELS[@]}"
 echo
 cat $WORK/results.md
 step_done evaluation
@@ -51,10 +52,7 @@ for target in digits shapes; do
     echo "-- $target"
     rm -rf $WORK/transfer/$target
     EVAL_ARGS="--table $WORK/transfer_$target.md --num-workers 0" evaluate \
-        configs/demo/_base_/$target.py $WORK/transfer/$target \
-        "$SOURCE_CFG none random-init -" \
-        "$SOURCE_CFG $SOURCE_CKPT noisy-label-source -" \
-        "$CF_CFG $CF_CKPT clusterfit-K200 noisy-label-source"
+        configs/demo/_base_/$target.py $WORK/transfer/$target "${MODELS[@]}"
 done
 step_done transfer
 echo
