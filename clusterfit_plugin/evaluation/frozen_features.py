@@ -16,6 +16,12 @@ from threadpoolctl import threadpool_limits
 
 # The protocols of :func:`evaluate_features`.
 PROTOCOLS = ('linear', 'fewshot', 'knn')
+# The kNN's vote temperature, and the few-shot draws averaged (defaults that
+# the rows describe, see model_eval.protocol_settings).
+KNN_TEMPERATURE = 0.07
+FEWSHOT_SEEDS = (0, 1, 2)
+# The share of the training split :func:`select_c` holds out.
+C_HELDOUT = 0.2
 
 
 def _l2(x: np.ndarray) -> np.ndarray:
@@ -46,7 +52,7 @@ def knn_probe(train_x: np.ndarray,
               test_x: np.ndarray,
               test_y: np.ndarray,
               k: int = 20,
-              temperature: float = 0.07) -> Tuple[float, float]:
+              temperature: float = KNN_TEMPERATURE) -> Tuple[float, float]:
     """Top-1 and top-5 of a weighted kNN classifier on cosine similarity.
 
     Each of the ``k`` nearest training samples votes for its class with
@@ -85,7 +91,7 @@ def knn_top1(train_x: np.ndarray,
              test_x: np.ndarray,
              test_y: np.ndarray,
              k: int = 20,
-             temperature: float = 0.07) -> float:
+             temperature: float = KNN_TEMPERATURE) -> float:
     """Top-1 of :func:`knn_probe`.
 
     Returns:
@@ -140,7 +146,7 @@ def linear_top1(train_x: np.ndarray,
 def select_c(train_x: np.ndarray,
              train_y: np.ndarray,
              c_grid: Sequence[float],
-             heldout: float = 0.2,
+             heldout: float = C_HELDOUT,
              seed: int = 0) -> float:
     """The logistic regression's C, chosen on a held-out part of the
     training split (the test split is never seen).
@@ -203,7 +209,7 @@ def evaluate_features(train_x: np.ndarray,
                       test_y: np.ndarray,
                       protocols: Sequence[str] = ('linear', 'fewshot', 'knn'),
                       shots: int = 10,
-                      seeds: Sequence[int] = (0, 1, 2),
+                      seeds: Sequence[int] = FEWSHOT_SEEDS,
                       k: int = 20,
                       linear_c: float = 1.0) -> Dict[str, float]:
     """Top-1 of the requested protocols (:func:`evaluate_topk`'s first
@@ -224,7 +230,7 @@ def evaluate_topk(
         test_y: np.ndarray,
         protocols: Sequence[str] = ('linear', 'fewshot', 'knn'),
         shots: int = 10,
-        seeds: Sequence[int] = (0, 1, 2),
+        seeds: Sequence[int] = FEWSHOT_SEEDS,
         k: int = 20,
         linear_c: float = 1.0) -> Tuple[Dict[str, float], Dict[str, float]]:
     """Run the requested protocols; top-1 and top-5.

@@ -14,7 +14,8 @@ from ..datasets.sample_keys import scan_samples
 from ..engine.extractor import extract_features
 from ..engine.source import build_source_model, load_source_config
 from ..fileio import sha256_file
-from .frozen_features import evaluate_topk, select_c
+from .frozen_features import (C_HELDOUT, FEWSHOT_SEEDS, KNN_TEMPERATURE,
+                              evaluate_topk, select_c)
 from .leaderboard import make_row
 
 
@@ -60,15 +61,15 @@ def protocol_settings(settings: EvalSettings,
         dict: protocol -> its settings in words.
     """
     chosen = ('' if settings.linear_c_grid is None else
-              f' (chosen from {sorted(settings.linear_c_grid)} on 20% of the '
-              'train samples held out)')
+              f' (chosen from {sorted(settings.linear_c_grid)} on '
+              f'{C_HELDOUT:.0%} of the train samples held out)')
     described = dict(
         linear='logistic regression on standardised features, '
         f'C={linear_c:g}{chosen}, all train samples',
         fewshot=f'the same with C=1, on {settings.shots} samples per class, '
-        'mean of 3 draws',
+        f'mean of {len(FEWSHOT_SEEDS)} draws',
         knn=f'{settings.k} nearest neighbours, cosine similarity, votes '
-        'weighted by exp(similarity / 0.07)')
+        f'weighted by exp(similarity / {KNN_TEMPERATURE})')
     return {p: described[p] for p in settings.protocols}
 
 
