@@ -192,12 +192,12 @@ def check_training_entries(cfg: Config) -> None:
 
 
 def check_config(cfg: Config) -> None:
-    """All the checks above (tools/train.py runs them before the Runner).
+    """The checks of the merged config (tools/train.py runs them before the
+    Runner, after :func:`check_training_entries` on the file as read).
 
     Args:
         cfg (Config): the merged config.
     """
-    check_training_entries(cfg)
     check_merged_head(cfg)
     check_num_clusters(cfg)
     check_pretrained_prefixes(cfg)
