@@ -18,13 +18,10 @@ Usage:
     python tools/demo/make_shapes.py --out data/shapes
 """
 import argparse
-import os
-import os.path as osp
 
 import cv2
 import numpy as np
-
-from clusterfit_plugin.fileio import atomic_save_text
+from image_lists import lists_ready, write_image_lists
 
 CLASSES = ('circle', 'ring', 'square', 'square-outline', 'triangle',
            'triangle-outline', 'diamond', 'diamond-outline', 'plus', 'x')
@@ -90,21 +87,16 @@ def write_shapes(out: str, seed: int = 0) -> None:
         out (str): output directory.
         seed (int): seed of the draws. Defaults to 0.
     """
-    if all(osp.isfile(osp.join(out, f)) for f in ('train.txt', 'test.txt')):
-        print(f'{out} is ready')
+    if lists_ready(out, ('train', 'test')):
         return
     rng = np.random.default_rng(seed)
-    os.makedirs(osp.join(out, 'images'), exist_ok=True)
     labels = np.tile(np.arange(len(CLASSES)), 2 * PER_CLASS)
-    for i, label in enumerate(labels):
-        cv2.imwrite(
-            osp.join(out, f'images/{i:04d}.png'), draw(CLASSES[label], rng))
     half = len(labels) // 2
-    for split, members in (('train', range(half)), ('test',
-                                                    range(half, len(labels)))):
-        atomic_save_text(
-            osp.join(out, f'{split}.txt'),
-            ''.join(f'images/{i:04d}.png {labels[i]}\n' for i in members))
+    write_image_lists(
+        out, (draw(CLASSES[label], rng) for label in labels),
+        dict(
+            train=(range(half), labels),
+            test=(range(half, len(labels)), labels)))
     print(f'wrote {len(labels)} shapes of {len(CLASSES)} classes to {out} '
           f'({half} train / {len(labels) - half} test)')
 

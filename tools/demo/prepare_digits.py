@@ -20,14 +20,11 @@ Usage:
     python tools/demo/prepare_digits.py --out data/digits
 """
 import argparse
-import os
-import os.path as osp
 
 import cv2
 import numpy as np
+from image_lists import lists_ready, write_image_lists
 from sklearn.datasets import load_digits
-
-from clusterfit_plugin.fileio import atomic_save_text
 
 TRAIN_PER_CLASS = 90
 SIDE, FRAME = 20, 28
@@ -57,8 +54,7 @@ def write_digits(out: str) -> None:
     Args:
         out (str): output directory.
     """
-    if all(osp.isfile(osp.join(out, f)) for f in ('train.txt', 'test.txt')):
-        print(f'{out} is ready')
+    if lists_ready(out, ('train', 'test')):
         return
     digits = load_digits()
     rng = np.random.default_rng(0)
@@ -67,14 +63,11 @@ def write_digits(out: str) -> None:
         members = rng.permutation(np.flatnonzero(digits.target == label))
         train += members[:TRAIN_PER_CLASS].tolist()
         test += members[TRAIN_PER_CLASS:].tolist()
-    os.makedirs(osp.join(out, 'images'), exist_ok=True)
-    for i, image in enumerate(digits.images):
-        cv2.imwrite(osp.join(out, f'images/{i:04d}.png'), mnist_shaped(image))
-    for split, members in (('train', train), ('test', test)):
-        atomic_save_text(
-            osp.join(out, f'{split}.txt'),
-            ''.join(f'images/{i:04d}.png {int(digits.target[i])}\n'
-                    for i in rng.permutation(members)))
+    write_image_lists(
+        out, (mnist_shaped(image) for image in digits.images),
+        dict(
+            train=(rng.permutation(train), digits.target),
+            test=(rng.permutation(test), digits.target)))
     print(f'wrote {len(digits.images)} scikit-learn digits to {out} '
           f'({len(train)} train / {len(test)} test)')
 

