@@ -165,8 +165,9 @@ def select_c(train_x: np.ndarray,
     Returns:
         float: the chosen C.
     """
-    if not len(c_grid) or min(c_grid) <= 0:
-        raise ValueError(f'c_grid={list(c_grid)} must hold positive values.')
+    if not len(c_grid) or not all(np.isfinite(c) and c > 0 for c in c_grid):
+        raise ValueError(f'c_grid={list(c_grid)} must hold positive values '
+                         '(finite, above 0).')
     fit, val = train_test_split(
         np.arange(len(train_y)),
         test_size=heldout,

@@ -84,8 +84,9 @@ def test_c_is_chosen_as_scikit_learns_grid_search_chooses_it():
                            LogisticRegression(max_iter=1000, C=chosen))
     assert with_c['linear'] == pytest.approx(
         100 * (direct.fit(x, y).predict(x) == y).mean())
-    with pytest.raises(ValueError, match='must hold positive values'):
-        select_c(x, y, [0.0, 1.0])
+    for bad in ([0.0, 1.0], [float('nan'), 1.0], [float('inf')], []):
+        with pytest.raises(ValueError, match='must hold positive values'):
+            select_c(x, y, bad)
 
 
 def test_the_row_records_the_chosen_c(tmp_path, image_root, source_checkpoint):
