@@ -2,8 +2,9 @@
 """Clustering on numpy / torch / faiss, with no Runner, no registry and no
 process group (mmengine's logger reports progress): k-means, the feature
 store, preprocessing and cluster statistics."""
+from .assign import assign_to_centroids
 from .feature_store import DTYPES, DiskFeatures, FeatureStore, check_finite
-from .kmeans import BACKENDS, KMeans, assign_to_centroids, resolve_backend
+from .kmeans import BACKENDS, KMeans, resolve_backend
 from .metrics import (adjusted_rand_index, cluster_size_stats,
                       normalized_mutual_info, purity)
 from .preprocessing import Preprocessor

@@ -27,10 +27,9 @@ A fit logs its objective through the mmengine logger every
 ``log_interval_s`` seconds (faiss's own per-iteration lines included) and a
 summary when it ends; a chunked assignment logs the rows done.
 """
-import functools
 import inspect
 import time
-from typing import Mapping, Optional, Tuple
+from typing import Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -39,9 +38,12 @@ from mmengine.logging import print_log
 from ..settings import as_bool, as_choice, as_float, as_int, check_keys
 from ..utils.progress import (DEFAULT_INTERVAL_S, ProgressLogger,
                               faiss_progress, forward_c_stdout)
-from .sampling import (faiss_rand_perm, fit_sample_indices, iter_chunks,
-                       refuse_non_finite, take_rows)
-from .torch_kmeans import (kmeans_plus_plus, nearest_centroids, torch_device,
+from .assign import assign_to_centroids
+from .ingest import host_rows, upload_rows
+from .preprocessing import Preprocessor
+from .sampling import (faiss_rand_perm, fit_sample_indices, refuse_non_finite,
+                       take_rows)
+from .torch_kmeans import (kmeans_plus_plus, matmul_precision, torch_device,
                            torch_lloyd)
 
 try:
@@ -50,6 +52,8 @@ except ImportError:  # pragma: no cover - exercised only without faiss
     faiss = None
 
 BACKENDS = ('auto', 'faiss-gpu', 'faiss-cpu', 'torch')
+SAMPLE_DTYPES = dict(
+    float32=torch.float32, float16=torch.float16, bfloat16=torch.bfloat16)
 
 # scikit-learn's and faiss's words for k-means settings, and what to write.
 FOREIGN_KEYS = {
@@ -144,6 +148,14 @@ class KMeans:
             this many seconds during a fit, and the rows done during a
             chunked assignment (0: every iteration; None: only the summary
             of each fit). Defaults to 5.
+        sample_dtype (str): how the torch backend stores the fitting
+            sample on its device: ``'float32'``, or ``'float16'`` /
+            ``'bfloat16'`` for half the memory (distances and sums stay
+            fp32; :func:`.torch_kmeans.fit_memory_plan`). faiss trains on
+            float32 only. Defaults to ``'float32'``.
+        allow_tf32 (bool): TF32 distance products for the torch backend on
+            CUDA (faster, a slightly different objective:
+            docs/benchmarks.md). Defaults to False.
     """
 
     def __init__(self,
@@ -157,7 +169,9 @@ class KMeans:
                  spherical: bool = False,
                  backend: str = 'auto',
                  chunk_size: int = 65536,
-                 log_interval_s: Optional[float] = DEFAULT_INTERVAL_S):
+                 log_interval_s: Optional[float] = DEFAULT_INTERVAL_S,
+                 sample_dtype: str = 'float32',
+                 allow_tf32: bool = False):
         try:
             self.num_clusters = as_int(num_clusters, 'num_clusters', 2)
         except ValueError as e:
@@ -177,6 +191,22 @@ class KMeans:
         self.chunk_size = as_int(chunk_size, 'kmeans.chunk_size', 1)
         self.log_interval_s = None if log_interval_s is None else as_float(
             log_interval_s, 'kmeans.log_interval_s', 0)
+        self.sample_dtype = as_choice(sample_dtype, 'kmeans.sample_dtype',
+                                      tuple(SAMPLE_DTYPES))
+        if self.sample_dtype != 'float32' and self.backend != 'torch':
+            raise ValueError(
+                f'kmeans.sample_dtype={self.sample_dtype!r} needs '
+                f"backend='torch'; {self.backend} trains on float32 only. "
+                "Set kmeans=dict(backend='torch', ...) or drop sample_dtype.")
+        self.allow_tf32 = as_bool(allow_tf32, 'kmeans.allow_tf32')
+        if self.allow_tf32 and (self.backend != 'torch'
+                                or not torch.cuda.is_available()):
+            raise ValueError(
+                'kmeans.allow_tf32=True is a CUDA mode of the torch backend, '
+                f'but this process runs backend={self.backend!r}'
+                f'{"" if torch.cuda.is_available() else " without CUDA"}. '
+                "Set kmeans=dict(backend='torch', ...) on a GPU, or drop "
+                'allow_tf32.')
         self.centroids: Optional[np.ndarray] = None
         self.fit_objective: Optional[float] = None
         self.fit_size: Optional[int] = None
@@ -214,12 +244,20 @@ class KMeans:
         Returns:
             dict: how sample and start are drawn, niter,
             early_stop_threshold, init (with its sub-sample size for
-            k-means++), seed, max_points_per_centroid, spherical.
+            k-means++), seed, max_points_per_centroid, spherical, and
+            sample_dtype and allow_tf32 when not their defaults.
         """
         init = self.init
         if init == 'kmeans++':
             init = f'kmeans++/{self.init_points_per_centroid}'
+        # Named only when not the default, so earlier caches still match.
+        numerics = {}
+        if self.sample_dtype != 'float32':
+            numerics['sample_dtype'] = self.sample_dtype
+        if self.allow_tf32:
+            numerics['allow_tf32'] = True
         return dict(
+            **numerics,
             draws='faiss-rand-perm',
             niter=self.niter,
             early_stop_threshold=self.early_stop_threshold,
@@ -241,11 +279,19 @@ class KMeans:
                 'Lower num_clusters (in the hook and the head) or use a '
                 'larger dataset.')
 
-    def fit(self, x: np.ndarray) -> 'KMeans':
+    def fit(self,
+            x: np.ndarray,
+            preprocessor: Optional[Preprocessor] = None) -> 'KMeans':
         """Fit the centroids on a seeded sample of ``x``.
+
+        The torch backend reads the sample chunk by chunk onto its device
+        in its stored dtype and preprocesses it there, keeping it in
+        ``sample_dtype``; the faiss backends take it to float32 on the host.
 
         Args:
             x (np.ndarray): (N, D) points, float16/float32, memmap allowed.
+            preprocessor (Preprocessor, optional): fitted PCA / L2 applied
+                to the sample first; None: the rows as they are.
 
         Returns:
             KMeans: self, with ``centroids`` (K, D) float32,
@@ -254,11 +300,18 @@ class KMeans:
         """
         self.check_size(x.shape[0])
         start = time.perf_counter()
+        preprocessor = preprocessor or Preprocessor(l2_normalize=False)
         idx = fit_sample_indices(x.shape[0], self.num_clusters,
                                  self.max_points_per_centroid, self.seed)
-        sample = (
-            np.ascontiguousarray(x, dtype=np.float32)
-            if idx is None else take_rows(x, idx, self.chunk_size))
+        if self.backend == 'torch':
+            sample = upload_rows(x, idx, preprocessor,
+                                 SAMPLE_DTYPES[self.sample_dtype],
+                                 torch.device(torch_device()), self.chunk_size,
+                                 ProgressLogger(self.log_interval_s))
+        else:
+            sample = preprocessor(
+                np.ascontiguousarray(x, dtype=np.float32) if idx is
+                None else take_rows(x, idx, self.chunk_size))
         self.fit_size = sample.shape[0]
         (self.centroids, self.fit_objective,
          self.fit_iterations) = self.fit_sample(sample)
@@ -270,33 +323,44 @@ class KMeans:
             logger='current')
         return self
 
-    def fit_sample(self, sample: np.ndarray) -> Tuple[np.ndarray, float, int]:
+    def fit_sample(
+        self, sample: Union[np.ndarray,
+                            torch.Tensor]) -> Tuple[np.ndarray, float, int]:
         """Run the backend's k-means on an already drawn sample.
 
         Args:
-            sample (np.ndarray): (M, D) contiguous float32 points.
+            sample (np.ndarray | Tensor): (M, D) points: contiguous float32
+                in numpy, or (torch backend) a tensor on its device.
 
         Returns:
             tuple: centroids (K, D) float32, the final objective and the
             number of iterations run.
         """
-        refuse_non_finite(sample, 0, 'k-means fit sample')
+        if isinstance(sample, np.ndarray):
+            refuse_non_finite(sample, 0, 'k-means fit sample')
+            if self.backend == 'torch':
+                sample = torch.from_numpy(sample).to(
+                    torch_device(), SAMPLE_DTYPES[self.sample_dtype])
         init = None
         if self.init == 'kmeans++':
             seeding = fit_sample_indices(
                 len(sample), self.num_clusters, self.init_points_per_centroid,
                 self.seed)
             init = kmeans_plus_plus(
-                sample if seeding is None else sample[seeding],
-                self.num_clusters, self.seed)
+                host_rows(sample, seeding), self.num_clusters, self.seed)
         progress = ProgressLogger(self.log_interval_s)
         if self.backend == 'torch':
             if init is None:  # faiss's draw: rand_perm(M, seed + 1)
-                init = sample[faiss_rand_perm(
-                    len(sample), self.num_clusters, self.seed + 1)]
-            return torch_lloyd(sample, init, self.niter,
-                               self.early_stop_threshold, self.seed,
-                               self.spherical, self.chunk_size, progress)
+                start = sample[torch.from_numpy(
+                    faiss_rand_perm(
+                        len(sample), self.num_clusters,
+                        self.seed + 1)).to(sample.device)].float()
+            else:
+                start = torch.from_numpy(init).to(sample.device)
+            with matmul_precision(self.allow_tf32):
+                return torch_lloyd(sample, start, self.niter,
+                                   self.early_stop_threshold, self.seed,
+                                   self.spherical, self.chunk_size, progress)
         km = faiss.Kmeans(
             sample.shape[1],
             self.num_clusters,
@@ -315,11 +379,17 @@ class KMeans:
         return (np.ascontiguousarray(km.centroids, dtype=np.float32),
                 float(km.obj[-1]), len(km.obj))
 
-    def assign(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    def assign(
+        self,
+        x: np.ndarray,
+        preprocessor: Optional[Preprocessor] = None
+    ) -> Tuple[np.ndarray, np.ndarray]:
         """Nearest centroid of every row of ``x``, in chunks.
 
         Args:
             x (np.ndarray): (N, D) points, memmap allowed.
+            preprocessor (Preprocessor, optional): fitted PCA / L2 applied
+                to each chunk first; None: the rows as they are.
 
         Returns:
             tuple: labels (N,) int64 and squared distances (N,) float32.
@@ -327,69 +397,5 @@ class KMeans:
         if self.centroids is None:
             raise RuntimeError('KMeans.assign() called before fit().')
         return assign_to_centroids(x, self.centroids, self.backend,
-                                   self.chunk_size, self.log_interval_s)
-
-
-@functools.lru_cache(maxsize=None)
-def _faiss_gpu_resources(device: int):
-    """One ``StandardGpuResources`` per device and process: faiss reserves
-    its scratch memory once, not on every assignment call."""
-    return faiss.StandardGpuResources()
-
-
-def assign_to_centroids(
-    x: np.ndarray,
-    centroids: np.ndarray,
-    backend: str,
-    chunk_size: int,
-    log_interval_s: Optional[float] = DEFAULT_INTERVAL_S
-) -> Tuple[np.ndarray, np.ndarray]:
-    """Nearest centroid (squared L2) of every row of ``x``, chunk by chunk.
-
-    The GPU backends search on this process's current CUDA device, so each
-    rank of a distributed job assigns its shard on its own GPU.
-
-    Args:
-        x (np.ndarray): (N, D) points, memmap allowed; only one chunk is
-            converted to float32 at a time.
-        centroids (np.ndarray): (K, D) float32 centroids.
-        backend (str): a concrete backend from :func:`resolve_backend`.
-        chunk_size (int): rows per chunk.
-        log_interval_s (float, optional): log the rows done at most every
-            this many seconds; None: never. Defaults to 5.
-
-    Returns:
-        tuple: labels (N,) int64 and squared distances (N,) float32.
-    """
-    n = x.shape[0]
-    progress = ProgressLogger(log_interval_s)
-    labels = np.empty(n, dtype=np.int64)
-    dists = np.empty(n, dtype=np.float32)
-    centroids = np.ascontiguousarray(centroids, dtype=np.float32)
-    if backend == 'torch':
-        device = torch_device()
-        ct = torch.from_numpy(centroids).to(device)
-        csq = (ct * ct).sum(1)
-        for sl in iter_chunks(n, chunk_size):
-            rows = np.ascontiguousarray(x[sl], dtype=np.float32)
-            refuse_non_finite(rows, sl.start, 'k-means assignment')
-            xc = torch.from_numpy(rows).to(device)
-            lab, dist = nearest_centroids(xc, ct, csq, chunk_size)
-            labels[sl] = lab.cpu().numpy()
-            dists[sl] = dist.cpu().numpy()
-            progress.log(f'assigned {sl.stop}/{n} points to centroids')
-        return labels, dists
-    index = faiss.IndexFlatL2(centroids.shape[1])
-    if backend == 'faiss-gpu':
-        device = torch.cuda.current_device()
-        index = faiss.index_cpu_to_gpu(
-            _faiss_gpu_resources(device), device, index)
-    index.add(centroids)
-    for sl in iter_chunks(n, chunk_size):
-        xc = np.ascontiguousarray(x[sl], dtype=np.float32)
-        refuse_non_finite(xc, sl.start, 'k-means assignment')
-        dist, lab = index.search(xc, 1)
-        labels[sl] = lab[:, 0]
-        dists[sl] = dist[:, 0]
-        progress.log(f'assigned {sl.stop}/{n} points to centroids')
-    return labels, dists
+                                   self.chunk_size, self.log_interval_s,
+                                   preprocessor, self.allow_tf32)

@@ -1,10 +1,12 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """Feature preprocessing before k-means: optional PCA with whitening, then
-L2 normalisation, fitted on the k-means sample and applied chunk by chunk,
+L2 normalisation, fitted on the k-means sample and applied chunk by chunk
+(in numpy, or in torch on the rows' device),
 so no second full-size copy of the features is ever made."""
 from typing import Optional
 
 import numpy as np
+import torch
 
 
 class Preprocessor:
@@ -71,3 +73,24 @@ class Preprocessor:
         if self.l2_normalize:
             x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         return np.ascontiguousarray(x, dtype=np.float32)
+
+    def apply_torch(self, chunk: torch.Tensor) -> torch.Tensor:
+        """Preprocess a chunk in torch, on its device (the same steps as
+        :meth:`__call__`, for rows already on a GPU).
+
+        Args:
+            chunk (Tensor): (n, D) features, any float dtype.
+
+        Returns:
+            Tensor: (n, D') float32 features, a new tensor.
+        """
+        if self.projection is not None:
+            mean = torch.from_numpy(self.mean).to(chunk.device)
+            projection = torch.from_numpy(self.projection).to(chunk.device)
+            x = (chunk.float() - mean) @ projection
+        else:
+            x = chunk.to(torch.float32, copy=True)
+        if self.l2_normalize:
+            x /= torch.linalg.vector_norm(
+                x, dim=1, keepdim=True).clamp_min_(1e-12)
+        return x

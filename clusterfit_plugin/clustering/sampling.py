@@ -1,9 +1,10 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
 """How k-means reads its points: faiss's seeded sample, drawn without faiss,
 and rows read in chunks."""
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Union
 
 import numpy as np
+import torch
 
 
 def faiss_rand_perm(n: int, m: int, seed: int) -> np.ndarray:
@@ -102,19 +103,34 @@ def iter_chunks(num: int, chunk_size: int) -> Iterator[slice]:
         yield slice(start, min(start + chunk_size, num))
 
 
-def refuse_non_finite(rows: np.ndarray, offset: int, what: str) -> None:
+def refuse_non_finite(rows: Union[np.ndarray, torch.Tensor],
+                      offset: Union[int, np.ndarray], what: str) -> None:
     """Raise when ``rows`` hold NaN or inf: no backend gives them a
     meaningful cluster, and torch's would silently put them in one.
 
     Args:
-        rows (np.ndarray): (n, D) points.
-        offset (int): the index of the first row, for the message.
+        rows (np.ndarray | Tensor): (n, D) points, on any device.
+        offset (int | np.ndarray): the index of the first row, or the (n,)
+            indices of all rows, for the message.
         what (str): the step, for the message.
     """
-    bad = ~np.isfinite(rows).all(axis=1)
+    if isinstance(rows, torch.Tensor):
+        # A row is finite when its norm is: one float per row, no (n, D)
+        # temporaries on the device (a finite row whose float32 norm
+        # overflows has no float32 distance either).
+        finite = torch.isfinite(torch.linalg.vector_norm(rows, dim=1))
+        if bool(finite.all()):
+            return
+        bad = ~finite.cpu().numpy()
+    else:
+        bad = ~np.isfinite(rows).all(axis=1)
     if bad.any():
-        first = (offset + np.flatnonzero(bad)[:5]).tolist()
+        where = np.flatnonzero(bad)
+        ids = (
+            offset +
+            where if np.isscalar(offset) else np.asarray(offset)[where])
         raise ValueError(
-            f'{what}: {int(bad.sum())} row(s) hold NaN/inf (rows {first}); '
+            f'{what}: {int(bad.sum())} row(s) hold NaN/inf (rows '
+            f'{ids[:5].tolist()}); '
             'they would become labels. Remove them or fix what produced '
             'them (the source, the stored features).')

@@ -24,7 +24,6 @@ from mmengine.dist import (all_gather_object, broadcast_object_list,
 
 from ..clustering import (KMeans, Preprocessor, Rows, assign_to_centroids,
                           fit_sample_indices, iter_chunks)
-from ..utils.progress import ProgressLogger
 from .rank_protocol import (Heartbeat, all_ranks_done, collective,
                             default_store, rank0_then_broadcast,
                             report_failure, wait_for_rank0)
@@ -69,11 +68,11 @@ def assemble_sample(parts: list, chosen: Optional[np.ndarray],
         num_samples (int): N over all ranks.
 
     Returns:
-        np.ndarray: (M, D) float32 sample.
+        np.ndarray: (M, D) sample, in the dtype the features are stored in.
     """
     size = num_samples if chosen is None else len(chosen)
-    dim = next(rows.shape[1] for _, rows in parts if rows.size)
-    sample = np.empty((size, dim), dtype=np.float32)
+    first = next(rows for _, rows in parts if rows.size)
+    sample = np.empty((size, first.shape[1]), dtype=first.dtype)
     if chosen is not None:
         order = np.argsort(chosen)
         sorted_chosen = chosen[order]
@@ -101,8 +100,8 @@ def gather_sample(features: Rows, indices: np.ndarray, num_samples: int,
         kmeans (KMeans): K, the seed and the sample's cap.
 
     Returns:
-        np.ndarray | None: the (M, D) float32 sample on rank 0, None on the
-        others.
+        np.ndarray | None: the (M, D) sample on rank 0 (in the features'
+        dtype), None on the others.
     """
     # Drawn on rank 0 only (the draw holds one int32 per sample while it
     # runs) and sent to the others: at most max_points_per_centroid * K ints.
@@ -162,7 +161,7 @@ def fit_on_rank0(sample: Optional[np.ndarray],
             with beat:
                 fitted = copy.deepcopy(preprocessor)
                 fitted.fit(sample)
-                km = copy.deepcopy(kmeans).fit(fitted(sample))
+                km = copy.deepcopy(kmeans).fit(sample, fitted)
         except Exception as err:
             if store is not None:
                 report_failure(store, key, err, world_size, wait_poll_s)
@@ -205,17 +204,9 @@ def assign_shard(features: Rows,
     """
 
     def assign() -> Tuple[np.ndarray, np.ndarray]:
-        num = len(features)
-        labels = np.empty(num, dtype=np.int64)
-        dists = np.empty(num, dtype=np.float32)
-        progress = ProgressLogger(kmeans.log_interval_s)
-        for sl in iter_chunks(num, kmeans.chunk_size):
-            labels[sl], dists[sl] = assign_to_centroids(
-                fit.preprocessor(features[sl]), fit.centroids, kmeans.backend,
-                kmeans.chunk_size, None)
-            progress.log(f'assigned {sl.stop}/{num} samples of this rank to '
-                         'centroids')
-        return labels, dists
+        return assign_to_centroids(features, fit.centroids, kmeans.backend,
+                                   kmeans.chunk_size, kmeans.log_interval_s,
+                                   fit.preprocessor, kmeans.allow_tf32)
 
     return all_ranks_done(assign, 'assignment', round_id, wait_poll_s)
 

@@ -13,6 +13,7 @@ import torch
 from helpers import blobs
 
 from clusterfit_plugin.clustering import FeatureStore, KMeans
+from clusterfit_plugin.clustering import assign as assign_module
 from clusterfit_plugin.clustering import kmeans as kmeans_module
 from clusterfit_plugin.engine.clustering_round import (ClusteringRound,
                                                        FeatureShard)
@@ -58,13 +59,13 @@ def fake_gpu(monkeypatch):
         monkeypatch.setattr(
             faiss, 'index_cpu_to_gpu', fake_index_cpu_to_gpu, raising=False)
         monkeypatch.setattr(faiss, 'Kmeans', FakeKmeans)
-        kmeans_module._faiss_gpu_resources.cache_clear()
+        assign_module.faiss_gpu_resources.cache_clear()
         FakeGpuResources.made.clear()
         FakeKmeans.gpu_args.clear()
         return calls
 
     yield install
-    kmeans_module._faiss_gpu_resources.cache_clear()
+    assign_module.faiss_gpu_resources.cache_clear()
 
 
 def test_auto_without_cuda_is_faiss_cpu(monkeypatch):

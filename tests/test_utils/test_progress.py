@@ -91,7 +91,7 @@ def test_assignment_and_flush_progress(tmp_path, log, monkeypatch):
     labels, fit = cluster_by_index(x, np.arange(1000), 1000, km,
                                    Preprocessor())
     out = log()
-    assert re.findall(r'assigned (\d+)/1000 samples',
+    assert re.findall(r'assigned (\d+)/1000 points',
                       out) == ['300', '600', '900', '1000']
     reference = KMeans(4, niter=2, chunk_size=300).fit(Preprocessor()(x))
     np.testing.assert_array_equal(fit.centroids, reference.centroids)
