@@ -10,8 +10,8 @@ torch's threads do the conversion.
 """
 import queue
 import threading
-from typing import (Callable, Iterator, Optional, Sequence, Tuple, TypeVar,
-                    Union)
+from typing import (Any, Callable, Iterator, List, Optional, Sequence, Tuple,
+                    TypeVar, Union)
 
 import numpy as np
 import torch
@@ -21,18 +21,19 @@ from .preprocessing import Preprocessor
 from .sampling import iter_chunks, refuse_non_finite
 
 Item = TypeVar('Item')
+READ_AHEAD = 2  # chunks read ahead of the one in use
 
 
-def prefetch(read: Callable[[Item], np.ndarray],
+def prefetch(read: Callable[[Item], Any],
              items: Sequence[Item],
-             depth: int = 2) -> Iterator[Tuple[Item, np.ndarray]]:
+             depth: int = READ_AHEAD) -> Iterator[Tuple[Item, Any]]:
     """``(item, read(item))`` for each item, read ahead by one thread.
 
     At most ``depth`` chunks wait in memory. An error in ``read`` is raised
     here, at the item that failed; leaving the loop early stops the thread.
 
     Args:
-        read (callable): reads the rows of one item.
+        read (callable): reads the rows of one item (array or tensor).
         items (Sequence): what to read, in order.
         depth (int): chunks read ahead at most. Defaults to 2.
 
@@ -75,21 +76,54 @@ def prefetch(read: Callable[[Item], np.ndarray],
         thread.join()
 
 
-def to_device(rows: np.ndarray, device: torch.device) -> torch.Tensor:
-    """Rows in their stored dtype on ``device`` (through pinned memory on
-    CUDA, so the copy does not wait for the host).
+class Stager:
+    """Host tensors for chunks of rows on their way to a device.
+
+    Rows from a memmap are copied (this is the read, done by the reading
+    thread) into one of ``slots`` reused buffers, so that the pages of a
+    new buffer are not faulted in for every chunk; ``slots`` must exceed
+    the chunks alive at once (read ahead, queued, in use). Rows bound for
+    CUDA go to page-locked memory from torch's caching host allocator,
+    which reuses a block only once its copy to the device is done. Other
+    rows are shared, not copied.
 
     Args:
-        rows (np.ndarray): (n, D) rows.
-        device (torch.device): where they go.
-
-    Returns:
-        Tensor: (n, D), same dtype; shares memory with ``rows`` on the CPU.
+        device (torch.device): where the rows go.
+        slots (int): reused host buffers.
     """
-    tensor = torch.from_numpy(np.ascontiguousarray(rows))
-    if device.type == 'cuda':
-        return tensor.pin_memory().to(device, non_blocking=True)
-    return tensor
+
+    def __init__(self, device: torch.device, slots: int):
+        self.device = device
+        self.buffers: List[Optional[np.ndarray]] = [None] * slots
+
+    def __call__(self, step: int, rows: np.ndarray) -> torch.Tensor:
+        """Chunk number ``step``'s rows as a host tensor of their dtype.
+
+        Args:
+            step (int): the chunk's number, which picks its buffer.
+            rows (np.ndarray): (n, D) rows.
+
+        Returns:
+            Tensor: (n, D) host tensor.
+        """
+        if self.device.type == 'cuda':
+            out = torch.empty(
+                rows.shape,
+                dtype=torch.from_numpy(np.asarray(rows[:0])).dtype,
+                pin_memory=True)
+            np.copyto(out.numpy(), rows)
+            return out
+        if not isinstance(rows, np.memmap):
+            return torch.from_numpy(np.ascontiguousarray(rows))
+        slot = step % len(self.buffers)
+        buffer = self.buffers[slot]
+        if (buffer is None or buffer.shape[0] < rows.shape[0]
+                or buffer.shape[1:] != rows.shape[1:]
+                or buffer.dtype != rows.dtype):
+            buffer = self.buffers[slot] = np.empty(rows.shape, rows.dtype)
+        out = buffer[:rows.shape[0]]
+        np.copyto(out, rows)
+        return torch.from_numpy(out)
 
 
 def device_chunks(
@@ -121,17 +155,23 @@ def device_chunks(
             for sl in iter_chunks(x.shape[0], chunk_size)
         ]
 
-        def read(pos: np.ndarray) -> np.ndarray:
-            return np.array(x[pos[0]:pos[-1] + 1])
+        def rows_of(pos: np.ndarray) -> np.ndarray:
+            return x[pos[0]:pos[-1] + 1]
     else:
         order = np.argsort(indices, kind='stable')
         items = [order[sl] for sl in iter_chunks(len(order), chunk_size)]
 
-        def read(pos: np.ndarray) -> np.ndarray:
+        def rows_of(pos: np.ndarray) -> np.ndarray:
             return np.asarray(x[indices[pos]])
 
-    for pos, rows in prefetch(read, items):
-        out = preprocessor.apply_torch(to_device(rows, device))
+    stage = Stager(device, READ_AHEAD + 2)
+
+    def read(step: Tuple[int, np.ndarray]) -> torch.Tensor:
+        number, pos = step
+        return stage(number, rows_of(pos))
+
+    for (_, pos), rows in prefetch(read, list(enumerate(items))):
+        out = preprocessor.apply_torch(rows.to(device, non_blocking=True))
         refuse_non_finite(out, pos if indices is None else indices[pos], what)
         yield pos, out
 

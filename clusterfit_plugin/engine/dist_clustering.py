@@ -239,6 +239,33 @@ def gather_labels(indices: np.ndarray, labels: np.ndarray, dists: np.ndarray,
     return out, objective
 
 
+def reads_in_place(features: Rows, indices: np.ndarray, num_samples: int,
+                   kmeans: KMeans, preprocessor: Preprocessor) -> bool:
+    """Whether k-means can read its sample from ``features`` itself.
+
+    True in one process holding every sample in index order, when the
+    sample is every row, nothing is fitted on it but k-means (no PCA) and
+    the torch backend reads it chunk by chunk onto its device: then no
+    full-size copy is made on the host. The result is the same either way.
+
+    Args:
+        features (Rows): (n, D) raw features of this rank's samples.
+        indices (np.ndarray): (n,) their dataset indices.
+        num_samples (int): N over all ranks.
+        kmeans (KMeans): the configured k-means.
+        preprocessor (Preprocessor): PCA / L2 settings.
+
+    Returns:
+        bool: read in place.
+    """
+    return (kmeans.backend == 'torch' and get_dist_info()[1] == 1
+            and preprocessor.pca_dim is None
+            and np.array_equal(indices, np.arange(num_samples))
+            and fit_sample_indices(num_samples, kmeans.num_clusters,
+                                   kmeans.max_points_per_centroid,
+                                   kmeans.seed) is None)
+
+
 def cluster_by_index(
         features: Rows,
         indices: np.ndarray,
@@ -265,7 +292,10 @@ def cluster_by_index(
         tuple: labels (N,) int64 and the :class:`FitResult`, on every rank.
     """
     kmeans.check_size(num_samples)
-    sample = gather_sample(features, indices, num_samples, kmeans)
+    if reads_in_place(features, indices, num_samples, kmeans, preprocessor):
+        sample = features
+    else:
+        sample = gather_sample(features, indices, num_samples, kmeans)
     fit = fit_on_rank0(sample, kmeans, preprocessor, round_id, wait_poll_s)
     del sample
     local_labels, local_dists = assign_shard(features, fit, kmeans, round_id,

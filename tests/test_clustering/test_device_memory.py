@@ -164,3 +164,38 @@ def test_numeric_settings_are_honoured_or_refused():
     assert KMeans(
         4, backend='torch',
         sample_dtype='bfloat16').params()['sample_dtype'] == 'bfloat16'
+
+
+def test_one_process_reads_the_store_in_place(tmp_path, monkeypatch):
+    """One process, every row in the sample, torch backend: k-means reads
+    the disk store itself (no gathered host copy), with the result of the
+    gathered path and of KMeans on the array."""
+    from clusterfit_plugin.clustering import FeatureStore
+    from clusterfit_plugin.engine import dist_clustering
+    x, _ = blobs(n=2000, d=16, k=8, seed=4)
+    store = FeatureStore(
+        2000, dtype='float16', path=str(tmp_path / 'f.npy'), key='k')
+    store.append(x)
+    features = store.finish()
+    km = KMeans(8, niter=10, seed=0, backend='torch', chunk_size=300)
+    gathered = []
+    gather = dist_clustering.gather_sample
+    monkeypatch.setattr(dist_clustering, 'gather_sample',
+                        lambda *a: gathered.append(1) or gather(*a))
+    labels, fit = dist_clustering.cluster_by_index(features, np.arange(2000),
+                                                   2000, km, Preprocessor())
+    assert not gathered
+    ref = KMeans(
+        8, niter=10, seed=0, backend='torch',
+        chunk_size=300).fit(x.astype(np.float16), Preprocessor())
+    np.testing.assert_array_equal(fit.centroids, ref.centroids)
+    np.testing.assert_array_equal(
+        labels,
+        ref.assign(x.astype(np.float16), Preprocessor())[0])
+    # Shuffled indices go through the gather, which restores index order.
+    monkeypatch.undo()
+    perm = np.random.default_rng(0).permutation(2000)
+    labels2, fit2 = dist_clustering.cluster_by_index(
+        x.astype(np.float16)[perm], perm, 2000, km, Preprocessor())
+    np.testing.assert_array_equal(fit2.centroids, ref.centroids)
+    np.testing.assert_array_equal(labels2, labels)

@@ -26,6 +26,9 @@ def test_ingest_benchmark_prints_every_path(tmp_path):
         and not line.startswith('| ---')
     ]
     assert rows == [
-        '| bare', '| numpy', '| plugin', '| torch float16 -> float32'
+        '| bare read', '| numpy, one thread (before issue 30)',
+        '| plugin, reading thread only (the host when a GPU converts)',
+        '| plugin, the CPU converts (device_chunks on the CPU)',
+        '| torch float16 -> float32 only'
     ]
-    assert '| bare | ' in done.stdout and '| 1.00 |' in done.stdout
+    assert '| bare read | ' in done.stdout and '| 1.00 |' in done.stdout

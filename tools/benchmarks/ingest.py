@@ -1,22 +1,26 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
-"""Host ingest of stored features: the plugin's preprocessing of float16
+"""Host ingest of stored features: the plugin's reading of float16
 disk-store rows against a bare ``np.memmap`` read of the same rows.
 
 Issue 30, item 1: the assignment pass of ``cluster_by_index`` reads every
-stored row, converts it to float32, checks that it is finite and
-L2-normalises it, chunk by chunk. On an H200 that host work, single-core
-numpy, took longer than the GPU's fit. This script times, on one float16
-``.npy`` file (the disk store's layout, read from the page cache after a
-warm-up pass), in the same run:
+stored row, converts it to float32, L2-normalises it and checks that it is
+finite, chunk by chunk. On an H200 that host work, single-core numpy, took
+longer than the GPU's fit. This script times, on one float16 ``.npy`` file
+(the disk store's layout, read from the page cache after a warm-up pass),
+in the same run, one pass over all rows of:
 
 - ``bare read``: ``np.array(x[rows])``, the rows copied out of the memmap
   (the floor: nothing is converted);
-- ``numpy``: the rows through ``Preprocessor`` and the finiteness check in
-  numpy, one thread (what the plugin did before);
-- ``plugin``: ``Preprocessor`` and ``refuse_non_finite`` as they are now;
-- ``torch float16 -> float32``: the conversion alone, in torch's threads,
-  checking and normalising nothing: the most any host-side conversion can
-  reach on this machine.
+- ``numpy``: the rows through numpy's conversion, L2 and finiteness check,
+  one thread (what the plugin did before issue 30);
+- ``plugin, reading thread only``: :func:`prefetch` of chunks copied into
+  :class:`Stager`'s reused buffers, what the host does when the device converts (on CUDA the chunks
+  are also page-locked, which this CPU run cannot do);
+- ``plugin, the CPU converts``: :func:`device_chunks` on the CPU, the
+  whole ingest of the torch backend there (reading thread, torch's
+  conversion, L2 and check);
+- ``torch float16 -> float32``: the conversion alone, in torch's threads:
+  the most any host-side conversion can reach on this machine.
 
 and prints rows per second and each one's ratio to the bare read.
 
@@ -29,15 +33,19 @@ import os
 import os.path as osp
 import tempfile
 import time
+from typing import Callable
 
 import numpy as np
 import torch
 from common import synthetic_chunk
 
+from clusterfit_plugin.clustering.ingest import (READ_AHEAD, Stager,
+                                                 device_chunks, prefetch)
 from clusterfit_plugin.clustering.preprocessing import Preprocessor
-from clusterfit_plugin.clustering.sampling import (iter_chunks,
-                                                   refuse_non_finite)
+from clusterfit_plugin.clustering.sampling import iter_chunks
 from clusterfit_plugin.fileio import create_npy_memmap, open_npy_memmap
+
+CPU = torch.device('cpu')
 
 
 def numpy_ingest(rows: np.ndarray) -> np.ndarray:
@@ -49,13 +57,28 @@ def numpy_ingest(rows: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def plugin_ingest(rows: np.ndarray,
-                  preprocessor: Preprocessor,
-                  offset: int = 0) -> np.ndarray:
-    """The plugin's path now (what ``assign_shard`` runs per chunk)."""
-    x = preprocessor(rows)
-    refuse_non_finite(x, offset, 'benchmark')
-    return x
+def chunked(work: Callable[[np.ndarray], object]) -> Callable:
+    """A pass that runs ``work`` on each chunk of rows."""
+
+    def run(x: np.ndarray, chunk: int) -> None:
+        for sl in iter_chunks(x.shape[0], chunk):
+            work(x[sl])
+
+    return run
+
+
+def reading_thread(x: np.ndarray, chunk: int) -> None:
+    """The host's share when the device converts: the reading thread."""
+    stage = Stager(CPU, READ_AHEAD + 2)
+    items = list(enumerate(iter_chunks(x.shape[0], chunk)))
+    for _ in prefetch(lambda step: stage(step[0], x[step[1]]), items):
+        pass
+
+
+def cpu_ingest(x: np.ndarray, chunk: int) -> None:
+    """The torch backend's whole ingest with the CPU as its device."""
+    for _ in device_chunks(x, Preprocessor(), CPU, chunk, 'benchmark'):
+        pass
 
 
 def write_store(path: str, n: int, d: int) -> None:
@@ -67,11 +90,10 @@ def write_store(path: str, n: int, d: int) -> None:
     del store
 
 
-def time_pass(x, chunk: int, work) -> float:
-    """Seconds of one pass of ``work`` over all rows of ``x``."""
+def time_pass(x, chunk: int, run) -> float:
+    """Seconds of one pass of ``run`` over all rows of ``x``."""
     start = time.perf_counter()
-    for sl in iter_chunks(x.shape[0], chunk):
-        work(x[sl])
+    run(x, chunk)
     return time.perf_counter() - start
 
 
@@ -95,32 +117,34 @@ def main():
         print(f'{args.n} x {args.d} float16 ({gib:.2f} GiB) in {tmp}, chunks '
               f'of {args.chunk}, torch threads {torch.get_num_threads()}, '
               f'{os.cpu_count()} cores')
-        preprocessor = Preprocessor(pca_dim=None, l2_normalize=True)
         # The same output, so the timings compare like with like.
         sample = x[:4096]
+        _, rows = next(
+            device_chunks(sample, Preprocessor(), CPU, 4096, 'benchmark'))
         np.testing.assert_allclose(
-            plugin_ingest(sample, preprocessor),
-            numpy_ingest(sample),
-            rtol=1e-5,
-            atol=1e-6)
-        methods = dict(
-            bare=lambda rows: np.array(rows),
-            numpy=numpy_ingest,
-            plugin=lambda rows: plugin_ingest(rows, preprocessor),
-            **{
-                'torch float16 -> float32':
-                lambda rows: torch.from_numpy(np.asarray(rows)).float()
-            })
-        time_pass(x, args.chunk, methods['bare'])  # page cache warm-up
+            rows.numpy(), numpy_ingest(sample), rtol=1e-5, atol=1e-6)
+        methods = {
+            'bare read':
+            chunked(np.array),
+            'numpy, one thread (before issue 30)':
+            chunked(numpy_ingest),
+            'plugin, reading thread only (the host when a GPU converts)':
+            reading_thread,
+            'plugin, the CPU converts (device_chunks on the CPU)':
+            cpu_ingest,
+            'torch float16 -> float32 only':
+            chunked(lambda rows: torch.from_numpy(np.asarray(rows)).float()),
+        }
+        time_pass(x, args.chunk, methods['bare read'])  # page cache warm-up
         best = {name: float('inf') for name in methods}
         for _ in range(args.repeats):
-            for name, work in methods.items():
-                best[name] = min(best[name], time_pass(x, args.chunk, work))
+            for name, run in methods.items():
+                best[name] = min(best[name], time_pass(x, args.chunk, run))
         print('| path | rows/s | GiB/s of float16 | vs bare read |')
         print('| --- | ---: | ---: | ---: |')
         for name, seconds in best.items():
             print(f'| {name} | {args.n / seconds:,.0f} | {gib / seconds:.2f} '
-                  f'| {best["bare"] / seconds:.2f} |')
+                  f'| {best["bare read"] / seconds:.2f} |')
 
 
 if __name__ == '__main__':
