@@ -14,8 +14,10 @@ in the same run, one pass over all rows of:
 - ``numpy``: the rows through numpy's conversion, L2 and finiteness check,
   one thread (what the plugin did before issue 30);
 - ``plugin, reading thread only``: :func:`prefetch` of chunks copied into
-  :class:`Stager`'s reused buffers, what the host does when the device converts (on CUDA the chunks
-  are also page-locked, which this CPU run cannot do);
+  :class:`Stager`'s reused buffers, what the host does when the device
+  converts (on CUDA the buffers are page-locked, which a CPU run cannot
+  do). Its buffers are made in the first chunks of a pass, so use at least
+  16 chunks (``--n 1048576``) for a figure a long pass would see;
 - ``plugin, the CPU converts``: :func:`device_chunks` on the CPU, the
   whole ingest of the torch backend there (reading thread, torch's
   conversion, L2 and check);
