@@ -20,8 +20,10 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from sklearn.metrics import adjusted_rand_score
 
-from clusterfit_plugin.clustering import KMeans
+from clusterfit_plugin.clustering import KMeans, Preprocessor
+from clusterfit_plugin.clustering import assign as assign_module
 from clusterfit_plugin.clustering import kmeans as kmeans_module
+from clusterfit_plugin.clustering.torch_kmeans import fit_memory_plan
 from clusterfit_plugin.engine.extractor import extract_features
 from clusterfit_plugin.engine.source import build_source_model
 
@@ -49,7 +51,9 @@ def test_torch_kmeans_on_cuda_equals_cpu(monkeypatch):
         init_points_per_centroid=150)
     gpu = KMeans(20, **settings).fit(x)
     gpu_labels, gpu_dists = gpu.assign(x)
-    monkeypatch.setattr(kmeans_module, '_device', lambda: 'cpu')
+    # The same settings with the CPU as the torch backend's device.
+    monkeypatch.setattr(kmeans_module, 'torch_device', lambda: 'cpu')
+    monkeypatch.setattr(assign_module, 'torch_device', lambda: 'cpu')
     cpu = KMeans(20, **settings).fit(x)
     cpu_labels, cpu_dists = cpu.assign(x)
     np.testing.assert_array_equal(gpu_labels, cpu_labels)
@@ -68,6 +72,46 @@ def test_torch_assignment_on_cuda_equals_faiss():
     ref_labels, ref_dists = fa.assign(x)
     np.testing.assert_array_equal(labels, ref_labels)
     np.testing.assert_allclose(dists, ref_dists, rtol=1e-3, atol=1e-3)
+
+
+def test_memory_plan_bounds_the_cuda_peak():
+    """The peak the caching allocator reports during a float16-sample fit
+    against ``fit_memory_plan`` (the CPU test checks the same formula
+    against torch's allocation record); cuBLAS's workspace and the
+    allocator's rounding get 64 MiB."""
+    m, d, k, chunk = 131072, 256, 2048, 16384
+    x = np.random.default_rng(0).normal(size=(m, d)).astype(np.float16)
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    KMeans(
+        k,
+        niter=3,
+        seed=0,
+        backend='torch',
+        sample_dtype='float16',
+        chunk_size=chunk,
+        early_stop_threshold=-1).fit(x, Preprocessor())
+    peak = torch.cuda.max_memory_allocated() - base
+    plan = fit_memory_plan(m, d, k, chunk, torch.float16)
+    assert 0.9 * plan <= peak <= plan + 64 * 2**20, (peak, plan)
+
+
+def test_tf32_is_asked_for_and_scoped():
+    """allow_tf32 holds for the fit only; its objective stays near fp32's
+    (docs/benchmarks.md records the difference at paper scale)."""
+    x, _ = blobs(n=20000, d=128, k=50)
+    before = torch.backends.cuda.matmul.allow_tf32
+    runs = {
+        tf32:
+        KMeans(50, niter=20, seed=0, backend='torch',
+               allow_tf32=tf32).fit(x, Preprocessor())
+        for tf32 in (False, True)
+    }
+    assert torch.backends.cuda.matmul.allow_tf32 == before
+    assert runs[True].fit_objective == pytest.approx(
+        runs[False].fit_objective, rel=1e-2)
 
 
 @pytest.mark.parametrize('amp,channels_last,tol', [(False, True, 1e-3),

@@ -9,9 +9,13 @@
 2. The plugin's ``cluster_by_index`` (seeded fitting sample of at most
    ``max_points_per_centroid x K`` rows, k-means fit, chunked assignment of
    all N, as in the hook) runs with at most ``--niter`` iterations and the
-   hook's early stop (faiss's rule). Timed: the fit
-   (``FitResult.fit_seconds``) and the whole call; with
-   ``--time-assignment`` also the assignment of all N on its own.
+   hook's early stop (faiss's rule), once per ``--sample-dtypes`` entry
+   (``kmeans.sample_dtype``: the fitting sample kept in float32 or float16
+   on the device) and, with ``--tf32``, once more with
+   ``kmeans.allow_tf32=True``. Timed: the fit (``FitResult.fit_seconds``)
+   and the whole call; with ``--time-assignment`` also the assignment of
+   all N on its own. Beside the peak GPU memory, the plan of
+   :func:`fit_memory_plan` for the run.
 3. Reference, in the same run: a bare torch Lloyd loop (no plugin code)
    from the same sample and the same initial centroids, for as many
    iterations. Reported: the objective of both over all N (computed the
@@ -46,6 +50,7 @@ from clusterfit_plugin.clustering import (FeatureStore, KMeans, Preprocessor,
                                           assign_to_centroids, faiss_rand_perm,
                                           fit_sample_indices, iter_chunks,
                                           take_rows)
+from clusterfit_plugin.clustering.torch_kmeans import fit_memory_plan
 from clusterfit_plugin.engine.dist_clustering import cluster_by_index
 
 
@@ -66,9 +71,14 @@ def parse_args():
     parser.add_argument(
         '--tf32',
         action='store_true',
-        help='also run the plugin with TF32 matrix products allowed '
-        '(torch.backends.cuda.matmul.allow_tf32), against the fp32 run; '
-        'CUDA only')
+        help='also run the plugin with TF32 distance products '
+        '(kmeans=dict(allow_tf32=True)) on the last sample dtype; CUDA only')
+    parser.add_argument(
+        '--sample-dtypes',
+        nargs='+',
+        default=['float32', 'float16'],
+        help="the fitting sample's dtypes to run (kmeans.sample_dtype; "
+        'other than float32 needs the torch backend)')
     parser.add_argument(
         '--time-assignment',
         action='store_true',
@@ -213,16 +223,17 @@ def matmul_tflops(rows: int, d: int, k: int, tf32: bool) -> float:
     return 2 * rows * d * k / seconds / 1e12
 
 
-def run_plugin(features, args, tf32: bool) -> dict:
+def run_plugin(features, args, sample_dtype: str, tf32: bool) -> dict:
     """``cluster_by_index`` once, then (``--time-assignment``) the
     assignment of all N alone."""
-    torch.backends.cuda.matmul.allow_tf32 = tf32
     km = KMeans(
         args.k,
         niter=args.niter,
         seed=0,
         backend=args.backend,
-        chunk_size=args.chunk_size)
+        chunk_size=args.chunk_size,
+        sample_dtype=sample_dtype,
+        allow_tf32=tf32)
     reset_gpu_peak()
     sync()
     t0 = time.perf_counter()
@@ -235,13 +246,10 @@ def run_plugin(features, args, tf32: bool) -> dict:
     assign_s = float('nan')
     if args.time_assignment:
         t0 = time.perf_counter()
-        for sl in iter_chunks(args.n, args.chunk_size):
-            assign_to_centroids(
-                fit.preprocessor(features[sl]), fit.centroids, km.backend,
-                args.chunk_size, None)
+        assign_to_centroids(features, fit.centroids, km.backend,
+                            args.chunk_size, None, fit.preprocessor, tf32)
         sync()
         assign_s = time.perf_counter() - t0
-    torch.backends.cuda.matmul.allow_tf32 = False
     return dict(
         labels=labels,
         centroids=fit.centroids,
@@ -252,6 +260,8 @@ def run_plugin(features, args, tf32: bool) -> dict:
         total_s=total,
         assign_s=assign_s,
         gpu_gb=gpu_gb,
+        plan_gb=fit_memory_plan(fit.fit_size, args.d, args.k, args.chunk_size,
+                                getattr(torch, sample_dtype)) / 2**30,
         rss_gb=peak_rss_gb(),
         backend=km.backend)
 
@@ -271,9 +281,13 @@ def main():
           f'{time.perf_counter() - t0:.1f} s, peak RSS {peak_rss_gb():.1f} '
           'GB')
 
-    runs = [('plugin, fp32', run_plugin(features, args, tf32=False))]
+    runs = [(f'plugin, {dtype} sample',
+             run_plugin(features, args, dtype, tf32=False))
+            for dtype in args.sample_dtypes]
     if args.tf32 and device() == 'cuda':
-        runs.append(('plugin, TF32', run_plugin(features, args, tf32=True)))
+        dtype = args.sample_dtypes[-1]
+        runs.append((f'plugin, {dtype} sample, TF32',
+                     run_plugin(features, args, dtype, tf32=True)))
     plugin = runs[0][1]
 
     # The reference: the same sample and start, its own Lloyd loop.
@@ -308,11 +322,11 @@ def main():
           f' on this device: fp32 {fp32_peak:.3g} TFLOP/s, TF32 '
           f'{tf32_peak:.3g} TFLOP/s')
     print('\n| run | fit (s) | assign all N (s) | cluster_by_index (s) | '
-          'k-means TFLOP/s | / fp32 product | / TF32 product | peak GPU (GB)'
-          ' | peak RSS (GB) | objective / reference | same label as '
-          'reference |')
+          'k-means TFLOP/s | / fp32 product | / TF32 product | peak GPU (GiB)'
+          ' | plan (GiB) | peak RSS (GB) | objective / reference | same label'
+          ' as reference |')
     print('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | '
-          '---: | ---: |')
+          '---: | ---: | ---: |')
     for name, r in runs:
         tflops = flops / r['fit_s'] / 1e12
         obj = objective(features, r['centroids'], args.chunk_size)
@@ -320,11 +334,12 @@ def main():
         print(f"| {name} ({r['backend']}, {r['iterations']} it on "
               f"{r['fit_size']}) | {r['fit_s']:.1f} | {r['assign_s']:.1f} | "
               f"{r['total_s']:.1f} | {tflops:.3g} | {tflops / fp32_peak:.2f}"
-              f" | {tflops / tf32_peak:.2f} | {r['gpu_gb']:.1f} | "
-              f"{r['rss_gb']:.1f} | {obj / ref_obj:.5f} | {agree:.4f} |")
+              f" | {tflops / tf32_peak:.2f} | {r['gpu_gb']:.2f} | "
+              f"{r['plan_gb']:.2f} | {r['rss_gb']:.1f} | {obj / ref_obj:.5f}"
+              f' | {agree:.4f} |')
     print(f'| bare torch Lloyd (reference, fit only; {splits} empty-cluster '
           f'splits) | {ref_s:.1f} | - | - | '
-          f'{flops / ref_s / 1e12:.3g} | - | - | {ref_gpu:.1f} | '
+          f'{flops / ref_s / 1e12:.3g} | - | - | {ref_gpu:.2f} | - | '
           f'{peak_rss_gb():.1f} | 1 | 1 |')
     del features
     if tmp is not None:
