@@ -38,8 +38,9 @@ from mmpretrain.utils import register_all_modules
 
 import clusterfit_plugin  # noqa: F401
 from clusterfit_plugin.engine.settings import CHECKPOINT_FORMATS, STAGES
-from clusterfit_plugin.evaluation import (PROTOCOLS, EvalSettings,
-                                          evaluate_model, markdown_table)
+from clusterfit_plugin.evaluation import (MULTI_LABEL_PROTOCOLS, PROTOCOLS,
+                                          EvalSettings, evaluate_model,
+                                          markdown_table)
 from clusterfit_plugin.fileio import atomic_save_json, atomic_save_text
 from clusterfit_plugin.models.builder import load_config
 
@@ -75,7 +76,7 @@ def parse_args():
         '--protocols',
         nargs='+',
         default=['linear', 'fewshot', 'knn'],
-        choices=PROTOCOLS,
+        choices=PROTOCOLS + MULTI_LABEL_PROTOCOLS,
         help='checked before any feature is extracted')
     parser.add_argument(
         '--linear-c-grid',

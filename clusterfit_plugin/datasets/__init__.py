@@ -1,4 +1,5 @@
 # Copyright (c) clusterfit_plugin contributors. All rights reserved.
+from .benchmark_datasets import HMDB51, UCF101, INaturalist
 from .clusterfit_dataset import ClusterFitDataset, load_label_file
 from .sample_keys import sample_path, scan_samples
 from .samplers import ClusterBalancedSampler
@@ -7,7 +8,7 @@ from .video_dataset import VideoDataset
 from .vissl_labels import export_vissl_labels, import_vissl_labels
 
 __all__ = [
-    'ClusterBalancedSampler', 'ClusterFitDataset', 'VideoDataset',
-    'export_vissl_labels', 'import_vissl_labels', 'load_label_file',
-    'sample_path', 'scan_samples'
+    'ClusterBalancedSampler', 'ClusterFitDataset', 'HMDB51', 'INaturalist',
+    'UCF101', 'VideoDataset', 'export_vissl_labels', 'import_vissl_labels',
+    'load_label_file', 'sample_path', 'scan_samples'
 ]

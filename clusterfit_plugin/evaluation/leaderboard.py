@@ -8,8 +8,11 @@ from ..settings import check_keys
 
 COLUMNS = ('method', 'source', 'backbone', 'K', 'dataset')
 ROW_KEYS = ('method', 'source', 'backbone', 'K', 'dataset', 'protocol',
-            'settings', 'top1', 'top5', 'checkpoint', 'result', 'citation',
-            'command')
+            'settings', 'top1', 'top5', 'mAP', 'checkpoint', 'result',
+            'citation', 'command')
+# The score fields of a row (protocol -> %), in table order.
+SCORES = (('top1', 'top-1', 'Top 1 Accuracy'),
+          ('top5', 'top-5', 'Top 5 Accuracy'), ('mAP', 'mAP', 'mAP'))
 RESULTS = ('measured', 'quoted')
 
 
@@ -57,7 +60,8 @@ def make_row(method: str,
              checkpoint: Optional[str],
              checkpoint_id: str,
              command: str,
-             top5: Optional[Dict[str, float]] = None) -> dict:
+             top5: Optional[Dict[str, float]] = None,
+             mean_ap: Optional[Dict[str, float]] = None) -> dict:
     """One measured leaderboard row.
 
     Args:
@@ -67,16 +71,18 @@ def make_row(method: str,
         dataset (str): the data it was scored on.
         protocol (str): how (stage, split sizes).
         settings (dict): the protocols' settings (classifier, shots, k).
-        top1 (dict): protocol -> top-1 %.
+        top1 (dict): protocol -> top-1 % (empty for multi-label data).
         checkpoint (str, optional): the checkpoint file; None for a random
             init.
         checkpoint_id (str): its short hash (or the random init's seed).
         command (str): the command that made the row.
         top5 (dict, optional): protocol -> top-5 % (more than 5 classes).
+        mean_ap (dict, optional): protocol -> mean average precision %
+            (multi-label data, VOC07).
 
     Returns:
-        dict: the row, accuracies rounded to 2 decimals and sorted by
-        protocol (``top5`` only when given).
+        dict: the row, scores rounded to 2 decimals and sorted by
+        protocol (``top5`` and ``mAP`` only when given).
     """
     row = dict(
         method=method,
@@ -93,8 +99,9 @@ def make_row(method: str,
         checkpoint=checkpoint_id,
         result='measured',
         command=command)
-    if top5:
-        row['top5'] = {k: round(v, 2) for k, v in sorted(top5.items())}
+    for key, scores in (('top5', top5), ('mAP', mean_ap)):
+        if scores:
+            row[key] = {k: round(v, 2) for k, v in sorted(scores.items())}
     return row
 
 
@@ -112,9 +119,8 @@ def check_quoted(rows: List[dict], where: str) -> List[dict]:
     for i, row in enumerate(rows):
         check_keys(row, ROW_KEYS, f'{where} row {i}')
         missing = [
-            k for k in COLUMNS + ('protocol', 'top1', 'citation')
-            if not row.get(k)
-        ]
+            k for k in COLUMNS + ('protocol', 'citation') if not row.get(k)
+        ] + ([] if row.get('top1') or row.get('mAP') else ['top1 or mAP'])
         if missing or row.get('result') != 'quoted':
             raise ValueError(
                 f'{where} row {i} ({row.get("method")!r}): a quoted row '
@@ -133,19 +139,20 @@ def markdown_table(rows: List[dict]) -> str:
     Returns:
         str: the table.
     """
-    protocols, top5, citations = [], [], []
+    columns = {key: [] for key, _, _ in SCORES}
+    citations = []
     for row in rows:
-        protocols += [p for p in row['top1'] if p not in protocols]
-        top5 += [p for p in row.get('top5', {}) if p not in top5]
+        for key, names in columns.items():
+            names += [p for p in row.get(key, {}) if p not in names]
         if row.get('result') == 'quoted' and row['citation'] not in citations:
             citations.append(row['citation'])
-    head = list(COLUMNS) + [f'{p} top-1' for p in protocols
-                            ] + [f'{p} top-5'
-                                 for p in top5] + ['checkpoint', 'result']
+    head = list(COLUMNS) + [
+        f'{p} {title}' for key, title, _ in SCORES for p in columns[key]
+    ] + ['checkpoint', 'result']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for row in rows:
         cells = [str(row[k]) for k in COLUMNS]
-        for key, names in (('top1', protocols), ('top5', top5)):
+        for key, names in columns.items():
             values = row.get(key, {})
             cells += [
                 f'{values[p]:.2f}' if p in values else '-' for p in names
@@ -193,8 +200,8 @@ def metafile_models(rows: List[dict], collection: str) -> List[dict]:
                 Task='Frozen-feature classification',
                 Dataset=row['dataset'],
                 Metrics={
-                    f'{p} Top {n} Accuracy': v
-                    for n, key in ((1, 'top1'), (5, 'top5'))
+                    f'{p} {metric}': v
+                    for key, _, metric in SCORES
                     for p, v in row.get(key, {}).items()
                 },
                 Protocol=row['protocol']))

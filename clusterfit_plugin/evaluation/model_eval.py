@@ -17,6 +17,10 @@ from ..fileio import sha256_file
 from .frozen_features import (C_HELDOUT, FEWSHOT_SEEDS, KNN_TEMPERATURE,
                               evaluate_topk, select_c)
 from .leaderboard import make_row
+from .voc07_svm import VOC07_COSTS, VOC07_FOLDS, multi_label_targets, voc07_svm
+
+# Protocols of multi-label data (one per run; no other protocol beside).
+MULTI_LABEL_PROTOCOLS = ('voc07-svm', )
 
 
 @dataclass
@@ -70,7 +74,55 @@ def protocol_settings(settings: EvalSettings,
         f'mean of {len(FEWSHOT_SEEDS)} draws',
         knn=f'{settings.k} nearest neighbours, cosine similarity, votes '
         f'weighted by exp(similarity / {KNN_TEMPERATURE})')
+    described['voc07-svm'] = (
+        "VISSL's VOC07 benchmark: a linear SVM per class on L2-normalised "
+        f'features, its cost chosen from {list(VOC07_COSTS)} by '
+        f'{VOC07_FOLDS}-fold cross-validated AP on the train split, mean AP '
+        'on the test split with difficult images left out')
     return {p: described[p] for p in settings.protocols}
+
+
+def check_protocols(protocols: Sequence[str], data_file: str) -> None:
+    """Refuse a multi-label protocol beside others: they score different
+    labels (every class present against one class per sample).
+
+    Args:
+        protocols (Sequence[str]): the protocols asked for.
+        data_file (str): the data config (for the message).
+    """
+    multi = [p for p in protocols if p in MULTI_LABEL_PROTOCOLS]
+    if multi and len(protocols) > 1:
+        raise ValueError(
+            f'{data_file}: protocols {list(protocols)} mix the multi-label '
+            f'{multi} with single-label ones; run {multi[0]!r} alone on '
+            'multi-label data (VOC07) and the others on single-label data.')
+
+
+def multi_label_split(model, dataset_cfg: dict,
+                      settings: EvalSettings) -> Tuple[np.ndarray, np.ndarray]:
+    """Features and (N, C) targets of one multi-label split.
+
+    Args:
+        model (nn.Module): the frozen model.
+        dataset_cfg (dict): the split's dataset config (``VOC``).
+        settings (EvalSettings): the extraction settings.
+
+    Returns:
+        tuple: (N, D) features and (N, C) targets (1, 0, -1 difficult).
+    """
+    dataset = DATASETS.build(dataset_cfg)
+    targets = multi_label_targets(dataset)
+    feats = extract_features(
+        model,
+        dataset,
+        dataset_cfg['pipeline'],
+        np.arange(len(dataset)),
+        settings.stage,
+        batch_size=settings.batch_size,
+        num_workers=settings.num_workers,
+        channels_last=settings.channels_last,
+        progress=False)
+    return feats, targets
 
 
 def split_features(
@@ -169,10 +221,17 @@ def label_sets(
     }
 
 
-def evaluate_model(data: Config, data_file: str, config: str,
-                   checkpoint: Optional[str], name: str, source_name: str,
-                   settings: EvalSettings,
-                   command: str) -> List[Tuple[Optional[str], dict, dict]]:
+def evaluate_model(
+    data: Config,
+    data_file: str,
+    config: str,
+    checkpoint: Optional[str],
+    name: str,
+    source_name: str,
+    settings: EvalSettings,
+    command: str,
+    dataset_name: Optional[str] = None
+) -> List[Tuple[Optional[str], dict, dict]]:
     """Extract a model's frozen features once and score every label set.
 
     Args:
@@ -185,6 +244,8 @@ def evaluate_model(data: Config, data_file: str, config: str,
         source_name (str): the source the model came from.
         settings (EvalSettings): extraction and scoring settings.
         command (str): the command line, recorded in the rows.
+        dataset_name (str, optional): the rows' dataset; None: the data
+            config's file name.
 
     Returns:
         list[tuple]: ``(label set, leaderboard row, top-1 by protocol in
@@ -197,18 +258,41 @@ def evaluate_model(data: Config, data_file: str, config: str,
         init_seed=settings.init_seed)
     if checkpoint is not None:
         source['checkpoint_format'] = settings.checkpoint_format
+    check_protocols(settings.protocols, data_file)
     model = build_source_model(source)
+    model_cfg = load_source_config(source)
+    dataset = dataset_name or osp.splitext(osp.basename(data_file))[0]
+    # The same for every label set: the checkpoint is hashed once.
+    checkpoint_id = (
+        sha256_file(checkpoint)[:8]
+        if checkpoint else f'random-init-{settings.init_seed}')
+    row_args = dict(
+        method=name,
+        source=source_name,
+        model_cfg=model_cfg,
+        checkpoint=checkpoint,
+        checkpoint_id=checkpoint_id,
+        command=command)
+    if list(settings.protocols) == ['voc07-svm']:
+        train_x, train_t = multi_label_split(model, data.eval_train_dataset,
+                                             settings)
+        test_x, test_t = multi_label_split(model, data.eval_test_dataset,
+                                           settings)
+        mean_ap, _, _ = voc07_svm(train_x, train_t, test_x, test_t)
+        row = make_row(
+            dataset=dataset,
+            protocol=f'frozen {settings.stage}, {len(train_t)} train / '
+            f'{len(test_t)} test',
+            settings=protocol_settings(settings, 1.0),
+            top1={},
+            mean_ap={'voc07-svm': mean_ap},
+            **row_args)
+        return [(None, row, {'voc07-svm mAP': mean_ap})]
     train_x, train_y, train_keys = split_features(model,
                                                   data.eval_train_dataset,
                                                   settings)
     test_x, test_y, test_keys = split_features(model, data.eval_test_dataset,
                                                settings)
-    model_cfg = load_source_config(source)
-    dataset = osp.splitext(osp.basename(data_file))[0]
-    # The same for every label set: the checkpoint is hashed once.
-    checkpoint_id = (
-        sha256_file(checkpoint)[:8]
-        if checkpoint else f'random-init-{settings.init_seed}')
     rows = []
     sets = label_sets(data, data_file, train_keys, test_keys, train_y, test_y)
     for set_name, (set_train_y, set_test_y) in sets.items():
@@ -226,17 +310,12 @@ def evaluate_model(data: Config, data_file: str, config: str,
             k=settings.k,
             linear_c=linear_c)
         row = make_row(
-            method=name,
-            source=source_name,
-            model_cfg=model_cfg,
             dataset=dataset if set_name is None else f'{dataset}/{set_name}',
             protocol=f'frozen {settings.stage}, {len(set_train_y)} train / '
             f'{len(set_test_y)} test',
             settings=protocol_settings(settings, linear_c),
             top1=top1,
             top5=top5,
-            checkpoint=checkpoint,
-            checkpoint_id=checkpoint_id,
-            command=command)
+            **row_args)
         rows.append((set_name, row, top1))
     return rows

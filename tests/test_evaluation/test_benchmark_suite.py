@@ -1,0 +1,194 @@
+# Copyright (c) clusterfit_plugin contributors. All rights reserved.
+"""The transfer suite: every benchmark config builds its datasets on tiny
+data in the dataset's official layout, VOC07's SVM protocol against
+scikit-learn's own grid search, and the suite command end to end (rows,
+missing data listed, a second run reusing the first)."""
+import glob
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+from benchmark_layouts import WRITERS
+from helpers import ROOT, load_tool, make_cfg
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmpretrain.registry import DATASETS
+from sklearn.model_selection import GridSearchCV
+
+from clusterfit_plugin.datasets.sample_keys import scan_samples
+from clusterfit_plugin.evaluation.suite import (SUITES, load_benchmark,
+                                                missing_files)
+from clusterfit_plugin.evaluation.voc07_svm import (VOC07_COSTS, class_svm,
+                                                    multi_label_targets,
+                                                    normalise, voc07_svm,
+                                                    voc_ap)
+
+CONFIGS = osp.join(ROOT, 'configs', 'benchmarks', 'transfer')
+BENCHMARKS = sorted(
+    osp.splitext(osp.basename(p))[0]
+    for p in glob.glob(osp.join(CONFIGS, '*.py')))
+
+
+def test_every_config_is_in_a_suite_and_has_a_layout():
+    in_suites = {b for suite in SUITES.values() for b in suite}
+    assert in_suites == set(BENCHMARKS) == set(WRITERS)
+
+
+def write_layout(bench: str, data: str) -> Config:
+    cfg = load_benchmark(osp.join(CONFIGS, f'{bench}.py'), data)
+    WRITERS[bench](cfg.eval_train_dataset.data_root)
+    return cfg
+
+
+@pytest.mark.parametrize('bench', BENCHMARKS)
+def test_config_builds_on_its_official_layout(bench, tmp_path):
+    """Each split builds through its registry class, every sample has a
+    label, and the first sample goes through the config's pipeline."""
+    cfg = load_benchmark(osp.join(CONFIGS, f'{bench}.py'), str(tmp_path))
+    assert missing_files(cfg)  # nothing written yet: all listed
+    WRITERS[bench](cfg.eval_train_dataset.data_root)
+    assert missing_files(cfg) == []
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        for split in ('eval_train_dataset', 'eval_test_dataset'):
+            dataset = DATASETS.build(cfg[split])
+            assert len(dataset) > 0
+            if cfg.benchmark.protocols == ['voc07-svm']:
+                targets = multi_label_targets(dataset)
+                assert (targets == 1).any(1).all()
+            else:
+                _, labels = scan_samples(dataset)
+                assert (labels >= 0).all()
+                assert len(np.unique(labels)) > 1
+            item = dataset[0]
+            assert item['inputs'].ndim >= 3
+
+
+def test_data_root_moves_only_the_data_prefix(tmp_path):
+    cfg = load_benchmark(osp.join(CONFIGS, 'voc07_svm.py'), '/datasets')
+    assert cfg.eval_test_dataset.data_root == '/datasets/VOCdevkit/VOC2007'
+    same = load_benchmark(osp.join(CONFIGS, 'voc07_svm.py'))
+    assert same.eval_test_dataset.data_root == 'data/VOCdevkit/VOC2007'
+    bad = tmp_path / 'bad.py'
+    bad.write_text("benchmark = dict(name='x', protocols=['linear'], "
+                   'expect=[])\neval_train_dataset = dict()\n'
+                   'eval_test_dataset = dict()\n')
+    with pytest.raises(ValueError, match="unknown key 'expect'.*expects"):
+        load_benchmark(str(bad))
+
+
+def vissl_ap(targets: np.ndarray, scores: np.ndarray) -> float:
+    """VISSL's get_precision_recall + calculate_ap, written as a loop."""
+    order = np.argsort(scores)[::-1]
+    tp = fp = 0
+    precision, recall = [], []
+    total = (targets > 0).sum()
+    for i in order:
+        if targets[i] > 0:
+            tp += 1
+        else:
+            fp += 1
+        precision.append(tp / (tp + fp))
+        recall.append(tp / total)
+    mrec = [0.0] + recall + [1.0]
+    mpre = [0.0] + precision + [0.0]
+    for i in range(len(mpre) - 2, -1, -1):
+        mpre[i] = max(mpre[i], mpre[i + 1])
+    return sum((mrec[i] - mrec[i - 1]) * mpre[i] for i in range(1, len(mrec))
+               if mrec[i] != mrec[i - 1])
+
+
+def test_voc_ap_is_vissls():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        targets = np.where(rng.random(60) < 0.3, 1, -1)
+        scores = rng.normal(size=60) + targets
+        assert voc_ap(targets == 1, scores) == pytest.approx(
+            vissl_ap(targets, scores), abs=1e-12)
+
+
+def test_voc07_svm_equals_scikit_learns_grid_search():
+    """Per class: the cost GridSearchCV picks with VISSL's SVM on 3 folds
+    by AP, refitted on all trainval; AP on test without the difficult."""
+    rng = np.random.default_rng(1)
+    centers = rng.normal(size=(4, 16))
+    train_t = (rng.random((60, 4)) < 0.35).astype(np.int8)
+    train_t[rng.random((60, 4)) < 0.05] = -1
+    for c in range(4):  # at least 3 positives a class for the 3 folds
+        train_t[3 * c:3 * c + 3, c] = 1
+    test_t = (rng.random((40, 4)) < 0.35).astype(np.int8)
+    test_t[rng.random((40, 4)) < 0.1] = -1
+    train_x = (train_t == 1) @ centers + rng.normal(size=(60, 16))
+    test_x = (test_t != 0) @ centers + rng.normal(size=(40, 16))
+    costs = (0.01, 0.1, 1.0, 10.0)
+    mean_ap, aps, chosen = voc07_svm(train_x, train_t, test_x, test_t, costs)
+    for c in range(4):
+        search = GridSearchCV(
+            class_svm(1.0, 2000), {
+                'C': list(costs)
+            },
+            cv=3,
+            scoring='average_precision').fit(
+                normalise(train_x), np.where(train_t[:, c] == 1, 1, -1))
+        assert chosen[c] == search.best_params_['C']
+        kept = test_t[:, c] != -1
+        scores = search.decision_function(normalise(test_x)[kept])
+        assert aps[c] == pytest.approx(
+            100 * vissl_ap(test_t[kept, c], scores), abs=1e-9)
+    assert mean_ap == pytest.approx(aps.mean())
+    assert list(VOC07_COSTS) == [
+        0.01, 0.1, 1.0, 2, 5, 10, 15, 20, 50, 100, 1000
+    ]
+
+
+def test_voc07_svm_refuses_a_class_it_cannot_cross_validate():
+    x = np.random.default_rng(0).normal(size=(20, 4))
+    targets = np.zeros((20, 2), np.int8)
+    targets[:10, 0] = 1
+    targets[0, 1] = 1
+    with pytest.raises(ValueError, match='class 1 has 1 positive'):
+        voc07_svm(x, targets, x, targets, (1.0, ))
+
+
+@pytest.mark.slow
+def test_suite_runs_resumes_and_lists_what_is_missing(tmp_path, image_root,
+                                                      source_checkpoint,
+                                                      monkeypatch, capsys):
+    data = str(tmp_path / 'data')
+    for bench in ('voc07_svm', 'in1k_linear'):
+        write_layout(bench, data)
+    model_cfg = tmp_path / 'model.py'
+    Config(dict(model=make_cfg('w', image_root, None)['model'])).dump(
+        str(model_cfg))
+    tool = load_tool('analysis_tools/benchmark_suite')
+    argv = [
+        str(model_cfg), source_checkpoint, '--suite', 'paper-image',
+        '--data-root', data, '--name', 'tiny', '--batch-size', '8',
+        '--num-workers', '0', '--work-dir',
+        str(tmp_path / 'suite'), '--quoted',
+        osp.join(ROOT, 'docs', 'results', 'quoted_vissl_model_zoo.json')
+    ]
+    tool.main(argv)
+    out = capsys.readouterr().out
+    table = (tmp_path / 'suite' / 'paper-image' / 'leaderboard.md').read_text()
+    voc = json.load(
+        open(tmp_path / 'suite' / 'paper-image' / 'voc07_svm.json'))
+    assert voc['dataset'] == 'VOC07' and 0 < voc['mAP']['voc07-svm'] <= 100
+    assert 'top1' not in voc or not voc['top1']
+    in1k = json.load(
+        open(tmp_path / 'suite' / 'paper-image' / 'in1k_linear.json'))
+    assert set(in1k['top1']) == {'linear'}
+    assert 'chosen from [0.01, 0.1, 1.0, 10.0]' in in1k['settings']['linear']
+    assert 'voc07-svm mAP' in table and 'linear top-1' in table
+    assert 'quoted [1]' in table
+    for bench in ('places205_linear', 'inat2018_linear'):
+        assert f'- {bench}: {data}/' in table
+    assert '2 run now, 0 recorded before, 2 missing' in out
+    # A second run reuses both rows and evaluates nothing.
+    monkeypatch.setattr('clusterfit_plugin.evaluation.suite.evaluate_model',
+                        lambda *a, **k: pytest.fail('evaluated again'))
+    tool.main(argv)
+    assert '0 run now, 2 recorded before, 2 missing' in \
+        capsys.readouterr().out
+    assert (tmp_path / 'suite' / 'paper-image' /
+            'leaderboard.md').read_text() == table
