@@ -206,7 +206,7 @@ def ucf101(root: str) -> None:
         osp.join(root, 'ucfTrainTestlist', 'classInd.txt'),
         [f'{i + 1} {c}' for i, c in enumerate(classes)])
     videos = [(c, f'v_{c}_g{g:02d}_c01.avi') for c in classes
-              for g in range(1, 5)]
+              for g in range(1, 9)]
     for cls, name in videos:
         clip(osp.join(root, 'UCF-101', cls, name))
     for split in (1, 2, 3):
@@ -223,11 +223,12 @@ def ucf101(root: str) -> None:
 def hmdb51(root: str) -> None:
     classes = ['brush_hair', 'cartwheel', 'catch']
     for cls in classes:
-        names = [f'{cls}_{i}.avi' for i in range(5)]
+        names = [f'{cls}_{i}.avi' for i in range(10)]
         for name in names:
             clip(osp.join(root, 'videos', cls, name))
         for split in (1, 2, 3):
-            roles = [1, 1, 2, 0, 1] if split == 1 else [1, 2, 1, 1, 0]
+            roles = [1, 1, 2, 0, 1, 1, 1, 2, 1, 1]
+            roles = roles[split:] + roles[:split]
             lines(
                 osp.join(root, 'testTrainMulti_7030_splits',
                          f'{cls}_test_split{split}.txt'),

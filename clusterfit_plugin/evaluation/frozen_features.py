@@ -168,6 +168,17 @@ def select_c(train_x: np.ndarray,
     if not len(c_grid) or not all(np.isfinite(c) and c > 0 for c in c_grid):
         raise ValueError(f'c_grid={list(c_grid)} must hold positive values '
                          '(finite, above 0).')
+    classes, counts = np.unique(train_y, return_counts=True)
+    held = int(np.ceil(heldout * len(train_y)))
+    if held < len(classes) or len(train_y) - held < len(classes) or (
+            counts.min() < 2):
+        raise ValueError(
+            f'choosing C from {sorted(c_grid)} holds out {heldout:.0%} of the '
+            f'{len(train_y)} training samples ({held}) with every one of '
+            f'their {len(classes)} classes on both sides, and needs 2 '
+            f'samples of each (class {classes[counts.argmin()]} has '
+            f'{counts.min()}); give the train split more samples, or no C '
+            'grid (C=1).')
     fit, val = train_test_split(
         np.arange(len(train_y)),
         test_size=heldout,

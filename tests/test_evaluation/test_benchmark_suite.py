@@ -192,3 +192,35 @@ def test_suite_runs_resumes_and_lists_what_is_missing(tmp_path, image_root,
         capsys.readouterr().out
     assert (tmp_path / 'suite' / 'paper-image' /
             'leaderboard.md').read_text() == table
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('suite', sorted(SUITES))
+def test_every_benchmark_runs(suite, tmp_path, image_root, source_checkpoint,
+                              capsys):
+    """Each suite on tiny data in every benchmark's layout: every config
+    is extracted and scored, one row each (clips by a small R(2+1)D, images
+    by the tests' small ResNet)."""
+    data = str(tmp_path / 'data')
+    for bench in SUITES[suite]:
+        write_layout(bench, data)
+    if suite == 'paper-video':
+        model_cfg = osp.join(ROOT, 'configs', 'demo',
+                             'clusterfit_r2plus1d-18-mini_moving-digits.py')
+        checkpoint = 'none'
+    else:
+        model_cfg = str(tmp_path / 'model.py')
+        Config(dict(
+            model=make_cfg('w', image_root, None)['model'])).dump(model_cfg)
+        checkpoint = source_checkpoint
+    load_tool('analysis_tools/benchmark_suite').main([
+        model_cfg, checkpoint, '--suite', suite, '--data-root', data,
+        '--batch-size', '8', '--num-workers', '0', '--work-dir',
+        str(tmp_path / 'suite')
+    ])
+    assert f'{len(SUITES[suite])} run now, 0 recorded before, 0 missing' in \
+        capsys.readouterr().out
+    for bench in SUITES[suite]:
+        row = json.load(open(tmp_path / 'suite' / suite / f'{bench}.json'))
+        scores = row.get('mAP') or row['top1']
+        assert all(0 <= v <= 100 for v in scores.values()), row

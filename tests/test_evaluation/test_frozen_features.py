@@ -87,6 +87,16 @@ def test_c_is_chosen_as_scikit_learns_grid_search_chooses_it():
     for bad in ([0.0, 1.0], [float('nan'), 1.0], [float('inf')], []):
         with pytest.raises(ValueError, match='must hold positive values'):
             select_c(x, y, bad)
+    # Too few samples to hold some of each class out: said, with the fix
+    # (scikit-learn's own error named neither).
+    with pytest.raises(
+            ValueError,
+            match=r'holds out 20% of the 9 training samples '
+            r'\(2\) with every one of their 3 classes'):
+        select_c(x[:9], np.arange(9) % 3, [0.1, 1.0])
+    with pytest.raises(ValueError, match='class 2 has 1'):
+        select_c(x[:21], np.r_[np.zeros(10), np.ones(10), [2]].astype(int),
+                 [1.0])
 
 
 def test_the_row_records_the_chosen_c(tmp_path, image_root, source_checkpoint):
