@@ -41,6 +41,7 @@ from clusterfit_plugin.engine.settings import CHECKPOINT_FORMATS, STAGES
 from clusterfit_plugin.evaluation import (MULTI_LABEL_PROTOCOLS, PROTOCOLS,
                                           EvalSettings, evaluate_model,
                                           markdown_table)
+from clusterfit_plugin.evaluation.torch_linear import CLASSIFIERS
 from clusterfit_plugin.fileio import atomic_save_json, atomic_save_text
 from clusterfit_plugin.models.builder import load_config
 
@@ -85,6 +86,12 @@ def parse_args():
         help='C values of the linear probe: the one that scores best on 20%% '
         'of the train split held out is used (default: C=1.0)')
     parser.add_argument('--shots', type=int, default=10)
+    parser.add_argument(
+        '--classifier',
+        default='auto',
+        choices=CLASSIFIERS,
+        help='the linear probe: scikit-learn on the CPU, or the same '
+        "objective in torch on the GPU ('auto': torch when CUDA is there)")
     parser.add_argument('--k', type=int, default=20)
     parser.add_argument('--batch-size', type=int, default=256)
     parser.add_argument('--num-workers', type=int, default=1)
@@ -141,6 +148,7 @@ def main():
         channels_last=args.channels_last,
         init_seed=args.init_seed,
         checkpoint_format=args.checkpoint_format,
+        classifier=args.classifier,
         linear_c_grid=args.linear_c_grid)
     command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
     rows = []

@@ -14,6 +14,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from .torch_linear import torch_logistic_scores
+
 # The protocols of :func:`evaluate_features`.
 PROTOCOLS = ('linear', 'fewshot', 'knn')
 # The kNN's vote temperature, and the few-shot draws averaged (defaults that
@@ -105,7 +107,8 @@ def linear_probe(train_x: np.ndarray,
                  test_x: np.ndarray,
                  test_y: np.ndarray,
                  max_iter: int = 1000,
-                 c: float = 1.0) -> Tuple[float, float]:
+                 c: float = 1.0,
+                 classifier: str = 'sklearn') -> Tuple[float, float]:
     """Top-1 and top-5 of a logistic regression on standardised features.
 
     Args:
@@ -115,17 +118,26 @@ def linear_probe(train_x: np.ndarray,
         test_y (np.ndarray): (m,) test labels.
         max_iter (int): solver iterations. Defaults to 1000.
         c (float): inverse regularisation strength. Defaults to 1.0.
+        classifier (str): ``'sklearn'`` (``LogisticRegression`` on the
+            CPU) or ``'torch'`` (the same objective,
+            :mod:`.torch_linear`, on the GPU when there is one). Defaults
+            to ``'sklearn'``.
 
     Returns:
         tuple: top-1 and top-5 accuracy in percent.
     """
-    scaler = StandardScaler().fit(train_x)
-    with threadpool_limits(limits=1):
-        clf = LogisticRegression(max_iter=max_iter, C=c)
-        clf.fit(scaler.transform(train_x), train_y)
-        test = scaler.transform(test_x)
-        pred = clf.predict(test)
-        top5 = top5_hits(clf.predict_proba(test), clf.classes_, test_y)
+    if classifier == 'torch':
+        classes, scores = torch_logistic_scores(train_x, train_y, test_x, c,
+                                                max_iter)
+    else:
+        scaler = StandardScaler().fit(train_x)
+        with threadpool_limits(limits=1):
+            clf = LogisticRegression(max_iter=max_iter, C=c)
+            clf.fit(scaler.transform(train_x), train_y)
+            classes, scores = clf.classes_, clf.predict_proba(
+                scaler.transform(test_x))
+    pred = classes[scores.argmax(1)]
+    top5 = top5_hits(scores, classes, test_y)
     return (100.0 * float((pred == test_y).mean()), 100.0 * top5 / len(test_y))
 
 
@@ -134,20 +146,23 @@ def linear_top1(train_x: np.ndarray,
                 test_x: np.ndarray,
                 test_y: np.ndarray,
                 max_iter: int = 1000,
-                c: float = 1.0) -> float:
+                c: float = 1.0,
+                classifier: str = 'sklearn') -> float:
     """Top-1 of :func:`linear_probe`.
 
     Returns:
         float: top-1 accuracy in percent.
     """
-    return linear_probe(train_x, train_y, test_x, test_y, max_iter, c)[0]
+    return linear_probe(train_x, train_y, test_x, test_y, max_iter, c,
+                        classifier)[0]
 
 
 def select_c(train_x: np.ndarray,
              train_y: np.ndarray,
              c_grid: Sequence[float],
              heldout: float = C_HELDOUT,
-             seed: int = 0) -> float:
+             seed: int = 0,
+             classifier: str = 'sklearn') -> float:
     """The logistic regression's C, chosen on a held-out part of the
     training split (the test split is never seen).
 
@@ -161,6 +176,8 @@ def select_c(train_x: np.ndarray,
         c_grid (Sequence[float]): the values tried.
         heldout (float): fraction held out. Defaults to 0.2.
         seed (int): seed of the split. Defaults to 0.
+        classifier (str): see :func:`linear_probe`. Defaults to
+            ``'sklearn'``.
 
     Returns:
         float: the chosen C.
@@ -187,8 +204,12 @@ def select_c(train_x: np.ndarray,
     grid = sorted(c_grid)
     scores = [
         linear_top1(
-            train_x[fit], train_y[fit], train_x[val], train_y[val], c=c)
-        for c in grid
+            train_x[fit],
+            train_y[fit],
+            train_x[val],
+            train_y[val],
+            c=c,
+            classifier=classifier) for c in grid
     ]
     return float(grid[int(np.argmax(scores))])
 
@@ -244,7 +265,9 @@ def evaluate_topk(
         shots: int = 10,
         seeds: Sequence[int] = FEWSHOT_SEEDS,
         k: int = 20,
-        linear_c: float = 1.0) -> Tuple[Dict[str, float], Dict[str, float]]:
+        linear_c: float = 1.0,
+        classifier: str = 'sklearn'
+) -> Tuple[Dict[str, float], Dict[str, float]]:
     """Run the requested protocols; top-1 and top-5.
 
     Args:
@@ -256,6 +279,8 @@ def evaluate_topk(
         k (int): kNN neighbours. Defaults to 20.
         linear_c (float): C of the ``'linear'`` probe (see
             :func:`select_c`); the few-shot probe keeps 1.0. Defaults to 1.0.
+        classifier (str): the logistic regression's implementation, see
+            :func:`linear_probe`. Defaults to ``'sklearn'``.
 
     Returns:
         tuple: two dicts, protocol name (``'linear'``, ``f'{shots}shot'``,
@@ -269,13 +294,23 @@ def evaluate_topk(
     results = {}
     if 'linear' in protocols:
         results['linear'] = linear_probe(
-            train_x, train_y, test_x, test_y, c=linear_c)
+            train_x,
+            train_y,
+            test_x,
+            test_y,
+            c=linear_c,
+            classifier=classifier)
     if 'fewshot' in protocols:
         draws = []
         for seed in seeds:
             idx = few_shot_indices(train_y, shots, seed)
             draws.append(
-                linear_probe(train_x[idx], train_y[idx], test_x, test_y))
+                linear_probe(
+                    train_x[idx],
+                    train_y[idx],
+                    test_x,
+                    test_y,
+                    classifier=classifier))
         results[f'{shots}shot'] = tuple(np.mean(draws, axis=0).tolist())
     if 'knn' in protocols:
         results[f'knn{k}'] = knn_probe(train_x, train_y, test_x, test_y, k)

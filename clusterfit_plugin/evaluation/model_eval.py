@@ -17,6 +17,7 @@ from ..fileio import sha256_file
 from .frozen_features import (C_HELDOUT, FEWSHOT_SEEDS, KNN_TEMPERATURE,
                               evaluate_topk, select_c)
 from .leaderboard import make_row
+from .torch_linear import resolve_classifier
 from .voc07_svm import VOC07_COSTS, VOC07_FOLDS, multi_label_targets, voc07_svm
 
 # Protocols of multi-label data (one per run; no other protocol beside).
@@ -40,6 +41,9 @@ class EvalSettings:
         linear_c_grid (Sequence[float], optional): C values of the linear
             probe, one chosen on a held-out part of the training split
             (:func:`select_c`); None keeps C=1.0.
+        classifier (str): the logistic regression's implementation:
+            ``'sklearn'``, ``'torch'`` (the same objective, on the GPU when
+            there is one) or ``'auto'`` (torch on CUDA, else sklearn).
     """
     stage: str = 'backbone'
     protocols: Sequence[str] = ('linear', 'fewshot', 'knn')
@@ -51,6 +55,7 @@ class EvalSettings:
     init_seed: int = 0
     checkpoint_format: str = 'auto'
     linear_c_grid: Optional[Sequence[float]] = None
+    classifier: str = 'auto'
 
 
 def protocol_settings(settings: EvalSettings,
@@ -64,11 +69,13 @@ def protocol_settings(settings: EvalSettings,
     Returns:
         dict: protocol -> its settings in words.
     """
+    fitter = ('scikit-learn' if resolve_classifier(settings.classifier)
+              == 'sklearn' else 'torch L-BFGS, scikit-learn\'s objective')
     chosen = ('' if settings.linear_c_grid is None else
               f' (chosen from {sorted(settings.linear_c_grid)} on '
               f'{C_HELDOUT:.0%} of the train samples held out)')
     described = dict(
-        linear='logistic regression on standardised features, '
+        linear=f'logistic regression ({fitter}) on standardised features, '
         f'C={linear_c:g}{chosen}, all train samples',
         fewshot=f'the same with C=1, on {settings.shots} samples per class, '
         f'mean of {len(FEWSHOT_SEEDS)} draws',
@@ -259,6 +266,7 @@ def evaluate_model(
     if checkpoint is not None:
         source['checkpoint_format'] = settings.checkpoint_format
     check_protocols(settings.protocols, data_file)
+    classifier = resolve_classifier(settings.classifier)
     model = build_source_model(source)
     model_cfg = load_source_config(source)
     dataset = dataset_name or osp.splitext(osp.basename(data_file))[0]
@@ -299,7 +307,11 @@ def evaluate_model(
         linear_c = 1.0
         if settings.linear_c_grid is not None and ('linear'
                                                    in settings.protocols):
-            linear_c = select_c(train_x, set_train_y, settings.linear_c_grid)
+            linear_c = select_c(
+                train_x,
+                set_train_y,
+                settings.linear_c_grid,
+                classifier=classifier)
         top1, top5 = evaluate_topk(
             train_x,
             set_train_y,
@@ -308,7 +320,8 @@ def evaluate_model(
             settings.protocols,
             shots=settings.shots,
             k=settings.k,
-            linear_c=linear_c)
+            linear_c=linear_c,
+            classifier=classifier)
         row = make_row(
             dataset=dataset if set_name is None else f'{dataset}/{set_name}',
             protocol=f'frozen {settings.stage}, {len(set_train_y)} train / '

@@ -37,6 +37,7 @@ from clusterfit_plugin.engine.settings import CHECKPOINT_FORMATS, STAGES
 from clusterfit_plugin.evaluation import EvalSettings, markdown_table
 from clusterfit_plugin.evaluation.leaderboard import check_quoted
 from clusterfit_plugin.evaluation.suite import SUITES, run_suite
+from clusterfit_plugin.evaluation.torch_linear import CLASSIFIERS
 from clusterfit_plugin.fileio import atomic_save_text
 
 CONFIGS = osp.join(
@@ -62,6 +63,12 @@ def parse_args(argv=None):
     parser.add_argument('--num-workers', type=int, default=4)
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument(
+        '--classifier',
+        default='auto',
+        choices=CLASSIFIERS,
+        help='the linear probe: scikit-learn on the CPU, or the same '
+        "objective in torch on the GPU ('auto': torch when CUDA is there)")
+    parser.add_argument(
         '--quoted',
         action='append',
         default=[],
@@ -83,7 +90,8 @@ def main(argv=None):
         num_workers=args.num_workers,
         channels_last=args.channels_last,
         init_seed=args.init_seed,
-        checkpoint_format=args.checkpoint_format)
+        checkpoint_format=args.checkpoint_format,
+        classifier=args.classifier)
     work_dir = osp.join(args.work_dir, args.suite)
     command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
     result = run_suite(
