@@ -238,6 +238,7 @@ def hmdb51(root: str) -> None:
 # Benchmark config -> the writer of its layout.
 WRITERS = {
     'voc07_svm': voc,
+    'voc07_low-shot_svm': voc,
     'in1k_linear': imagenet,
     'places205_linear': places205,
     'inat2018_linear': inat2018,

@@ -17,10 +17,10 @@ from ..settings import check_keys
 from .model_eval import EvalSettings, evaluate_model
 
 SUITES: Dict[str, Tuple[str, ...]] = {
-    # The paper's image targets (Yan et al., Table 3) that have public
-    # data: VOC07 by SVMs, then linear probes.
-    'paper-image':
-    ('voc07_svm', 'in1k_linear', 'places205_linear', 'inat2018_linear'),
+    # The paper's image targets that have public data: VOC07 by SVMs
+    # (all of trainval, and VISSL's low-shot draws), then linear probes.
+    'paper-image': ('voc07_svm', 'voc07_low-shot_svm', 'in1k_linear',
+                    'places205_linear', 'inat2018_linear'),
     'paper-video':
     tuple(f'{name}-split{split}_linear' for name in ('ucf101', 'hmdb51')
           for split in (1, 2, 3)),

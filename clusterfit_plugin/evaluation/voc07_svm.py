@@ -19,6 +19,8 @@ import numpy as np
 from sklearn.model_selection import cross_val_score
 from sklearn.svm import LinearSVC
 
+from ..settings import as_int
+
 # VISSL's VOC07 config: costs_list.
 VOC07_COSTS = (0.01, 0.1, 1.0, 2, 5, 10, 15, 20, 50, 100, 1000)
 VOC07_FOLDS = 3
@@ -154,3 +156,95 @@ def multi_label_targets(dataset) -> np.ndarray:
         targets[i, list(info.get('gt_label_difficult') or [])] = -1
         targets[i, list(info['gt_label'])] = 1
     return targets
+
+
+# VISSL's low-shot values (extra_scripts/create_low_shot_samples.py).
+LOW_SHOT_K = (1, 2, 4, 8, 16, 32, 64, 96)
+LOW_SHOT_SAMPLES = 5
+
+
+def low_shot_targets(targets: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """One low-shot draw of VOC07 trainval, as VISSL draws it: for every
+    class, ``k`` of its positive images and ``(C - 1) * k`` of its
+    negative ones keep their target; every other entry is -1 (ignored).
+
+    Args:
+        targets (np.ndarray): (N, C) targets (1, 0, -1 difficult).
+        k (int): positives per class.
+        seed (int): seed of the draw.
+
+    Returns:
+        np.ndarray: (N, C) int8 targets of the draw.
+    """
+    rng = np.random.default_rng(seed)
+    num_classes = targets.shape[1]
+    out = np.full(targets.shape, -1, dtype=np.int8)
+    for c in range(num_classes):
+        for value, count in ((1, k), (0, (num_classes - 1) * k)):
+            pool = np.flatnonzero(targets[:, c] == value)
+            if len(pool) < count:
+                raise ValueError(
+                    f'VOC07 low-shot k={k}: class {c} has {len(pool)} '
+                    f'{"positive" if value else "negative"} trainval images, '
+                    f'fewer than the {count} a draw takes; use smaller k '
+                    'values.')
+            out[rng.choice(pool, count, replace=False), c] = value
+    return out
+
+
+def voc07_low_shot(train_x: np.ndarray,
+                   train_y: np.ndarray,
+                   test_x: np.ndarray,
+                   test_y: np.ndarray,
+                   k_values: Sequence[int] = LOW_SHOT_K,
+                   samples: int = LOW_SHOT_SAMPLES,
+                   costs: Sequence[float] = VOC07_COSTS,
+                   max_iter: int = VOC07_MAX_ITER) -> dict:
+    """VISSL's VOC07 low-shot SVM benchmark (``SVMLowShotTrainer``).
+
+    For each k and each of ``samples`` draws (:func:`low_shot_targets`),
+    an SVM per class and cost is fitted on the drawn images (no
+    cross-validation) and the mAP over classes is measured on test for
+    every cost. As VISSL reports it, k's result is the cost with the best
+    mAP averaged over the draws (chosen on the test split, as VISSL's
+    ``aggregate_stats`` chooses it), with the mean, min, max and std of the
+    draws at that cost.
+
+    Args:
+        train_x, train_y, test_x, test_y: as :func:`voc07_svm`.
+        k_values (Sequence[int]): positives per class.
+        samples (int): independent draws (seeds 1 to ``samples``).
+        costs (Sequence[float]): SVM costs.
+        max_iter (int): ``LinearSVC``'s iterations at most.
+
+    Returns:
+        dict: k -> dict(mean, min, max, std, cost) in % (cost: the chosen
+        one).
+    """
+    k_values = [as_int(k, 'eval_low_shot.k_values', 1) for k in k_values]
+    samples = as_int(samples, 'eval_low_shot.samples', 1)
+    train_x, test_x = normalise(train_x), normalise(test_x)
+    results = {}
+    for k in k_values:
+        maps = np.zeros((samples, len(costs)))
+        for s in range(samples):
+            drawn = low_shot_targets(train_y, k, seed=s + 1)
+            for j, cost in enumerate(costs):
+                aps = []
+                for c in range(train_y.shape[1]):
+                    rows = drawn[:, c] != -1
+                    svm = class_svm(cost, max_iter).fit(
+                        train_x[rows], np.where(drawn[rows, c] == 1, 1, -1))
+                    kept = test_y[:, c] != -1
+                    aps.append(
+                        voc_ap(test_y[kept, c] == 1,
+                               svm.decision_function(test_x[kept])))
+                maps[s, j] = 100 * np.mean(aps)
+        best = int(maps.mean(0).argmax())
+        results[k] = dict(
+            mean=float(maps[:, best].mean()),
+            min=float(maps[:, best].min()),
+            max=float(maps[:, best].max()),
+            std=float(maps[:, best].std()),
+            cost=float(costs[best]))
+    return results

@@ -6,6 +6,7 @@ missing data listed, a second run reusing the first)."""
 import glob
 import json
 import os.path as osp
+import shutil
 
 import numpy as np
 import pytest
@@ -17,12 +18,14 @@ from mmpretrain.registry import DATASETS
 from sklearn.model_selection import GridSearchCV
 
 from clusterfit_plugin.datasets.sample_keys import scan_samples
+from clusterfit_plugin.evaluation import MULTI_LABEL_PROTOCOLS
 from clusterfit_plugin.evaluation.suite import (SUITES, load_benchmark,
                                                 missing_files)
 from clusterfit_plugin.evaluation.voc07_svm import (VOC07_COSTS, class_svm,
+                                                    low_shot_targets,
                                                     multi_label_targets,
-                                                    normalise, voc07_svm,
-                                                    voc_ap)
+                                                    normalise, voc07_low_shot,
+                                                    voc07_svm, voc_ap)
 
 CONFIGS = osp.join(ROOT, 'configs', 'benchmarks', 'transfer')
 BENCHMARKS = sorted(
@@ -33,6 +36,16 @@ BENCHMARKS = sorted(
 def test_every_config_is_in_a_suite_and_has_a_layout():
     in_suites = {b for suite in SUITES.values() for b in suite}
     assert in_suites == set(BENCHMARKS) == set(WRITERS)
+
+
+def tiny_configs(tmp_path) -> str:
+    """The shipped benchmark configs, with low-shot k values the tiny VOC
+    layout holds (4 positives and 36 negatives a class)."""
+    configs = str(tmp_path / 'configs')
+    shutil.copytree(CONFIGS, configs)
+    with open(osp.join(configs, 'voc07_low-shot_svm.py'), 'a') as f:
+        f.write('eval_low_shot = dict(k_values=[1], samples=2)\n')
+    return configs
 
 
 def write_layout(bench: str, data: str) -> Config:
@@ -53,7 +66,7 @@ def test_config_builds_on_its_official_layout(bench, tmp_path):
         for split in ('eval_train_dataset', 'eval_test_dataset'):
             dataset = DATASETS.build(cfg[split])
             assert len(dataset) > 0
-            if cfg.benchmark.protocols == ['voc07-svm']:
+            if cfg.benchmark.protocols[0] in MULTI_LABEL_PROTOCOLS:
                 targets = multi_label_targets(dataset)
                 assert (targets == 1).any(1).all()
             else:
@@ -150,6 +163,46 @@ def test_voc07_svm_refuses_a_class_it_cannot_cross_validate():
         voc07_svm(x, targets, x, targets, (1.0, ))
 
 
+def test_low_shot_draws_and_scores_as_vissl():
+    """A draw keeps k positives and (C - 1) k negatives of each class;
+    each k's result is the cost with the best mean over the draws of the
+    test mAP of SVMs fitted on the drawn images (a bare loop here)."""
+    rng = np.random.default_rng(4)
+    centers = rng.normal(size=(3, 8))
+    train_t = (rng.random((80, 3)) < 0.4).astype(np.int8)
+    train_t[rng.random((80, 3)) < 0.05] = -1
+    test_t = (rng.random((50, 3)) < 0.4).astype(np.int8)
+    train_x = (train_t == 1) @ centers + rng.normal(size=(80, 8))
+    test_x = (test_t == 1) @ centers + rng.normal(size=(50, 8))
+    drawn = low_shot_targets(train_t, 4, seed=1)
+    for c in range(3):
+        kept = drawn[:, c] != -1
+        assert (drawn[:, c] == 1).sum() == 4 and (drawn[:, c] == 0).sum() == 8
+        assert (train_t[kept, c] == drawn[kept, c]).all()
+    costs = (0.1, 10.0)
+    got = voc07_low_shot(train_x, train_t, test_x, test_t, [4], 2, costs)[4]
+    maps = np.zeros((2, 2))
+    for s in range(2):
+        draw = low_shot_targets(train_t, 4, seed=s + 1)
+        for j, cost in enumerate(costs):
+            aps = []
+            for c in range(3):
+                rows = draw[:, c] != -1
+                svm = class_svm(cost, 2000).fit(
+                    normalise(train_x)[rows],
+                    np.where(draw[rows, c] == 1, 1, -1))
+                aps.append(
+                    vissl_ap(test_t[:, c],
+                             svm.decision_function(normalise(test_x))))
+            maps[s, j] = 100 * np.mean(aps)
+    best = maps.mean(0).argmax()
+    assert got['cost'] == costs[best]
+    assert got['mean'] == pytest.approx(maps[:, best].mean())
+    assert got['std'] == pytest.approx(maps[:, best].std())
+    with pytest.raises(ValueError, match='class 0 has .* fewer than the'):
+        low_shot_targets(train_t, 40, seed=1)
+
+
 @pytest.mark.slow
 def test_suite_runs_resumes_and_lists_what_is_missing(tmp_path, image_root,
                                                       source_checkpoint,
@@ -166,7 +219,9 @@ def test_suite_runs_resumes_and_lists_what_is_missing(tmp_path, image_root,
         '--data-root', data, '--name', 'tiny', '--batch-size', '8',
         '--num-workers', '0', '--work-dir',
         str(tmp_path / 'suite'), '--quoted',
-        osp.join(ROOT, 'docs', 'results', 'quoted_vissl_model_zoo.json')
+        osp.join(ROOT, 'docs', 'results',
+                 'quoted_vissl_model_zoo.json'), '--configs',
+        tiny_configs(tmp_path)
     ]
     tool.main(argv)
     out = capsys.readouterr().out
@@ -175,6 +230,10 @@ def test_suite_runs_resumes_and_lists_what_is_missing(tmp_path, image_root,
         open(tmp_path / 'suite' / 'paper-image' / 'voc07_svm.json'))
     assert voc['dataset'] == 'VOC07' and 0 < voc['mAP']['voc07-svm'] <= 100
     assert 'top1' not in voc or not voc['top1']
+    low = json.load(
+        open(tmp_path / 'suite' / 'paper-image' / 'voc07_low-shot_svm.json'))
+    assert set(low['mAP']) == {'voc07-low-shot k=1'}
+    assert 'k=1: ' in low['settings']['voc07-low-shot']
     in1k = json.load(
         open(tmp_path / 'suite' / 'paper-image' / 'in1k_linear.json'))
     assert set(in1k['top1']) == {'linear'}
@@ -183,12 +242,12 @@ def test_suite_runs_resumes_and_lists_what_is_missing(tmp_path, image_root,
     assert 'quoted [1]' in table
     for bench in ('places205_linear', 'inat2018_linear'):
         assert f'- {bench}: {data}/' in table
-    assert '2 run now, 0 recorded before, 2 missing' in out
+    assert '3 run now, 0 recorded before, 2 missing' in out
     # A second run reuses both rows and evaluates nothing.
     monkeypatch.setattr('clusterfit_plugin.evaluation.suite.evaluate_model',
                         lambda *a, **k: pytest.fail('evaluated again'))
     tool.main(argv)
-    assert '0 run now, 2 recorded before, 2 missing' in \
+    assert '0 run now, 3 recorded before, 2 missing' in \
         capsys.readouterr().out
     assert (tmp_path / 'suite' / 'paper-image' /
             'leaderboard.md').read_text() == table
@@ -216,7 +275,8 @@ def test_every_benchmark_runs(suite, tmp_path, image_root, source_checkpoint,
     load_tool('analysis_tools/benchmark_suite').main([
         model_cfg, checkpoint, '--suite', suite, '--data-root', data,
         '--batch-size', '8', '--num-workers', '0', '--work-dir',
-        str(tmp_path / 'suite')
+        str(tmp_path / 'suite'), '--configs',
+        tiny_configs(tmp_path)
     ])
     assert f'{len(SUITES[suite])} run now, 0 recorded before, 0 missing' in \
         capsys.readouterr().out
