@@ -88,10 +88,11 @@ def parse_args():
     parser.add_argument('--shots', type=int, default=10)
     parser.add_argument(
         '--classifier',
-        default='auto',
+        default='sklearn',
         choices=CLASSIFIERS,
         help='the linear probe: scikit-learn on the CPU, or the same '
-        "objective in torch on the GPU ('auto': torch when CUDA is there)")
+        'objective in torch, fitted to its optimum, on the GPU when there '
+        'is one (the numbers can differ: docs/benchmarks.md)')
     parser.add_argument('--k', type=int, default=20)
     parser.add_argument('--batch-size', type=int, default=256)
     parser.add_argument('--num-workers', type=int, default=1)

@@ -44,8 +44,8 @@ class EvalSettings:
             probe, one chosen on a held-out part of the training split
             (:func:`select_c`); None keeps C=1.0.
         classifier (str): the logistic regression's implementation:
-            ``'sklearn'``, ``'torch'`` (the same objective, on the GPU when
-            there is one) or ``'auto'`` (torch on CUDA, else sklearn).
+            ``'sklearn'`` or ``'torch'`` (the same objective, fitted to its
+            optimum, on the GPU when there is one).
     """
     stage: str = 'backbone'
     protocols: Sequence[str] = ('linear', 'fewshot', 'knn')
@@ -57,7 +57,7 @@ class EvalSettings:
     init_seed: int = 0
     checkpoint_format: str = 'auto'
     linear_c_grid: Optional[Sequence[float]] = None
-    classifier: str = 'auto'
+    classifier: str = 'sklearn'
 
 
 def protocol_settings(settings: EvalSettings,
@@ -71,8 +71,8 @@ def protocol_settings(settings: EvalSettings,
     Returns:
         dict: protocol -> its settings in words.
     """
-    fitter = ('scikit-learn' if resolve_classifier(settings.classifier)
-              == 'sklearn' else 'torch L-BFGS, scikit-learn\'s objective')
+    fitter = ('scikit-learn' if settings.classifier == 'sklearn' else
+              "torch L-BFGS to the optimum of scikit-learn's objective")
     chosen = ('' if settings.linear_c_grid is None else
               f' (chosen from {sorted(settings.linear_c_grid)} on '
               f'{C_HELDOUT:.0%} of the train samples held out)')

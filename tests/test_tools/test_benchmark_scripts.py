@@ -49,7 +49,8 @@ def test_gpu_check_dry_run(tmp_path):
                           timeout=900,
                           env=dict(os.environ, PYTHON=sys.executable))
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    for step in ('paper_scale', 'test_cuda', 'train_image', 'train_video'):
+    for step in ('paper_scale', 'test_cuda', 'train_image', 'train_video',
+                 'linear_probe'):
         assert f'== {step}: ' in done.stdout and (out / f'{step}.log').exists()
     # Each table has its rows: the plugin's runs beside their references.
     assert '| plugin, float16 sample (torch' in done.stdout

@@ -64,10 +64,11 @@ def parse_args(argv=None):
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument(
         '--classifier',
-        default='auto',
+        default='sklearn',
         choices=CLASSIFIERS,
         help='the linear probe: scikit-learn on the CPU, or the same '
-        "objective in torch on the GPU ('auto': torch when CUDA is there)")
+        'objective in torch, fitted to its optimum, on the GPU when there '
+        'is one (the numbers can differ: docs/benchmarks.md)')
     parser.add_argument(
         '--quoted',
         action='append',

@@ -9,7 +9,9 @@
 #   3. training throughput of configs/clusterfit_r50.py and
 #      configs/clusterfit_r2plus1d_34.py against stock mmpretrain on
 #      generated ImageNet- and Kinetics-shaped data, AMP and channels-last
-#      on and off (tools/benchmarks/train_overhead.py).
+#      on and off (tools/benchmarks/train_overhead.py);
+#   4. the linear probe's fit, scikit-learn against torch on the GPU
+#      (tools/benchmarks/linear_probe.py).
 #
 # Each step's output goes to OUT (default work_dirs/gpu_check) as it ends,
 # with its wall time, so a run cut short still leaves what it finished.
@@ -38,6 +40,7 @@ if (( DRY_RUN )); then
     SCALE=(--n 3000 --d 32 --k 20 --modes 40 --niter 5)
     IMAGE=(image --dry-run)
     VIDEO=(video --dry-run)
+    PROBE=(--n 400 --d 16 --classes 4)
 else
     if ! "$PYTHON" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())'; then
         echo "gpu_check.sh: CUDA is not available to $PYTHON; use --dry-run on a CPU machine." >&2
@@ -46,9 +49,10 @@ else
     SCALE=(--n 1281167 --d 2048 --k 16000 --niter 10 --tf32)
     IMAGE=(image --iters 200 --warmup 20 --variants fp32 amp_channels_last)
     VIDEO=(video --iters 60 --warmup 10 --variants amp fp32)
+    PROBE=(--n 20000 --d 512 --classes 100)
 fi
 
-STEPS=${STEPS:-paper_scale test_cuda train_image train_video}
+STEPS=${STEPS:-paper_scale test_cuda train_image train_video linear_probe}
 step() {
     local name=$1
     shift
@@ -71,4 +75,5 @@ step paper_scale "$PYTHON" tools/benchmarks/paper_scale.py "${SCALE[@]}"
 step test_cuda "$PYTHON" -m pytest tests/test_cuda.py -q -p no:cacheprovider
 step train_image "$PYTHON" tools/benchmarks/train_overhead.py "${IMAGE[@]}" --work-dir "$OUT/train_image"
 step train_video "$PYTHON" tools/benchmarks/train_overhead.py "${VIDEO[@]}" --work-dir "$OUT/train_video"
+step linear_probe "$PYTHON" tools/benchmarks/linear_probe.py "${PROBE[@]}"
 echo "gpu_check.sh: done, logs in $OUT"
