@@ -6,7 +6,7 @@ reads lists made from these by its own scripts)."""
 import json
 import os
 import os.path as osp
-from typing import List
+from typing import List, Optional
 
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
@@ -65,32 +65,44 @@ class INaturalist(BaseDataset):
         return data_list
 
 
-@DATASETS.register_module()
-class UCF101(VideoDataset):
-    """UCF101 from its official split files: ``classInd.txt`` (``1
-    ApplyEyeMakeup``) and ``trainlist0{split}.txt`` /
-    ``testlist0{split}.txt`` (``ApplyEyeMakeup/v_..._g08_c01.avi``).
+class SplitVideoDataset(VideoDataset):
+    """Videos of one subset of an official split (1, 2 or 3), read from the
+    dataset's own split files in ``split_dir``.
 
     Args:
         split (int): 1, 2 or 3.
         subset (str): ``'train'`` or ``'test'``.
-        split_dir (str): the folder of the split files, relative to
-            ``data_root``. Defaults to ``'ucfTrainTestlist'``.
-        data_prefix (str): the videos' folder (``UCF-101``).
+        split_dir (str, optional): the folder of the split files, relative
+            to ``data_root``; None: the dataset's own name for it.
         **kwargs: the rest of :class:`VideoDataset`.
     """
+
+    SPLIT_DIR = ''
 
     def __init__(self,
                  split: int = 1,
                  subset: str = 'train',
-                 split_dir: str = 'ucfTrainTestlist',
+                 split_dir: Optional[str] = None,
                  **kwargs):
         if split not in (1, 2, 3) or subset not in ('train', 'test'):
-            raise ValueError(f'UCF101 split={split!r} subset={subset!r}: '
-                             "use split 1, 2 or 3 and subset 'train' or "
-                             "'test'.")
-        self.split, self.subset, self.split_dir = split, subset, split_dir
+            raise ValueError(
+                f'{type(self).__name__} split={split!r} subset={subset!r}: '
+                "use split 1, 2 or 3 and subset 'train' or 'test'.")
+        self.split, self.subset = split, subset
+        self.split_dir = split_dir or self.SPLIT_DIR
         super().__init__(**kwargs)
+
+
+@DATASETS.register_module()
+class UCF101(SplitVideoDataset):
+    """UCF101 from its official split files: ``classInd.txt`` (``1
+    ApplyEyeMakeup``) and ``trainlist0{split}.txt`` /
+    ``testlist0{split}.txt`` (``ApplyEyeMakeup/v_..._g08_c01.avi``) in
+    ``ucfTrainTestlist``; ``data_prefix`` is the videos' folder
+    (``UCF-101``). Arguments: :class:`SplitVideoDataset`.
+    """
+
+    SPLIT_DIR = 'ucfTrainTestlist'
 
     def load_data_list(self) -> List[dict]:
         """One info per listed video, labelled from ``classInd.txt``."""
@@ -116,32 +128,15 @@ class UCF101(VideoDataset):
 
 
 @DATASETS.register_module()
-class HMDB51(VideoDataset):
+class HMDB51(SplitVideoDataset):
     """HMDB51 from its official splits: ``{class}_test_split{split}.txt``
     in ``testTrainMulti_7030_splits``, each line ``video.avi N`` with N 1
     for train, 2 for test and 0 for neither; the classes are the files'
-    names, sorted.
-
-    Args:
-        split (int): 1, 2 or 3.
-        subset (str): ``'train'`` or ``'test'``.
-        split_dir (str): the folder of the split files, relative to
-            ``data_root``. Defaults to ``'testTrainMulti_7030_splits'``.
-        data_prefix (str): the videos' folder (one sub-folder per class).
-        **kwargs: the rest of :class:`VideoDataset`.
+    names, sorted; ``data_prefix`` is the videos' folder (one sub-folder
+    per class). Arguments: :class:`SplitVideoDataset`.
     """
 
-    def __init__(self,
-                 split: int = 1,
-                 subset: str = 'train',
-                 split_dir: str = 'testTrainMulti_7030_splits',
-                 **kwargs):
-        if split not in (1, 2, 3) or subset not in ('train', 'test'):
-            raise ValueError(f'HMDB51 split={split!r} subset={subset!r}: '
-                             "use split 1, 2 or 3 and subset 'train' or "
-                             "'test'.")
-        self.split, self.subset, self.split_dir = split, subset, split_dir
-        super().__init__(**kwargs)
+    SPLIT_DIR = 'testTrainMulti_7030_splits'
 
     def load_data_list(self) -> List[dict]:
         """One info per video of the subset, classes in sorted order."""

@@ -121,17 +121,7 @@ def multi_label_split(model, dataset_cfg: dict,
     """
     dataset = DATASETS.build(dataset_cfg)
     targets = multi_label_targets(dataset)
-    feats = extract_features(
-        model,
-        dataset,
-        dataset_cfg['pipeline'],
-        np.arange(len(dataset)),
-        settings.stage,
-        batch_size=settings.batch_size,
-        num_workers=settings.num_workers,
-        channels_last=settings.channels_last,
-        progress=False)
-    return feats, targets
+    return frozen_features(model, dataset, dataset_cfg, settings), targets
 
 
 def split_features(
@@ -149,7 +139,23 @@ def split_features(
     """
     dataset = DATASETS.build(dataset_cfg)
     keys, labels = scan_samples(dataset)
-    feats = extract_features(
+    return frozen_features(model, dataset, dataset_cfg, settings), labels, keys
+
+
+def frozen_features(model, dataset, dataset_cfg: dict,
+                    settings: EvalSettings) -> np.ndarray:
+    """Every sample's features, in order.
+
+    Args:
+        model (nn.Module): the frozen model.
+        dataset: the built split.
+        dataset_cfg (dict): its config (the pipeline).
+        settings (EvalSettings): the extraction settings.
+
+    Returns:
+        np.ndarray: (N, D) features.
+    """
+    return extract_features(
         model,
         dataset,
         dataset_cfg['pipeline'],
@@ -159,7 +165,6 @@ def split_features(
         num_workers=settings.num_workers,
         channels_last=settings.channels_last,
         progress=False)
-    return feats, labels, keys
 
 
 def _check_labelled(labels: np.ndarray, what: str, data_file: str) -> None:

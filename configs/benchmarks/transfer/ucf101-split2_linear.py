@@ -1,25 +1,5 @@
-# UCF101, official split 2 (ucfTrainTestlist/, the plugin's UCF101 class);
-# linear probe on frozen clip features (tools/analysis_tools/
-# benchmark_suite.py). Fine-tuning is not part of the suite: train the
-# backbone with a video classification config for that.
-_base_ = './_base_/video_eval.py'
-data_root = 'data/ucf101'
-benchmark = dict(
-    name='UCF101-split2',
-    protocols=['linear'],
-    expects=['ucfTrainTestlist', 'UCF-101'])
-eval_train_dataset = dict(
-    type='UCF101',
-    data_root=data_root,
-    data_prefix='UCF-101',
-    split=2,
-    subset='train',
-    pipeline={{_base_.eval_pipeline}})
-eval_test_dataset = dict(
-    type='UCF101',
-    data_root=data_root,
-    data_prefix='UCF-101',
-    split=2,
-    subset='test',
-    test_mode=True,
-    pipeline={{_base_.eval_pipeline}})
+# UCF101, official split 2: as split 1 otherwise.
+_base_ = './ucf101-split1_linear.py'
+benchmark = dict(name='UCF101-split2')
+eval_train_dataset = dict(split=2)
+eval_test_dataset = dict(split=2)
