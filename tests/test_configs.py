@@ -3,8 +3,8 @@
 
 The configs are used as shipped, from a workspace that holds tiny data at
 their data paths (generated images and mp4 clips in the MNIST-5k,
-moving-digits, ImageNet, Kinetics and CIFAR-10 layouts) and randomly
-initialised checkpoints at the paths they name. Each config's model, train
+moving-digits, ImageNet, Kinetics, UCF101, HMDB51 and CIFAR-10 layouts) and
+randomly initialised checkpoints at the paths they name. Each config's model, train
 / val / test datasets and custom hooks are built the Runner's way, each
 ClusterFitHook's source is built with its checkpoint; each CPU-sized config
 then runs one training iteration through ``tools/train.py``'s own argument
@@ -17,6 +17,7 @@ import os.path as osp
 import pickle
 import sys
 
+import benchmark_layouts
 import cv2
 import numpy as np
 import pytest
@@ -98,6 +99,9 @@ def make_data(root: str) -> None:
             lines.append(f'{i}.mp4 {i % 400}')
         write_lines(
             osp.join(kinetics, f'kinetics400_{split}_list_videos.txt'), lines)
+    # UCF101 and HMDB51 in their official layouts (the fine-tuning configs).
+    benchmark_layouts.ucf101(osp.join(root, 'data', 'ucf101'))
+    benchmark_layouts.hmdb51(osp.join(root, 'data', 'hmdb51'))
     # ImageNet (mmpretrain's layout with meta/ lists).
     imagenet = osp.join(root, 'data', 'imagenet')
     os.makedirs(osp.join(imagenet, 'meta'))
