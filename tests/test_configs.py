@@ -4,10 +4,10 @@
 The configs are used as shipped, from a workspace that holds tiny data at
 their data paths (generated images and mp4 clips in the MNIST-5k,
 moving-digits, ImageNet, Kinetics, UCF101, HMDB51 and CIFAR-10 layouts)
-and randomly initialised checkpoints at the paths they name. Each config's model, train
-/ val / test datasets and custom hooks are built the Runner's way, each
-ClusterFitHook's source is built with its checkpoint; each CPU-sized config
-then runs one training iteration through ``tools/train.py``'s own argument
+and randomly initialised checkpoints at the paths they name. Each config's
+model, train / val / test datasets and custom hooks are built the Runner's
+way, each ClusterFitHook's source is built with its checkpoint; each
+CPU-sized config then runs one training iteration through ``tools/train.py``'s own argument
 handling and the stock Runner, with only batch size, workers, epochs and K
 (``--num-clusters``) changed.
 """
