@@ -7,9 +7,9 @@ moving-digits, ImageNet, Kinetics, UCF101, HMDB51 and CIFAR-10 layouts)
 and randomly initialised checkpoints at the paths they name. Each config's
 model, train / val / test datasets and custom hooks are built the Runner's
 way, each ClusterFitHook's source is built with its checkpoint; each
-CPU-sized config then runs one training iteration through ``tools/train.py``'s own argument
-handling and the stock Runner, with only batch size, workers, epochs and K
-(``--num-clusters``) changed.
+CPU-sized config then runs one training iteration through
+``tools/train.py``'s own argument handling and the stock Runner, with only
+batch size, workers, epochs and K (``--num-clusters``) changed.
 """
 import glob
 import os
