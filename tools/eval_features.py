@@ -42,6 +42,7 @@ from clusterfit_plugin.evaluation import (MULTI_LABEL_PROTOCOLS, PROTOCOLS,
                                           EvalSettings, evaluate_model,
                                           markdown_table)
 from clusterfit_plugin.evaluation.torch_linear import CLASSIFIERS
+from clusterfit_plugin.evaluation.vissl_layers import VISSL_LAYERS
 from clusterfit_plugin.fileio import atomic_save_json, atomic_save_text
 from clusterfit_plugin.models.builder import load_config
 
@@ -93,6 +94,12 @@ def parse_args():
         help='the linear probe: scikit-learn on the CPU, or the same '
         'objective in torch, fitted to its optimum, on the GPU when there '
         'is one (the numbers can differ: docs/benchmarks.md)')
+    parser.add_argument(
+        '--vissl-layer',
+        choices=sorted(VISSL_LAYERS),
+        help="score a ResNet's res4 or res5 map pooled as VISSL's benchmarks "
+        "pool it (9216 / 8192 features at 224 pixels) instead of the stage's "
+        'output')
     parser.add_argument('--k', type=int, default=20)
     parser.add_argument('--batch-size', type=int, default=256)
     parser.add_argument('--num-workers', type=int, default=1)
@@ -150,6 +157,7 @@ def main():
         init_seed=args.init_seed,
         checkpoint_format=args.checkpoint_format,
         classifier=args.classifier,
+        vissl_layer=args.vissl_layer,
         linear_c_grid=args.linear_c_grid)
     command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
     rows = []

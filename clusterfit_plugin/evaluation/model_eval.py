@@ -19,6 +19,7 @@ from .frozen_features import (C_HELDOUT, FEWSHOT_SEEDS, KNN_TEMPERATURE,
                               evaluate_topk, select_c)
 from .leaderboard import make_row
 from .torch_linear import resolve_classifier
+from .vissl_layers import VISSL_LAYERS, use_vissl_layer
 from .voc07_svm import (LOW_SHOT_K, LOW_SHOT_SAMPLES, VOC07_COSTS, VOC07_FOLDS,
                         multi_label_targets, voc07_low_shot, voc07_svm)
 
@@ -46,6 +47,9 @@ class EvalSettings:
         classifier (str): the logistic regression's implementation:
             ``'sklearn'`` or ``'torch'`` (the same objective, fitted to its
             optimum, on the GPU when there is one).
+        vissl_layer (str, optional): score a ResNet's ``'res4'`` or
+            ``'res5'`` map pooled as VISSL pools it
+            (:mod:`.vissl_layers`) instead of the stage's output.
     """
     stage: str = 'backbone'
     protocols: Sequence[str] = ('linear', 'fewshot', 'knn')
@@ -58,6 +62,7 @@ class EvalSettings:
     checkpoint_format: str = 'auto'
     linear_c_grid: Optional[Sequence[float]] = None
     classifier: str = 'sklearn'
+    vissl_layer: Optional[str] = None
 
 
 def protocol_settings(settings: EvalSettings,
@@ -274,7 +279,18 @@ def evaluate_model(
         source['checkpoint_format'] = settings.checkpoint_format
     check_protocols(settings.protocols, data_file)
     classifier = resolve_classifier(settings.classifier)
+    features = f'frozen {settings.stage}'
+    if settings.vissl_layer is not None:
+        if settings.vissl_layer not in VISSL_LAYERS or (settings.stage
+                                                        != 'backbone'):
+            raise ValueError(
+                f'vissl_layer={settings.vissl_layer!r} with stage='
+                f'{settings.stage!r}: use one of {sorted(VISSL_LAYERS)} with '
+                "stage='backbone' (it replaces the backbone's output).")
+        features = f"frozen {settings.vissl_layer} (VISSL's pooling)"
     model = build_source_model(source)
+    if settings.vissl_layer is not None:
+        use_vissl_layer(model, settings.vissl_layer)
     model_cfg = load_source_config(source)
     dataset = dataset_name or osp.splitext(osp.basename(data_file))[0]
     # The same for every label set: the checkpoint is hashed once.
@@ -324,8 +340,7 @@ def evaluate_model(
             }
         row = make_row(
             dataset=dataset,
-            protocol=f'frozen {settings.stage}, {len(train_t)} train / '
-            f'{len(test_t)} test',
+            protocol=f'{features}, {len(train_t)} train / {len(test_t)} test',
             settings=described,
             top1={},
             mean_ap=mean_ap,
@@ -359,7 +374,7 @@ def evaluate_model(
             classifier=classifier)
         row = make_row(
             dataset=dataset if set_name is None else f'{dataset}/{set_name}',
-            protocol=f'frozen {settings.stage}, {len(set_train_y)} train / '
+            protocol=f'{features}, {len(set_train_y)} train / '
             f'{len(set_test_y)} test',
             settings=protocol_settings(settings, linear_c),
             top1=top1,

@@ -109,7 +109,9 @@ def run_suite(suite: str,
         source_name (str): the source the model came from.
         settings (EvalSettings): extraction settings (each benchmark sets
             its protocols and C grid).
-        work_dir (str): where each benchmark's row is recorded.
+        work_dir (str): where each benchmark's row is recorded, with what
+            made it (checkpoint, name, source, stage, VISSL layer,
+            classifier): a record of another evaluation is run again.
         command (str): the command line, recorded in the rows.
         configs_dir (str): the folder of the benchmark configs.
         data_root (str, optional): see :func:`load_benchmark`.
@@ -124,19 +126,25 @@ def run_suite(suite: str,
     checkpoint_id = (
         sha256_file(checkpoint)[:8]
         if checkpoint else f'random-init-{settings.init_seed}')
+    # What makes a recorded row this evaluation's.
+    key = dict(
+        checkpoint=checkpoint_id,
+        method=name,
+        source=source_name,
+        stage=settings.stage,
+        vissl_layer=settings.vissl_layer,
+        classifier=settings.classifier)
     result = SuiteResult(rows=[], reused=[], missing={})
     for bench in SUITES[suite]:
         path = osp.join(configs_dir, f'{bench}.py')
         cfg = load_benchmark(path, data_root)
         record = osp.join(work_dir, f'{bench}.json')
-        row = _read(record)
-        if row is not None:
-            if (row.get('checkpoint') == checkpoint_id
-                    and row.get('method') == name):
-                log(f'{bench}: done before ({record})')
-                result.rows.append(row)
-                result.reused.append(bench)
-                continue
+        done = _read(record)
+        if done is not None and done.get('key') == key:
+            log(f'{bench}: done before ({record})')
+            result.rows.append(done['row'])
+            result.reused.append(bench)
+            continue
         missing = missing_files(cfg)
         if missing:
             log(f'{bench}: skipped, missing {", ".join(missing)}')
@@ -157,16 +165,17 @@ def run_suite(suite: str,
             bench_settings,
             command,
             dataset_name=cfg.benchmark['name'])
-        atomic_save_json(record, row)
+        atomic_save_json(record, dict(key=key, row=row))
         result.rows.append(row)
     return result
 
 
 def _read(path: str) -> Optional[dict]:
-    """A recorded row, or None when absent or unreadable (run again)."""
+    """A record (``key`` and ``row``), or None when absent or unreadable
+    (run again)."""
     try:
         with open(path, encoding='utf-8') as f:
             row = json.load(f)
     except (OSError, ValueError):
         return None
-    return row if isinstance(row, dict) else None
+    return row if isinstance(row, dict) and 'row' in row else None

@@ -227,15 +227,16 @@ def test_suite_runs_resumes_and_lists_what_is_missing(tmp_path, image_root,
     out = capsys.readouterr().out
     table = (tmp_path / 'suite' / 'paper-image' / 'leaderboard.md').read_text()
     voc = json.load(
-        open(tmp_path / 'suite' / 'paper-image' / 'voc07_svm.json'))
+        open(tmp_path / 'suite' / 'paper-image' / 'voc07_svm.json'))['row']
     assert voc['dataset'] == 'VOC07' and 0 < voc['mAP']['voc07-svm'] <= 100
     assert 'top1' not in voc or not voc['top1']
     low = json.load(
-        open(tmp_path / 'suite' / 'paper-image' / 'voc07_low-shot_svm.json'))
+        open(tmp_path / 'suite' / 'paper-image' /
+             'voc07_low-shot_svm.json'))['row']
     assert set(low['mAP']) == {'voc07-low-shot k=1'}
     assert 'k=1: ' in low['settings']['voc07-low-shot']
     in1k = json.load(
-        open(tmp_path / 'suite' / 'paper-image' / 'in1k_linear.json'))
+        open(tmp_path / 'suite' / 'paper-image' / 'in1k_linear.json'))['row']
     assert set(in1k['top1']) == {'linear'}
     assert 'chosen from [0.01, 0.1, 1.0, 10.0]' in in1k['settings']['linear']
     assert 'voc07-svm mAP' in table and 'linear top-1' in table
@@ -251,6 +252,12 @@ def test_suite_runs_resumes_and_lists_what_is_missing(tmp_path, image_root,
         capsys.readouterr().out
     assert (tmp_path / 'suite' / 'paper-image' /
             'leaderboard.md').read_text() == table
+    # Another evaluation of the same checkpoint (here another classifier)
+    # is not taken for this one: it runs again.
+    monkeypatch.undo()
+    tool.main(argv + ['--classifier', 'torch'])
+    assert '3 run now, 0 recorded before, 2 missing' in \
+        capsys.readouterr().out
 
 
 @pytest.mark.slow
@@ -281,6 +288,46 @@ def test_every_benchmark_runs(suite, tmp_path, image_root, source_checkpoint,
     assert f'{len(SUITES[suite])} run now, 0 recorded before, 0 missing' in \
         capsys.readouterr().out
     for bench in SUITES[suite]:
-        row = json.load(open(tmp_path / 'suite' / suite / f'{bench}.json'))
+        row = json.load(open(tmp_path / 'suite' / suite /
+                             f'{bench}.json'))['row']
         scores = row.get('mAP') or row['top1']
         assert all(0 <= v <= 100 for v in scores.values()), row
+
+
+def test_vissl_layers_pool_as_vissl():
+    """res4 and res5 of a ResNet-50 at 224 pixels, through the plugin's
+    extractor, against the stage maps pooled by hand with VISSL's ops."""
+    import torch
+    import torch.nn.functional as F
+    from mmpretrain.registry import MODELS
+
+    from clusterfit_plugin.engine.extractor import forward_features
+    from clusterfit_plugin.evaluation.vissl_layers import use_vissl_layer
+    torch.manual_seed(0)
+    cfg = dict(
+        type='ImageClassifier',
+        backbone=dict(type='ResNet', depth=50, out_indices=(0, 1, 2, 3)),
+        neck=dict(type='GlobalAveragePooling'))
+    model = MODELS.build(cfg).eval()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        maps = model.backbone(x)
+        want = dict(
+            res4=F.avg_pool2d(maps[2], 8, 3).flatten(1),
+            res5=F.avg_pool2d(maps[3], 6, 1).flatten(1))
+        for layer, dim in (('res4', 9216), ('res5', 8192)):
+            wrapped = use_vissl_layer(MODELS.build(cfg).eval(), layer)
+            wrapped.backbone.backbone.load_state_dict(
+                model.backbone.state_dict())
+            got = forward_features(wrapped, x, 'backbone')
+            assert got.shape == (2, dim)
+            torch.testing.assert_close(got, want[layer])
+    with pytest.raises(ValueError, match='smaller than VISSL'):
+        use_vissl_layer(MODELS.build(cfg).eval(),
+                        'res4').backbone(torch.randn(1, 3, 64, 64))
+    with pytest.raises(ValueError, match='has no out_indices'):
+        use_vissl_layer(
+            MODELS.build(
+                dict(
+                    type='ImageClassifier',
+                    backbone=dict(type='LeNet5', num_classes=0))), 'res5')

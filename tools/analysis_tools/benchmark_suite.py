@@ -38,6 +38,7 @@ from clusterfit_plugin.evaluation import EvalSettings, markdown_table
 from clusterfit_plugin.evaluation.leaderboard import check_quoted
 from clusterfit_plugin.evaluation.suite import SUITES, run_suite
 from clusterfit_plugin.evaluation.torch_linear import CLASSIFIERS
+from clusterfit_plugin.evaluation.vissl_layers import VISSL_LAYERS
 from clusterfit_plugin.fileio import atomic_save_text
 
 CONFIGS = osp.join(
@@ -70,6 +71,12 @@ def parse_args(argv=None):
         'objective in torch, fitted to its optimum, on the GPU when there '
         'is one (the numbers can differ: docs/benchmarks.md)')
     parser.add_argument(
+        '--vissl-layer',
+        choices=sorted(VISSL_LAYERS),
+        help="score a ResNet's res4 or res5 map pooled as VISSL's benchmarks "
+        "pool it (9216 / 8192 features at 224 pixels) instead of the stage's "
+        'output')
+    parser.add_argument(
         '--quoted',
         action='append',
         default=[],
@@ -92,7 +99,8 @@ def main(argv=None):
         channels_last=args.channels_last,
         init_seed=args.init_seed,
         checkpoint_format=args.checkpoint_format,
-        classifier=args.classifier)
+        classifier=args.classifier,
+        vissl_layer=args.vissl_layer)
     work_dir = osp.join(args.work_dir, args.suite)
     command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
     result = run_suite(
