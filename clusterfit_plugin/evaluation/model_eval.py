@@ -11,10 +11,10 @@ from mmengine.config import Config
 from mmpretrain.registry import DATASETS
 
 from ..datasets.sample_keys import scan_samples
-from ..engine.extractor import extract_features
 from ..engine.source import build_source_model, load_source_config
 from ..fileio import sha256_file
 from ..settings import check_keys
+from .extraction import frozen_features
 from .frozen_features import (C_HELDOUT, FEWSHOT_SEEDS, KNN_TEMPERATURE,
                               evaluate_topk, select_c)
 from .leaderboard import make_row
@@ -50,6 +50,9 @@ class EvalSettings:
         vissl_layer (str, optional): score a ResNet's ``'res4'`` or
             ``'res5'`` map pooled as VISSL pools it
             (:mod:`.vissl_layers`) instead of the stage's output.
+        feature_dir (str, optional): extract by rank into resumable disk
+            stores there (:func:`.extraction.frozen_features`); None: in
+            memory, one process.
     """
     stage: str = 'backbone'
     protocols: Sequence[str] = ('linear', 'fewshot', 'knn')
@@ -63,6 +66,7 @@ class EvalSettings:
     linear_c_grid: Optional[Sequence[float]] = None
     classifier: str = 'sklearn'
     vissl_layer: Optional[str] = None
+    feature_dir: Optional[str] = None
 
 
 def protocol_settings(settings: EvalSettings,
@@ -112,64 +116,46 @@ def check_protocols(protocols: Sequence[str], data_file: str) -> None:
             'multi-label data (VOC07) and the others on single-label data.')
 
 
-def multi_label_split(model, dataset_cfg: dict,
-                      settings: EvalSettings) -> Tuple[np.ndarray, np.ndarray]:
+def multi_label_split(
+        model, dataset_cfg: dict, settings: EvalSettings,
+        feature_id: str) -> Tuple[Optional[np.ndarray], np.ndarray]:
     """Features and (N, C) targets of one multi-label split.
 
     Args:
         model (nn.Module): the frozen model.
         dataset_cfg (dict): the split's dataset config (``VOC``).
         settings (EvalSettings): the extraction settings.
+        feature_id (str): what identifies the model's features.
 
     Returns:
-        tuple: (N, D) features and (N, C) targets (1, 0, -1 difficult).
+        tuple: (N, D) features (None on ranks other than 0) and (N, C)
+        targets (1, 0, -1 difficult).
     """
     dataset = DATASETS.build(dataset_cfg)
     targets = multi_label_targets(dataset)
-    return frozen_features(model, dataset, dataset_cfg, settings), targets
+    return frozen_features(model, dataset, dataset_cfg, settings,
+                           feature_id), targets
 
 
 def split_features(
-        model, dataset_cfg: dict,
-        settings: EvalSettings) -> Tuple[np.ndarray, np.ndarray, List[str]]:
+        model, dataset_cfg: dict, settings: EvalSettings,
+        feature_id: str) -> Tuple[Optional[np.ndarray], np.ndarray, List[str]]:
     """Features, labels and sample identities of one labelled split.
 
     Args:
         model (nn.Module): the frozen model.
         dataset_cfg (dict): the split's dataset config.
         settings (EvalSettings): the extraction settings.
+        feature_id (str): what identifies the model's features.
 
     Returns:
-        tuple: (N, D) features, (N,) labels (-1: none) and the identities.
+        tuple: (N, D) features (None on ranks other than 0), (N,) labels
+        (-1: none) and the identities.
     """
     dataset = DATASETS.build(dataset_cfg)
     keys, labels = scan_samples(dataset)
-    return frozen_features(model, dataset, dataset_cfg, settings), labels, keys
-
-
-def frozen_features(model, dataset, dataset_cfg: dict,
-                    settings: EvalSettings) -> np.ndarray:
-    """Every sample's features, in order.
-
-    Args:
-        model (nn.Module): the frozen model.
-        dataset: the built split.
-        dataset_cfg (dict): its config (the pipeline).
-        settings (EvalSettings): the extraction settings.
-
-    Returns:
-        np.ndarray: (N, D) features.
-    """
-    return extract_features(
-        model,
-        dataset,
-        dataset_cfg['pipeline'],
-        np.arange(len(dataset)),
-        settings.stage,
-        batch_size=settings.batch_size,
-        num_workers=settings.num_workers,
-        channels_last=settings.channels_last,
-        progress=False)
+    return frozen_features(model, dataset, dataset_cfg, settings,
+                           feature_id), labels, keys
 
 
 def _check_labelled(labels: np.ndarray, what: str, data_file: str) -> None:
@@ -268,7 +254,8 @@ def evaluate_model(
 
     Returns:
         list[tuple]: ``(label set, leaderboard row, top-1 by protocol in
-        the order run)`` per label set (None for the splits' own labels).
+        the order run)`` per label set (None for the splits' own labels);
+        empty on ranks other than 0 (``feature_dir`` with several ranks).
     """
     source = dict(
         config=config,
@@ -294,9 +281,12 @@ def evaluate_model(
     model_cfg = load_source_config(source)
     dataset = dataset_name or osp.splitext(osp.basename(data_file))[0]
     # The same for every label set: the checkpoint is hashed once.
+    digest = sha256_file(checkpoint) if checkpoint else None
     checkpoint_id = (
-        sha256_file(checkpoint)[:8]
-        if checkpoint else f'random-init-{settings.init_seed}')
+        digest[:8] if digest else f'random-init-{settings.init_seed}')
+    # What the stored features of a split are of (with the split's config).
+    feature_id = (f'{digest or checkpoint_id}/{config}/{features}/'
+                  f'{settings.channels_last}')
     row_args = dict(
         method=name,
         source=source_name,
@@ -311,9 +301,11 @@ def evaluate_model(
         check_keys(low_shot, ('k_values', 'samples'),
                    f'{data_file} eval_low_shot')
         train_x, train_t = multi_label_split(model, data.eval_train_dataset,
-                                             settings)
+                                             settings, feature_id)
         test_x, test_t = multi_label_split(model, data.eval_test_dataset,
-                                           settings)
+                                           settings, feature_id)
+        if train_x is None:  # another rank's shards: rank 0 scores
+            return []
         if protocol == 'voc07-svm':
             mean_ap = {
                 protocol: voc07_svm(train_x, train_t, test_x, test_t)[0]
@@ -348,9 +340,11 @@ def evaluate_model(
         return [(None, row, {f'{p} mAP': v for p, v in mean_ap.items()})]
     train_x, train_y, train_keys = split_features(model,
                                                   data.eval_train_dataset,
-                                                  settings)
+                                                  settings, feature_id)
     test_x, test_y, test_keys = split_features(model, data.eval_test_dataset,
-                                               settings)
+                                               settings, feature_id)
+    if train_x is None:  # another rank's shards: rank 0 scores
+        return []
     rows = []
     sets = label_sets(data, data_file, train_keys, test_keys, train_y, test_y)
     for set_name, (set_train_y, set_test_y) in sets.items():

@@ -118,7 +118,9 @@ def run_suite(suite: str,
         log (callable): prints progress.
 
     Returns:
-        SuiteResult: the rows, what was reused, what is missing.
+        SuiteResult: the rows, what was reused, what is missing (the rows
+        of the benchmarks run now only on rank 0: with ``feature_dir``,
+        every rank extracts its shard and rank 0 scores).
     """
     if suite not in SUITES:
         raise ValueError(f'unknown suite {suite!r}; use one of '
@@ -133,7 +135,8 @@ def run_suite(suite: str,
         source=source_name,
         stage=settings.stage,
         vissl_layer=settings.vissl_layer,
-        classifier=settings.classifier)
+        classifier=settings.classifier,
+        channels_last=settings.channels_last)
     result = SuiteResult(rows=[], reused=[], missing={})
     for bench in SUITES[suite]:
         path = osp.join(configs_dir, f'{bench}.py')
@@ -155,7 +158,7 @@ def run_suite(suite: str,
             settings,
             protocols=list(cfg.benchmark['protocols']),
             linear_c_grid=cfg.get('eval_linear_c_grid'))
-        (_, row, _), = evaluate_model(
+        rows = evaluate_model(
             cfg,
             path,
             config,
@@ -165,8 +168,9 @@ def run_suite(suite: str,
             bench_settings,
             command,
             dataset_name=cfg.benchmark['name'])
-        atomic_save_json(record, dict(key=key, row=row))
-        result.rows.append(row)
+        for _, row, _ in rows:  # none on ranks other than 0
+            atomic_save_json(record, dict(key=key, row=row))
+            result.rows.append(row)
     return result
 
 

@@ -168,6 +168,20 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
         world_size=int(os.environ['WORLD_SIZE']))
 
 
+def start_launcher(launcher: str) -> None:
+    """Start the process group of a tool that has no Runner config (the
+    evaluation tools): gloo on the CPU (:func:`setup_launcher`), mmengine's
+    ``init_dist`` with nccl where CUDA is.
+
+    Args:
+        launcher (str): ``'none'``, ``'pytorch'`` or ``'slurm'``.
+    """
+    setup_launcher(Config(), launcher)
+    if launcher != 'none' and not (torch_dist.is_available()
+                                   and torch_dist.is_initialized()):
+        init_dist(launcher, backend='nccl')
+
+
 def run_tool(main: Callable[[], None]) -> None:
     """Run a tool's ``main`` and, once it succeeded, destroy the process
     group (:func:`shutdown_distributed`).

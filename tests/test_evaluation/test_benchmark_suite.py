@@ -5,13 +5,16 @@ scikit-learn's own grid search, and the suite command end to end (rows,
 missing data listed, a second run reusing the first)."""
 import glob
 import json
+import os
 import os.path as osp
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from benchmark_layouts import WRITERS
-from helpers import ROOT, load_tool, make_cfg
+from helpers import ROOT, free_port, load_tool, make_cfg
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import DATASETS
@@ -331,3 +334,87 @@ def test_vissl_layers_pool_as_vissl():
                 dict(
                     type='ImageClassifier',
                     backbone=dict(type='LeNet5', num_classes=0))), 'res5')
+
+
+@pytest.mark.slow
+def test_two_ranks_extract_into_the_disk_store_and_score_the_same(
+        tmp_path, image_root, source_checkpoint):
+    """Under torchrun (2 gloo processes) each rank extracts its shard of
+    every split into --feature-dir and rank 0 scores: the stored features
+    are the in-memory ones and the rows those of the one-process run."""
+    data = str(tmp_path / 'data')
+    for bench in ('voc07_svm', 'in1k_linear'):
+        write_layout(bench, data)
+    model_cfg = str(tmp_path / 'model.py')
+    Config(
+        dict(model=make_cfg('w', image_root, None)['model'])).dump(model_cfg)
+    configs = tiny_configs(tmp_path)
+    tool = osp.join(ROOT, 'tools', 'analysis_tools', 'benchmark_suite.py')
+    common = [
+        model_cfg, source_checkpoint, '--suite', 'paper-image', '--data-root',
+        data, '--batch-size', '8', '--num-workers', '0', '--configs', configs
+    ]
+    load_tool('analysis_tools/benchmark_suite').main(
+        common + ['--work-dir', str(tmp_path / 'one')])
+    done = subprocess.run(
+        [
+            sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+            '2', '--master_port',
+            str(free_port()), tool
+        ] + common + [
+            '--work-dir',
+            str(tmp_path / 'two'), '--feature-dir',
+            str(tmp_path / 'features'), '--launcher', 'pytorch'
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert '3 run now, 0 recorded before, 2 missing' in done.stdout
+    # Each of the 4 splits (VOC07 trainval and test, ImageNet train and
+    # val) in its own store, one shard per rank.
+    shards = glob.glob(str(tmp_path / 'features' / '*' / 'features' / '*.npy'))
+    assert sorted(
+        p.rsplit('-', 3)[-3:] != [] and p[-len('rank0-of-2.npy'):]
+        for p in shards
+    ) == ['rank0-of-2.npy'] * 4 + ['rank1-of-2.npy'] * 4 or len(shards) == 8
+    # The stored features are the in-memory ones (each rank's batches
+    # differ, so up to float rounding).
+    from clusterfit_plugin.engine.source import build_source_model
+    from clusterfit_plugin.evaluation.extraction import frozen_features
+    from clusterfit_plugin.evaluation.model_eval import EvalSettings
+    cfg = load_benchmark(osp.join(configs, 'in1k_linear.py'), data)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        dataset = DATASETS.build(cfg.eval_train_dataset)
+    model = build_source_model(
+        dict(config=model_cfg, checkpoint=source_checkpoint))
+    settings = EvalSettings(batch_size=8, num_workers=0)
+    in_memory = frozen_features(model, dataset, cfg.eval_train_dataset,
+                                settings)
+    stored = np.zeros_like(in_memory)
+    for rank in (0, 1):
+        shard = glob.glob(
+            str(tmp_path / 'features' / '*' / 'features' /
+                f'*-rank{rank}-of-2.npy'))
+        rows = [np.load(p) for p in shard]
+        match = [
+            r for r in rows if r.shape == in_memory[rank::2].shape
+            and np.allclose(r, in_memory[rank::2], atol=1e-4)
+        ]
+        assert len(match) == 1, 'no stored shard of ImageNet train'
+        stored[rank::2] = match[0]
+    np.testing.assert_allclose(stored, in_memory, rtol=1e-4, atol=1e-5)
+    for bench in ('voc07_svm', 'voc07_low-shot_svm', 'in1k_linear'):
+        one = json.load(
+            open(tmp_path / 'one' / 'paper-image' / f'{bench}.json'))['row']
+        two = json.load(
+            open(tmp_path / 'two' / 'paper-image' / f'{bench}.json'))['row']
+        assert one['dataset'] == two['dataset']
+        for key in ('top1', 'mAP'):
+            for name, value in one.get(key, {}).items():
+                # The SVMs (liblinear, stopped at 2,000 iterations on
+                # these random features) move with the last bits.
+                assert abs(two[key][name] -
+                           value) <= (1.0 if key == 'mAP' else 0.0), (bench,
+                                                                      name)

@@ -13,7 +13,10 @@ train split. Suites:
   Caltech-101, SUN397.
 
 Each finished benchmark's row is recorded in ``{work_dir}/{suite}/``; a
-second run on the same checkpoint does only what is left. A benchmark
+second run on the same checkpoint does only what is left. With
+``--feature-dir`` the splits are extracted into resumable disk stores;
+under a launcher (``torchrun --nproc_per_node N ... --launcher pytorch``)
+each rank extracts its shard there and rank 0 scores. A benchmark
 whose data is not there is listed, with the paths its config expects,
 under the table (``{work_dir}/{suite}/leaderboard.md``); it is not an
 error.
@@ -30,6 +33,7 @@ import os.path as osp
 import shlex
 import sys
 
+from mmengine.dist import get_dist_info
 from mmpretrain.utils import register_all_modules
 
 import clusterfit_plugin  # noqa: F401
@@ -40,6 +44,7 @@ from clusterfit_plugin.evaluation.suite import SUITES, run_suite
 from clusterfit_plugin.evaluation.torch_linear import CLASSIFIERS
 from clusterfit_plugin.evaluation.vissl_layers import VISSL_LAYERS
 from clusterfit_plugin.fileio import atomic_save_text
+from clusterfit_plugin.utils import run_tool, start_launcher
 
 CONFIGS = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
@@ -81,6 +86,16 @@ def parse_args(argv=None):
         action='append',
         default=[],
         help='a JSON list of quoted rows to show beside the measured ones')
+    parser.add_argument(
+        '--feature-dir',
+        help='extract each split into resumable disk stores here, one shard '
+        'per rank (needed with a launcher); default: in memory')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm'],
+        default='none',
+        help='under torchrun or slurm, every rank extracts its shard into '
+        '--feature-dir and rank 0 scores')
     parser.add_argument('--work-dir', default='work_dirs/benchmark_suite')
     parser.add_argument(
         '--configs',
@@ -92,6 +107,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     register_all_modules(init_default_scope=True)
+    start_launcher(args.launcher)
     settings = EvalSettings(
         stage=args.stage,
         batch_size=args.batch_size,
@@ -100,7 +116,8 @@ def main(argv=None):
         init_seed=args.init_seed,
         checkpoint_format=args.checkpoint_format,
         classifier=args.classifier,
-        vissl_layer=args.vissl_layer)
+        vissl_layer=args.vissl_layer,
+        feature_dir=args.feature_dir)
     work_dir = osp.join(args.work_dir, args.suite)
     command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
     result = run_suite(
@@ -114,6 +131,8 @@ def main(argv=None):
         command,
         args.configs,
         data_root=args.data_root)
+    if get_dist_info()[0] != 0:
+        return
     rows = list(result.rows)
     for path in args.quoted:
         with open(path, encoding='utf-8') as f:
@@ -134,4 +153,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)
