@@ -418,3 +418,16 @@ def test_two_ranks_extract_into_the_disk_store_and_score_the_same(
                 assert abs(two[key][name] -
                            value) <= (1.0 if key == 'mAP' else 0.0), (bench,
                                                                       name)
+
+
+def test_protocols_and_ranks_that_cannot_be_honoured_are_refused(monkeypatch):
+    from clusterfit_plugin.evaluation import extraction
+    from clusterfit_plugin.evaluation.model_eval import (EvalSettings,
+                                                         check_protocols)
+    with pytest.raises(ValueError, match="mix the multi-label.*'voc07-svm'"):
+        check_protocols(['voc07-svm', 'linear'], 'data.py')
+    check_protocols(['voc07-low-shot'], 'data.py')
+    # Two ranks can only meet in the disk store.
+    monkeypatch.setattr(extraction, 'get_dist_info', lambda: (1, 2))
+    with pytest.raises(ValueError, match='2 ranks .* give --feature-dir'):
+        extraction.frozen_features(None, [], {}, EvalSettings())
