@@ -34,6 +34,7 @@ import os.path as osp
 import shlex
 import sys
 
+from mmengine.dist import get_dist_info
 from mmpretrain.utils import register_all_modules
 
 import clusterfit_plugin  # noqa: F401
@@ -45,6 +46,7 @@ from clusterfit_plugin.evaluation.torch_linear import CLASSIFIERS
 from clusterfit_plugin.evaluation.vissl_layers import VISSL_LAYERS
 from clusterfit_plugin.fileio import atomic_save_json, atomic_save_text
 from clusterfit_plugin.models.builder import load_config
+from clusterfit_plugin.utils import run_tool, start_launcher
 
 
 def parse_args():
@@ -108,6 +110,16 @@ def parse_args():
         action='store_true',
         help='extract in the channels-last memory format (faster on CPUs '
         'with oneDNN and on GPUs; the same features up to float rounding)')
+    parser.add_argument(
+        '--feature-dir',
+        help='extract each split into resumable disk stores here, one shard '
+        'per rank (needed with a launcher); default: in memory')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm'],
+        default='none',
+        help='under torchrun or slurm, every rank extracts its shard into '
+        '--feature-dir and rank 0 scores and writes the rows')
     parser.add_argument('--out-dir', default='work_dirs/eval')
     parser.add_argument(
         '--also',
@@ -145,6 +157,7 @@ def write_rows(rows: list, out_dir: str) -> None:
 def main():
     args = parse_args()
     register_all_modules(init_default_scope=True)
+    start_launcher(args.launcher)
     data = load_config(args.data)
     settings = EvalSettings(
         stage=args.stage,
@@ -158,6 +171,7 @@ def main():
         checkpoint_format=args.checkpoint_format,
         classifier=args.classifier,
         vissl_layer=args.vissl_layer,
+        feature_dir=args.feature_dir,
         linear_c_grid=args.linear_c_grid)
     command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
     rows = []
@@ -169,10 +183,10 @@ def main():
             settings, command)
         write_rows(model_rows, args.out_dir)
         rows += [row for _, row, _ in model_rows]
-    if args.table:
+    if args.table and get_dist_info()[0] == 0:
         atomic_save_text(args.table, markdown_table(rows) + '\n')
         print(f'wrote the table of all {len(rows)} rows to {args.table}')
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -10,10 +10,7 @@ Three backends give the same result semantics:
   used when faiss is not installed. It follows faiss's algorithm: random
   initial centroids drawn from the training points, empty clusters re-seeded
   by splitting the largest cluster. Seeded runs repeat bit for bit, on CUDA
-  too.
-
-``init='kmeans++'`` replaces the random start with greedy k-means++ on any
-backend.
+  too. ``init='kmeans++'``: greedy k-means++ instead, on any backend.
 
 The training sample (at most ``max_points_per_centroid * K`` points) and the
 random initial centroids are drawn as faiss draws them, by

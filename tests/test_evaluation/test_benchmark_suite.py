@@ -431,3 +431,43 @@ def test_protocols_and_ranks_that_cannot_be_honoured_are_refused(monkeypatch):
     monkeypatch.setattr(extraction, 'get_dist_info', lambda: (1, 2))
     with pytest.raises(ValueError, match='2 ranks .* give --feature-dir'):
         extraction.frozen_features(None, [], {}, EvalSettings())
+
+
+def test_eval_features_through_the_disk_store_gives_the_same_row(
+        tmp_path, image_root, source_checkpoint, monkeypatch):
+    """tools/eval_features.py --feature-dir (one process): the splits go
+    through resumable disk stores, the row is the in-memory run's; a
+    second run reads the complete stores instead of extracting again."""
+    from clusterfit_plugin.engine import extractor
+    data_cfg = str(tmp_path / 'data.py')
+    split = dict(
+        type='CustomDataset',
+        data_root=image_root,
+        ann_file='ann.txt',
+        pipeline=[dict(type='LoadImageFromFile'),
+                  dict(type='PackInputs')])
+    Config(dict(eval_train_dataset=split,
+                eval_test_dataset=split)).dump(data_cfg)
+    model_cfg = str(tmp_path / 'model.py')
+    Config(
+        dict(model=make_cfg('w', image_root, None)['model'])).dump(model_cfg)
+    tool = load_tool('eval_features')
+    rows = {}
+    for name, more in (('memory', []),
+                       ('disk', ['--feature-dir',
+                                 str(tmp_path / 'features')]),
+                       ('again', ['--feature-dir',
+                                  str(tmp_path / 'features')])):
+        monkeypatch.setattr(sys, 'argv', [
+            'eval_features.py', model_cfg, source_checkpoint, '--data',
+            data_cfg, '--name', name, '--protocols', 'linear', 'knn',
+            '--batch-size', '8', '--num-workers', '0', '--out-dir',
+            str(tmp_path / 'rows')
+        ] + more)
+        if name == 'again':  # the stores are complete: nothing is run
+            monkeypatch.setattr(extractor, 'forward_features',
+                                lambda *a: pytest.fail('extracted again'))
+        tool.main()
+        rows[name] = json.load(open(tmp_path / 'rows' / f'{name}.json'))
+    assert rows['disk']['top1'] == rows['memory']['top1']
+    assert rows['again']['top1'] == rows['memory']['top1']
