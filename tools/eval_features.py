@@ -38,12 +38,9 @@ from mmengine.dist import get_dist_info
 from mmpretrain.utils import register_all_modules
 
 import clusterfit_plugin  # noqa: F401
-from clusterfit_plugin.engine.settings import CHECKPOINT_FORMATS, STAGES
 from clusterfit_plugin.evaluation import (MULTI_LABEL_PROTOCOLS, PROTOCOLS,
-                                          EvalSettings, evaluate_model,
-                                          markdown_table)
-from clusterfit_plugin.evaluation.torch_linear import CLASSIFIERS
-from clusterfit_plugin.evaluation.vissl_layers import VISSL_LAYERS
+                                          evaluate_model, markdown_table)
+from clusterfit_plugin.evaluation.tool_args import add_eval_args, eval_settings
 from clusterfit_plugin.fileio import atomic_save_json, atomic_save_text
 from clusterfit_plugin.models.builder import load_config
 from clusterfit_plugin.utils import run_tool, start_launcher
@@ -63,19 +60,6 @@ def parse_args():
         '--source-name',
         default='-',
         help='the source this model came from (row)')
-    parser.add_argument('--stage', default='backbone', choices=STAGES)
-    parser.add_argument(
-        '--init-seed',
-        type=int,
-        default=0,
-        help='seed of the random initialisation when '
-        "CHECKPOINT is 'none'")
-    parser.add_argument(
-        '--checkpoint-format',
-        default='auto',
-        choices=CHECKPOINT_FORMATS,
-        help="the checkpoint's layout: mmpretrain, or VISSL's, "
-        "torchvision's, MoCo's ('auto': detected and logged)")
     parser.add_argument(
         '--protocols',
         nargs='+',
@@ -89,37 +73,8 @@ def parse_args():
         help='C values of the linear probe: the one that scores best on 20%% '
         'of the train split held out is used (default: C=1.0)')
     parser.add_argument('--shots', type=int, default=10)
-    parser.add_argument(
-        '--classifier',
-        default='sklearn',
-        choices=CLASSIFIERS,
-        help='the linear probe: scikit-learn on the CPU, or the same '
-        'objective in torch, fitted to its optimum, on the GPU when there '
-        'is one (the numbers can differ: docs/benchmarks.md)')
-    parser.add_argument(
-        '--vissl-layer',
-        choices=sorted(VISSL_LAYERS),
-        help="score a ResNet's res4 or res5 map pooled as VISSL's benchmarks "
-        "pool it (9216 / 8192 features at 224 pixels) instead of the stage's "
-        'output')
     parser.add_argument('--k', type=int, default=20)
-    parser.add_argument('--batch-size', type=int, default=256)
-    parser.add_argument('--num-workers', type=int, default=1)
-    parser.add_argument(
-        '--channels-last',
-        action='store_true',
-        help='extract in the channels-last memory format (faster on CPUs '
-        'with oneDNN and on GPUs; the same features up to float rounding)')
-    parser.add_argument(
-        '--feature-dir',
-        help='extract each split into resumable disk stores here, one shard '
-        'per rank (needed with a launcher); default: in memory')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm'],
-        default='none',
-        help='under torchrun or slurm, every rank extracts its shard into '
-        '--feature-dir and rank 0 scores and writes the rows')
+    add_eval_args(parser, num_workers=1)
     parser.add_argument('--out-dir', default='work_dirs/eval')
     parser.add_argument(
         '--also',
@@ -159,19 +114,11 @@ def main():
     register_all_modules(init_default_scope=True)
     start_launcher(args.launcher)
     data = load_config(args.data)
-    settings = EvalSettings(
-        stage=args.stage,
+    settings = eval_settings(
+        args,
         protocols=args.protocols,
         shots=args.shots,
         k=args.k,
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-        channels_last=args.channels_last,
-        init_seed=args.init_seed,
-        checkpoint_format=args.checkpoint_format,
-        classifier=args.classifier,
-        vissl_layer=args.vissl_layer,
-        feature_dir=args.feature_dir,
         linear_c_grid=args.linear_c_grid)
     command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
     rows = []

@@ -37,12 +37,10 @@ from mmengine.dist import get_dist_info
 from mmpretrain.utils import register_all_modules
 
 import clusterfit_plugin  # noqa: F401
-from clusterfit_plugin.engine.settings import CHECKPOINT_FORMATS, STAGES
-from clusterfit_plugin.evaluation import EvalSettings, markdown_table
+from clusterfit_plugin.evaluation import markdown_table
 from clusterfit_plugin.evaluation.leaderboard import check_quoted
 from clusterfit_plugin.evaluation.suite import SUITES, run_suite
-from clusterfit_plugin.evaluation.torch_linear import CLASSIFIERS
-from clusterfit_plugin.evaluation.vissl_layers import VISSL_LAYERS
+from clusterfit_plugin.evaluation.tool_args import add_eval_args, eval_settings
 from clusterfit_plugin.fileio import atomic_save_text
 from clusterfit_plugin.utils import run_tool, start_launcher
 
@@ -61,41 +59,12 @@ def parse_args(argv=None):
         help="replaces the leading 'data/' of every benchmark's data root")
     parser.add_argument('--name', default='model', help='method name (row)')
     parser.add_argument('--source-name', default='-')
-    parser.add_argument('--stage', default='backbone', choices=STAGES)
-    parser.add_argument(
-        '--checkpoint-format', default='auto', choices=CHECKPOINT_FORMATS)
-    parser.add_argument('--init-seed', type=int, default=0)
-    parser.add_argument('--batch-size', type=int, default=256)
-    parser.add_argument('--num-workers', type=int, default=4)
-    parser.add_argument('--channels-last', action='store_true')
-    parser.add_argument(
-        '--classifier',
-        default='sklearn',
-        choices=CLASSIFIERS,
-        help='the linear probe: scikit-learn on the CPU, or the same '
-        'objective in torch, fitted to its optimum, on the GPU when there '
-        'is one (the numbers can differ: docs/benchmarks.md)')
-    parser.add_argument(
-        '--vissl-layer',
-        choices=sorted(VISSL_LAYERS),
-        help="score a ResNet's res4 or res5 map pooled as VISSL's benchmarks "
-        "pool it (9216 / 8192 features at 224 pixels) instead of the stage's "
-        'output')
     parser.add_argument(
         '--quoted',
         action='append',
         default=[],
         help='a JSON list of quoted rows to show beside the measured ones')
-    parser.add_argument(
-        '--feature-dir',
-        help='extract each split into resumable disk stores here, one shard '
-        'per rank (needed with a launcher); default: in memory')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm'],
-        default='none',
-        help='under torchrun or slurm, every rank extracts its shard into '
-        '--feature-dir and rank 0 scores')
+    add_eval_args(parser, num_workers=4)
     parser.add_argument('--work-dir', default='work_dirs/benchmark_suite')
     parser.add_argument(
         '--configs',
@@ -108,16 +77,7 @@ def main(argv=None):
     args = parse_args(argv)
     register_all_modules(init_default_scope=True)
     start_launcher(args.launcher)
-    settings = EvalSettings(
-        stage=args.stage,
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-        channels_last=args.channels_last,
-        init_seed=args.init_seed,
-        checkpoint_format=args.checkpoint_format,
-        classifier=args.classifier,
-        vissl_layer=args.vissl_layer,
-        feature_dir=args.feature_dir)
+    settings = eval_settings(args)
     work_dir = osp.join(args.work_dir, args.suite)
     command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
     result = run_suite(
